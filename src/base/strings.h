@@ -1,0 +1,31 @@
+// Small string helpers shared by every layer.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lockstep {
+
+std::vector<std::string_view> Split(std::string_view s, char sep);
+std::string_view Trim(std::string_view s);
+bool StartsWith(std::string_view s, std::string_view prefix);
+bool IEquals(std::string_view a, std::string_view b);
+
+// Parses a whole decimal unsigned integer; nullopt on anything else (sign, spaces,
+// overflow, empty).
+std::optional<uint64_t> ParseUint(std::string_view s);
+
+std::string HexEncode(std::string_view bytes);
+std::string Base64Decode(std::string_view in, bool* ok);
+std::string Base64UrlEncode(std::string_view bytes);
+
+// "1.5 GiB", "12 KiB", "300 B".
+std::string HumanBytes(uint64_t n);
+
+// Parses durations such as "90s", "15m", "24h", "7d"; nullopt when malformed.
+std::optional<int64_t> ParseDurationSeconds(std::string_view s);
+
+}  // namespace lockstep

@@ -1,0 +1,103 @@
+#include "cli/cli.h"
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <iostream>
+
+namespace lockstep::cli {
+
+namespace {
+
+std::filesystem::path DefaultDataDir() {
+  if (const char* env = std::getenv("LOCKSTEP_DATA"); env && *env) return env;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
+    return std::filesystem::path(xdg) / "lockstep";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home ? home : ".") / ".local" / "share" / "lockstep";
+}
+
+size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+// "did you mean" for a mistyped subcommand.
+std::string Suggest(const CLI::App& app, std::string_view typed) {
+  std::string best;
+  size_t best_distance = 3;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    size_t d = EditDistance(typed, sub->get_name());
+    if (d < best_distance) {
+      best_distance = d;
+      best = sub->get_name();
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+void AddDataOption(CLI::App& sub, Globals& g) {
+  sub.add_option("--data", g.data_dir,
+                 "data directory (default $LOCKSTEP_DATA or ~/.local/share/lockstep)");
+}
+
+void AddOutputOption(CLI::App& sub, Globals& g) {
+  sub.add_option("--output,-o", g.output, "output format")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+}
+
+ExitCode Fail(const std::string& message) {
+  std::cerr << "lockstep: " << message << "\n";
+  return ExitCode::kError;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{
+      "lockstep: artifact and config move together, from one registry, through ordered "
+      "environments"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "lockstep 0.1.0");
+  Globals globals;
+  globals.data_dir = DefaultDataDir();
+  ExitCode exit = ExitCode::kOk;
+
+  AddServeCommand(app, globals, &exit);
+  AddTokenCommands(app, globals, &exit);
+  AddRegistryCommands(app, globals, &exit);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (argc > 1 && argv[1][0] != '-' && app.get_subcommands().empty()) {
+      std::string suggestion = Suggest(app, argv[1]);
+      std::cerr << "lockstep: unknown command '" << argv[1] << "'";
+      if (!suggestion.empty()) std::cerr << "; did you mean '" << suggestion << "'?";
+      std::cerr << "\nRun 'lockstep --help' for the list of commands.\n";
+      return static_cast<int>(ExitCode::kUsage);
+    }
+    std::cerr << "lockstep: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::kUsage);
+  }
+  return static_cast<int>(exit);
+}
+
+}  // namespace lockstep::cli

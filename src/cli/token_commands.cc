@@ -1,0 +1,110 @@
+// lockstep token create --role ROLE [--repos PATTERNS] [--name NAME]
+// lockstep token list [--output json]
+// lockstep token revoke NAME
+//
+// These work on the data directory directly (the server sees changes on its next
+// request), so the first admin token can be made before any token exists.
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <ctime>
+#include <iostream>
+
+#include "cli/cli.h"
+#include "os/clock.h"
+#include "os/file.h"
+#include "os/random.h"
+#include "state/token_store.h"
+
+namespace lockstep::cli {
+
+namespace {
+
+struct TokenArgs {
+  std::string role;
+  std::string repos = "*";
+  std::string name;
+};
+
+Result<std::unique_ptr<state::TokenStore>> OpenStore(const Globals& g, const os::Clock* clock) {
+  LS_RETURN_IF_ERROR(os::MakeDirs(g.data_dir));
+  return state::TokenStore::Open((g.data_dir / "state.db").string(), clock);
+}
+
+std::string Date(int64_t t) {
+  std::time_t tt = static_cast<std::time_t>(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+}  // namespace
+
+void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
+  static os::SystemClock clock;
+  auto* args = new TokenArgs();  // lives as long as the process
+  CLI::App* token = app.add_subcommand("token", "create, list and revoke access tokens");
+  token->require_subcommand(1);
+
+  CLI::App* create = token->add_subcommand("create", "mint a token and print it (shown once)");
+  create->add_option("--role", args->role, "pull, push or admin")->required();
+  create->add_option("--repos", args->repos, "repositories the token covers, e.g. 'apps/*,base'")
+      ->capture_default_str();
+  create->add_option("--name", args->name, "unique name (default: ROLE-<random>)");
+  AddDataOption(*create, g);
+  create->callback([args, &g, exit] {
+    Result<Role> role = ParseRole(args->role);
+    if (!role.ok()) return void(*exit = Fail(role.status().message()));
+    Result<RepoPatterns> repos = RepoPatterns::Parse(args->repos);
+    if (!repos.ok()) return void(*exit = Fail(repos.status().message()));
+    std::string name = args->name.empty() ? args->role + "-" + os::RandomHex(3) : args->name;
+    auto store = OpenStore(g, &clock);
+    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    Result<std::string> minted = (*store)->Create(name, *role, *repos);
+    if (!minted.ok()) return void(*exit = Fail(minted.status().message()));
+    std::cerr << "lockstep: created token '" << name << "' (role " << args->role
+              << ", repositories " << repos->str() << "); it is shown only now:\n";
+    std::cout << *minted << "\n";
+  });
+
+  CLI::App* list = token->add_subcommand("list", "list tokens (never their secrets)");
+  AddDataOption(*list, g);
+  AddOutputOption(*list, g);
+  list->callback([&g, exit] {
+    auto store = OpenStore(g, &clock);
+    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    auto tokens = (*store)->List();
+    if (!tokens.ok()) return void(*exit = Fail(tokens.status().message()));
+    if (g.output == "json") {
+      boost::json::array out;
+      for (const auto& t : *tokens) {
+        out.push_back({{"name", t.name},
+                       {"role", RoleName(t.role)},
+                       {"repos", t.repos},
+                       {"created_at", Date(t.created_at)}});
+      }
+      std::cout << boost::json::serialize(out) << "\n";
+      return;
+    }
+    std::printf("%-24s %-6s %-30s %s\n", "NAME", "ROLE", "REPOSITORIES", "CREATED");
+    for (const auto& t : *tokens) {
+      std::printf("%-24s %-6s %-30s %s\n", t.name.c_str(), std::string(RoleName(t.role)).c_str(),
+                  t.repos.c_str(), Date(t.created_at).c_str());
+    }
+  });
+
+  CLI::App* revoke = token->add_subcommand("revoke", "revoke a token by name; effective at once");
+  auto* revoke_name = new std::string();
+  revoke->add_option("NAME", *revoke_name, "token name")->required();
+  AddDataOption(*revoke, g);
+  revoke->callback([revoke_name, &g, exit] {
+    auto store = OpenStore(g, &clock);
+    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    Status s = (*store)->Revoke(*revoke_name);
+    if (!s.ok()) return void(*exit = Fail(s.message()));
+    std::cerr << "lockstep: revoked token '" << *revoke_name << "'\n";
+  });
+}
+
+}  // namespace lockstep::cli

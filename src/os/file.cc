@@ -1,0 +1,189 @@
+#include "os/file.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "os/random.h"
+
+namespace lockstep::os {
+
+UniqueFd& UniqueFd::operator=(UniqueFd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.release();
+  }
+  return *this;
+}
+
+UniqueFd::~UniqueFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Status ErrnoStatus(std::string_view what, const fs::path& path) {
+  int err = errno;
+  std::string msg = std::string(what) + " " + path.string() + ": " + std::strerror(err);
+  if (err == ENOENT) return NotFound(std::move(msg));
+  if (err == EEXIST) return AlreadyExists(std::move(msg));
+  return IoError(std::move(msg));
+}
+
+Result<UniqueFd> OpenRead(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open", path);
+  return UniqueFd(fd);
+}
+
+Result<UniqueFd> OpenAppend(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("open", path);
+  return UniqueFd(fd);
+}
+
+Status WriteAll(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("write", "fd " + std::to_string(fd));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return Status::Ok();
+}
+
+Status Fsync(int fd, const fs::path& path_for_errors) {
+  if (::fsync(fd) != 0) return ErrnoStatus("fsync", path_for_errors);
+  return Status::Ok();
+}
+
+Status FsyncDir(const fs::path& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return ErrnoStatus("open directory", dir);
+  UniqueFd owned(fd);
+  return Fsync(fd, dir);
+}
+
+Result<std::string> ReadFile(const fs::path& path, uint64_t max_bytes) {
+  LS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRead(path));
+  std::string out;
+  char buf[64 * 1024];
+  while (true) {
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", path);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (out.size() > max_bytes) {
+      return OutOfRange(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
+    }
+  }
+  return out;
+}
+
+namespace {
+
+Result<fs::path> WriteTemp(const fs::path& path, std::string_view data, mode_t mode) {
+  fs::path tmp = path;
+  tmp += ".tmp-" + TempSuffix();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus("create", tmp);
+  UniqueFd owned(fd);
+  Status s = WriteAll(fd, data);
+  if (s.ok()) s = Fsync(fd, tmp);
+  if (!s.ok()) {
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return tmp;
+}
+
+}  // namespace
+
+Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode) {
+  LS_ASSIGN_OR_RETURN(fs::path tmp, WriteTemp(path, data, mode));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    Status s = ErrnoStatus("rename", path);
+    ::unlink(tmp.c_str());
+    return s;
+  }
+  return FsyncDir(path.parent_path());
+}
+
+Status CreateFileExclusive(const fs::path& path, std::string_view data) {
+  LS_ASSIGN_OR_RETURN(fs::path tmp, WriteTemp(path, data, 0644));
+  int rc = ::link(tmp.c_str(), path.c_str());
+  Status s = rc == 0 ? Status::Ok() : ErrnoStatus("link", path);
+  ::unlink(tmp.c_str());
+  LS_RETURN_IF_ERROR(s);
+  return FsyncDir(path.parent_path());
+}
+
+Status MakeDirs(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) return IoError("create directory " + dir.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+Status RemoveFile(const fs::path& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("remove", path);
+  return Status::Ok();
+}
+
+Status RemoveTree(const fs::path& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  if (ec) return IoError("remove " + path.string() + ": " + ec.message());
+  return Status::Ok();
+}
+
+bool Exists(const fs::path& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+Result<uint64_t> FileSize(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Result<int64_t> ModifiedTime(const fs::path& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return ErrnoStatus("stat", path);
+  return static_cast<int64_t>(st.st_mtim.tv_sec);
+}
+
+Status Touch(const fs::path& path) {
+  if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) != 0) return ErrnoStatus("touch", path);
+  return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListDir(const fs::path& dir) {
+  std::vector<std::string> names;
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return names;
+    return ErrnoStatus("list", dir);
+  }
+  while (dirent* e = ::readdir(d)) {
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    names.emplace_back(name);
+  }
+  ::closedir(d);
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+std::string TempSuffix() { return std::to_string(::getpid()) + "-" + RandomHex(8); }
+
+}  // namespace lockstep::os

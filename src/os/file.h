@@ -1,0 +1,82 @@
+// Filesystem access for every layer above: owned descriptors, crash-safe writes and
+// directory listing. All functions are thread-safe (they share no state) and report
+// failures as Status values naming the path and the OS error.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lockstep::os {
+
+namespace fs = std::filesystem;
+
+// Owns a file descriptor; closes it on destruction. Move-only.
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(o.release()) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept;
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+  ~UniqueFd();
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  int release() {
+    int fd = fd_;
+    fd_ = -1;
+    return fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Status for a failed system call: "open /x/y: No such file or directory". Uses errno.
+Status ErrnoStatus(std::string_view what, const fs::path& path);
+
+Result<UniqueFd> OpenRead(const fs::path& path);
+// Opens for appending writes, creating with mode 0644 when missing.
+Result<UniqueFd> OpenAppend(const fs::path& path);
+
+// Writes all of data at the descriptor's current position (retries short writes).
+Status WriteAll(int fd, std::string_view data);
+Status Fsync(int fd, const fs::path& path_for_errors);
+Status FsyncDir(const fs::path& dir);
+
+Result<std::string> ReadFile(const fs::path& path, uint64_t max_bytes = 64 << 20);
+
+// Writes data to a temporary file beside `path`, fsyncs it, renames it over `path` and
+// fsyncs the directory: after a crash `path` holds either the old or the new content.
+Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+
+// Creates `path` with `data` only if no file of that name exists, atomically (via
+// link(2) of a fsynced temporary file). Returns kAlreadyExists when one does.
+Status CreateFileExclusive(const fs::path& path, std::string_view data);
+
+Status MakeDirs(const fs::path& dir);
+// Removes a file; a missing file is not an error.
+Status RemoveFile(const fs::path& path);
+Status RemoveTree(const fs::path& path);
+bool Exists(const fs::path& path);
+Result<uint64_t> FileSize(const fs::path& path);
+// Seconds since the epoch of the last modification.
+Result<int64_t> ModifiedTime(const fs::path& path);
+// Sets the modification time to now.
+Status Touch(const fs::path& path);
+
+// Names in `dir`, sorted; an absent directory lists as empty.
+Result<std::vector<std::string>> ListDir(const fs::path& dir);
+
+// A unique suffix for temporary files: pid + random.
+std::string TempSuffix();
+
+}  // namespace lockstep::os

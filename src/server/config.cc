@@ -1,0 +1,87 @@
+#include "server/config.h"
+
+#include <toml++/toml.h>
+
+#include "base/strings.h"
+#include "os/file.h"
+
+namespace lockstep::server {
+
+namespace {
+
+Status ConfigError(const std::filesystem::path& path, const toml::source_region& where,
+                   const std::string& what) {
+  return InvalidArgument(path.string() + ":" + std::to_string(where.begin.line) + ":" +
+                         std::to_string(where.begin.column) + ": " + what);
+}
+
+std::optional<uint64_t> ParseSize(std::string_view s) {
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}, {"B", 1}};
+  for (auto [suffix, mult] : kUnits) {
+    if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
+      auto n = ParseUint(s.substr(0, s.size() - suffix.size()));
+      if (n) return *n * mult;
+      return std::nullopt;
+    }
+  }
+  return ParseUint(s);
+}
+
+}  // namespace
+
+Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exist) {
+  ServerConfig config;
+  if (!os::Exists(path)) {
+    if (must_exist) return NotFound("config file " + path.string() + " does not exist");
+    return config;
+  }
+  toml::table doc;
+  try {
+    doc = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    return ConfigError(path, e.source(), std::string(e.description()));
+  }
+  const toml::table* registry = doc["registry"].as_table();
+  if (registry == nullptr) return config;
+
+  for (auto&& [key, node] : *registry) {
+    std::string k(key.str());
+    if (k == "upload_ttl") {
+      auto v = node.value<std::string>();
+      auto secs = v ? ParseDurationSeconds(*v) : std::nullopt;
+      if (!secs)
+        return ConfigError(path, node.source(), "upload_ttl must be a duration like \"24h\"");
+      config.upload_ttl_seconds = *secs;
+    } else if (k == "max_upload_size") {
+      auto v = node.value<std::string>();
+      auto bytes = v ? ParseSize(*v) : std::nullopt;
+      if (!bytes)
+        return ConfigError(path, node.source(), "max_upload_size must be a size like \"64GiB\"");
+      config.registry.max_upload_bytes = *bytes;
+    } else if (k == "mutable_tags") {
+      const toml::array* rules = node.as_array();
+      if (rules == nullptr)
+        return ConfigError(path, node.source(), "mutable_tags must be an array of tables");
+      std::vector<oci::MutableTagRule> parsed;
+      for (const toml::node& rule : *rules) {
+        const toml::table* t = rule.as_table();
+        auto repos = t ? (*t)["repos"].value<std::string>() : std::nullopt;
+        auto tags = t ? (*t)["tags"].value<std::string>() : std::nullopt;
+        if (!repos || !tags) {
+          return ConfigError(path, rule.source(),
+                             "each mutable_tags entry needs repos = \"GLOB\" and tags = \"GLOB\"");
+        }
+        parsed.push_back({*repos, *tags});
+      }
+      config.registry.tag_policy = oci::TagPolicy(std::move(parsed));
+    } else {
+      return ConfigError(
+          path, node.source(),
+          "unknown key registry." + k + " (known: upload_ttl, max_upload_size, mutable_tags)");
+    }
+  }
+  return config;
+}
+
+}  // namespace lockstep::server

@@ -1,0 +1,50 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include "os/testing/temp_dir.h"
+
+namespace lockstep::server {
+namespace {
+
+TEST(Config, MissingFileMeansDefaults) {
+  os::testing::TempDir dir;
+  Result<ServerConfig> c = LoadConfig(dir.path() / "config.toml", false);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->registry.tag_policy.IsMutable("app", "latest"));
+  EXPECT_FALSE(LoadConfig(dir.path() / "config.toml", true).ok());
+}
+
+TEST(Config, MutableTagRulesAndLimits) {
+  os::testing::TempDir dir;
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "c.toml",
+                          "[registry]\nupload_ttl = \"2h\"\nmax_upload_size = \"1MiB\"\n"
+                          "[[registry.mutable_tags]]\nrepos = \"dev/*\"\ntags = \"latest\"\n")
+          .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->upload_ttl_seconds, 7200);
+  EXPECT_EQ(c->registry.max_upload_bytes, 1u << 20);
+  EXPECT_TRUE(c->registry.tag_policy.IsMutable("dev/api", "latest"));
+  EXPECT_FALSE(c->registry.tag_policy.IsMutable("prod/api", "latest"));
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  os::testing::TempDir dir;
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "c.toml", "[registry]\n\nupload_tll = \"2h\"\n").ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("c.toml:3:"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("upload_tll"), std::string::npos);
+
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml", "[registry\n").ok());
+  Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.toml:1:"), std::string::npos)
+      << bad.status().message();
+}
+
+}  // namespace
+}  // namespace lockstep::server

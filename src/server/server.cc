@@ -1,0 +1,83 @@
+#include "server/server.h"
+
+#include <iostream>
+#include <thread>
+
+#include "base/strings.h"
+#include "oci/registry.h"
+#include "os/clock.h"
+#include "server/auth.h"
+#include "server/config.h"
+#include "server/http_server.h"
+#include "server/oci_errors.h"
+#include "server/registry_api.h"
+#include "state/token_store.h"
+
+namespace lockstep::server {
+
+namespace {
+
+Result<HttpServerOptions> ParseListen(std::string_view listen) {
+  size_t colon = listen.rfind(':');
+  std::optional<uint64_t> port;
+  if (colon != std::string_view::npos) port = ParseUint(listen.substr(colon + 1));
+  if (!port || *port > 65535) {
+    return InvalidArgument("--listen '" + std::string(listen) +
+                           "' must be ADDRESS:PORT, e.g. 127.0.0.1:5000 (port 0 picks a free one)");
+  }
+  std::string address(listen.substr(0, colon));
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  HttpServerOptions o;
+  o.address = address;
+  o.port = static_cast<uint16_t>(*port);
+  return o;
+}
+
+}  // namespace
+
+Status Serve(const ServeOptions& options, std::ostream& out) {
+  LS_ASSIGN_OR_RETURN(HttpServerOptions http, ParseListen(options.listen));
+  http.threads = options.threads > 0
+                     ? options.threads
+                     : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  std::filesystem::path config_path =
+      options.config_file.empty() ? options.data_dir / "config.toml" : options.config_file;
+  LS_ASSIGN_OR_RETURN(ServerConfig config, LoadConfig(config_path, !options.config_file.empty()));
+
+  LS_RETURN_IF_ERROR(os::MakeDirs(options.data_dir));
+  os::SystemClock clock;
+  oci::Registry registry(options.data_dir / "registry", config.registry, &clock);
+  LS_ASSIGN_OR_RETURN(auto tokens,
+                      state::TokenStore::Open((options.data_dir / "state.db").string(), &clock));
+  LS_ASSIGN_OR_RETURN(std::string key, LoadOrCreateSigningKey(
+                                           (options.data_dir / "secrets" / "bearer.key").string()));
+  Authenticator auth(tokens.get(), std::move(key), &clock, options.dev);
+  RegistryApi api(&registry, &auth);
+
+  Handler handler = [&api](Exchange& ex) -> Task<void> {
+    const std::string& target = ex.request().target;
+    std::string_view path = std::string_view(target).substr(0, target.find('?'));
+    if (RegistryApi::Owns(path)) co_return co_await api.Handle(ex);
+    if (path == "/healthz") co_return co_await ex.Send(Response{200, {}, "ok\n", {}});
+    co_await ex.Send(OciError(404, "NOT_FOUND", "no endpoint at " + std::string(path)));
+  };
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Bind(http, handler));
+
+  out << "lockstep: data in " << options.data_dir.string() << "\n";
+  if (options.dev) {
+    out << "lockstep: DEV MODE: requests without credentials act as admin; never expose this "
+           "port\n";
+  }
+  out << "lockstep: serving the registry on http://" << http.address << ":" << server->port()
+      << "/v2/\n"
+      << std::flush;
+
+  const int64_t ttl = config.upload_ttl_seconds;
+  server->Run([&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
+  out << "lockstep: stopped\n";
+  return Status::Ok();
+}
+
+}  // namespace lockstep::server

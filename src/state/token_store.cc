@@ -1,0 +1,163 @@
+#include "state/token_store.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <sqlite3.h>
+
+#include "base/strings.h"
+#include "core/digest.h"
+#include "os/random.h"
+
+namespace lockstep::state {
+
+namespace {
+
+constexpr std::string_view kPrefix = "lst_";
+constexpr size_t kIdHexLength = 16;
+
+std::string SecretHash(std::string_view secret) { return DigestOf(secret).hex(); }
+
+Status DbError(const std::exception& e) {
+  return Unavailable(std::string("token database: ") + e.what());
+}
+
+}  // namespace
+
+Status ValidateTokenName(std::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name) {
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-');
+  }
+  if (!ok) {
+    return InvalidArgument("token name '" + std::string(name) +
+                           "' must be 1-64 characters of a-z, 0-9, '.', '_' or '-'");
+  }
+  return Status::Ok();
+}
+
+TokenStore::TokenStore(std::unique_ptr<SQLite::Database> db, const os::Clock* clock)
+    : db_(std::move(db)), clock_(clock) {}
+
+TokenStore::~TokenStore() = default;
+
+Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
+                                                     const os::Clock* clock) {
+  try {
+    auto db = std::make_unique<SQLite::Database>(
+        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
+    db->setBusyTimeout(5000);
+    db->exec("PRAGMA journal_mode=WAL");
+    db->exec("PRAGMA synchronous=FULL");
+    db->exec(
+        "CREATE TABLE IF NOT EXISTS tokens ("
+        " id TEXT PRIMARY KEY,"
+        " name TEXT NOT NULL UNIQUE,"
+        " role TEXT NOT NULL,"
+        " repos TEXT NOT NULL,"
+        " secret_sha256 TEXT NOT NULL,"
+        " created_at INTEGER NOT NULL)");
+    return std::unique_ptr<TokenStore>(new TokenStore(std::move(db), clock));
+  } catch (const std::exception& e) {
+    return Unavailable("open token database " + path + ": " + e.what());
+  }
+}
+
+Result<std::string> TokenStore::Create(const std::string& name, Role role,
+                                       const RepoPatterns& repos) {
+  LS_RETURN_IF_ERROR(ValidateTokenName(name));
+  std::string id = os::RandomHex(kIdHexLength / 2);
+  std::string secret = Base64UrlEncode(os::RandomBytes(32));
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_,
+                        "INSERT INTO tokens (id, name, role, repos, secret_sha256, created_at) "
+                        "VALUES (?, ?, ?, ?, ?, ?)");
+    q.bind(1, id);
+    q.bind(2, name);
+    q.bind(3, std::string(RoleName(role)));
+    q.bind(4, repos.str());
+    q.bind(5, SecretHash(secret));
+    q.bind(6, static_cast<int64_t>(clock_->NowSeconds()));
+    q.exec();
+  } catch (const SQLite::Exception& e) {
+    if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
+      return AlreadyExists("a token named '" + name +
+                           "' exists; revoke it first or pick another name");
+    }
+    return DbError(e);
+  }
+  return std::string(kPrefix) + id + "_" + secret;
+}
+
+Result<std::vector<TokenInfo>> TokenStore::List() {
+  std::lock_guard lock(mu_);
+  std::vector<TokenInfo> out;
+  try {
+    SQLite::Statement q(*db_, "SELECT name, role, repos, created_at FROM tokens ORDER BY name");
+    while (q.executeStep()) {
+      TokenInfo t;
+      t.name = q.getColumn(0).getString();
+      t.role = ParseRole(q.getColumn(1).getString()).value();
+      t.repos = q.getColumn(2).getString();
+      t.created_at = q.getColumn(3).getInt64();
+      out.push_back(std::move(t));
+    }
+  } catch (const std::exception& e) {
+    return DbError(e);
+  }
+  return out;
+}
+
+Status TokenStore::Revoke(const std::string& name) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "DELETE FROM tokens WHERE name = ?");
+    q.bind(1, name);
+    if (q.exec() == 0) return NotFound("no token named '" + name + "'");
+  } catch (const std::exception& e) {
+    return DbError(e);
+  }
+  return Status::Ok();
+}
+
+Result<Identity> TokenStore::Authenticate(std::string_view token) {
+  auto refused = [] {
+    return Unauthenticated("the token is not valid (revoked, mistyped or expired)");
+  };
+  if (!StartsWith(token, kPrefix)) return refused();
+  std::string_view rest = token.substr(kPrefix.size());
+  if (rest.size() <= kIdHexLength + 1 || rest[kIdHexLength] != '_') return refused();
+  std::string id(rest.substr(0, kIdHexLength));
+  std::string_view secret = rest.substr(kIdHexLength + 1);
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT name, role, repos, secret_sha256 FROM tokens WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return refused();
+    if (!ConstantTimeEquals(SecretHash(secret), q.getColumn(3).getString())) return refused();
+    Result<Role> role = ParseRole(q.getColumn(1).getString());
+    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(2).getString());
+    if (!role.ok() || !repos.ok())
+      return Internal("token row for " + q.getColumn(0).getString() + " is corrupt");
+    return Identity{q.getColumn(0).getString(), *role, *repos};
+  } catch (const std::exception& e) {
+    return DbError(e);
+  }
+}
+
+Result<Identity> TokenStore::Lookup(const std::string& name) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT role, repos FROM tokens WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return NotFound("no token named '" + name + "'");
+    Result<Role> role = ParseRole(q.getColumn(0).getString());
+    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(1).getString());
+    if (!role.ok() || !repos.ok()) return Internal("token row for " + name + " is corrupt");
+    return Identity{name, *role, *repos};
+  } catch (const std::exception& e) {
+    return DbError(e);
+  }
+}
+
+}  // namespace lockstep::state

@@ -1,0 +1,64 @@
+#include "state/token_store.h"
+
+#include <gtest/gtest.h>
+
+#include "os/testing/temp_dir.h"
+
+namespace lockstep::state {
+namespace {
+
+class TokenStoreTest : public ::testing::Test {
+ protected:
+  os::testing::TempDir dir_;
+  os::FakeClock clock_{1700000000};
+  std::unique_ptr<TokenStore> store_ =
+      TokenStore::Open((dir_.path() / "state.db").string(), &clock_).value();
+};
+
+TEST_F(TokenStoreTest, CreatedTokenAuthenticatesWithItsRole) {
+  std::string token =
+      store_->Create("prod-pull", Role::kPull, RepoPatterns::Parse("apps/*").value()).value();
+  Result<Identity> id = store_->Authenticate(token);
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->name, "prod-pull");
+  EXPECT_EQ(id->role, Role::kPull);
+  EXPECT_TRUE(id->Allows(Action::kPull, "apps/x"));
+  EXPECT_FALSE(id->Allows(Action::kPull, "other"));
+}
+
+TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
+  std::string token = store_->Create("ci", Role::kPush, RepoPatterns::All()).value();
+  std::string secret = token.substr(token.rfind('_') + 1);
+  std::string db = os::ReadFile(dir_.path() / "state.db").value();
+  Result<std::string> wal_file = os::ReadFile(dir_.path() / "state.db-wal");
+  std::string wal = wal_file.ok() ? *wal_file : "";
+  EXPECT_EQ(db.find(secret), std::string::npos);
+  EXPECT_EQ(wal.find(secret), std::string::npos);
+}
+
+TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {
+  std::string token = store_->Create("ci", Role::kPush, RepoPatterns::All()).value();
+  std::string tampered = token;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  EXPECT_EQ(store_->Authenticate(tampered).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(store_->Authenticate("lst_short").status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(store_->Authenticate("").status().code(), Code::kUnauthenticated);
+  ASSERT_TRUE(store_->Revoke("ci").ok());
+  EXPECT_EQ(store_->Authenticate(token).status().code(), Code::kUnauthenticated);
+  EXPECT_EQ(store_->Revoke("ci").code(), Code::kNotFound);
+}
+
+TEST_F(TokenStoreTest, NamesAreUniqueAndValidated) {
+  ASSERT_TRUE(store_->Create("ci", Role::kPush, RepoPatterns::All()).ok());
+  EXPECT_EQ(store_->Create("ci", Role::kPull, RepoPatterns::All()).status().code(),
+            Code::kAlreadyExists);
+  EXPECT_EQ(store_->Create("../x", Role::kPull, RepoPatterns::All()).status().code(),
+            Code::kInvalidArgument);
+  auto list = store_->List().value();
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].name, "ci");
+  EXPECT_EQ(list[0].created_at, 1700000000);
+}
+
+}  // namespace
+}  // namespace lockstep::state
