@@ -226,7 +226,8 @@ size_t UploadSessions::ExpireIdle(int64_t max_idle_seconds) {
     fs::path path = layout_.UploadDir(id);
     fs::path stamp = ValidId(id) ? path / "data" : path;  // stray temporaries too
     Result<int64_t> mtime = os::ModifiedTime(stamp);
-    if (mtime.ok() && *mtime >= cutoff) continue;
+    if (!mtime.ok()) mtime = os::ModifiedTime(path);  // a session still being created
+    if (!mtime.ok() || *mtime >= cutoff) continue;
     {
       std::lock_guard lock(mu_);
       auto it = sessions_.find(id);

@@ -102,5 +102,14 @@ TEST_F(UploadsTest, SurvivesARestartAndExpiresWhenIdle) {
   EXPECT_FALSE(restarted.Offset("app", idle).ok());
 }
 
+TEST_F(UploadsTest, ASessionBeingCreatedIsNotExpired) {
+  // `registry gc` in another process can list a session after its directory exists and
+  // before its data file does; that session is fresh, not abandoned.
+  fs::path half_made = layout_.UploadDir("0123456789abcdef0123456789abcdef");
+  ASSERT_TRUE(os::MakeDirs(half_made).ok());
+  EXPECT_EQ(uploads_.ExpireIdle(3600), 0u);
+  EXPECT_TRUE(os::Exists(half_made));
+}
+
 }  // namespace
 }  // namespace lockstep::oci

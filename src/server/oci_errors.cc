@@ -1,6 +1,7 @@
 #include "server/oci_errors.h"
 
 #include <boost/json.hpp>
+#include <iostream>
 
 namespace lockstep::server {
 
@@ -60,7 +61,11 @@ Response OciError(const Status& status, std::string_view fallback_code) {
   std::string_view code = status.reason().empty() ? fallback_code : status.reason();
   if (status.code() == Code::kUnauthenticated) code = "UNAUTHORIZED";
   if (status.code() == Code::kPermissionDenied) code = "DENIED";
-  if (status.code() == Code::kIo || status.code() == Code::kInternal) code = "UNKNOWN";
+  if (status.code() == Code::kIo || status.code() == Code::kInternal) {
+    // The details name server paths: they go to the server's log, not to the client.
+    std::cerr << "lockstep: request failed: " << status.ToString() << "\n";
+    return OciError(500, "UNKNOWN", "the registry could not complete the request; see its log");
+  }
   return OciError(StatusFor(status, code), code, status.message());
 }
 

@@ -1,0 +1,41 @@
+// A small HTTP client for end-to-end tests (libcurl underneath).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lockstep::testing {
+
+struct HttpResponse {
+  long status = 0;
+  std::multimap<std::string, std::string> headers;  // names lowercased
+  std::string body;
+  std::string Header(const std::string& lowercase_name) const;
+  std::string Describe() const;
+};
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+  bool send_body = false;  // send `body` even if empty (PUT/POST/PATCH)
+  std::string basic_user;  // with basic_password: Basic auth
+  std::string basic_password;
+};
+
+HttpResponse Send(const HttpRequest& request);
+
+// Convenience wrappers.
+HttpResponse Get(const std::string& url, std::vector<std::string> headers = {});
+HttpResponse Head(const std::string& url, std::vector<std::string> headers = {});
+
+// Writes `raw` to a new TCP connection to 127.0.0.1:port, then closes it without reading
+// (a client that vanishes mid-request). Returns false if it could not connect.
+bool SendRawAndHangUp(uint16_t port, const std::string& raw);
+// Writes `raw` and returns whatever the server answers before closing (up to 64 KiB).
+std::string SendRaw(uint16_t port, const std::string& raw);
+
+}  // namespace lockstep::testing

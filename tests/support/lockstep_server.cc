@@ -1,0 +1,72 @@
+#include "tests/support/lockstep_server.h"
+
+#include <fstream>
+#include <random>
+#include <regex>
+#include <stdexcept>
+
+namespace lockstep::testing {
+
+std::string LockstepBinary() { return LOCKSTEP_BINARY; }
+
+ScratchDir::ScratchDir() {
+  std::random_device rd;
+  path_ = std::filesystem::temp_directory_path() /
+          ("lockstep-e2e-" + std::to_string(rd()) + std::to_string(rd()));
+  std::filesystem::create_directories(path_);
+}
+
+ScratchDir::~ScratchDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+LockstepServer::LockstepServer(ServerOptions options) : data_(scratch_.path() / "data") {
+  std::filesystem::create_directories(data_);
+  if (!options.config_toml.empty()) std::ofstream(data_ / "config.toml") << options.config_toml;
+  std::vector<std::string> argv = {LockstepBinary(), "serve",  "--listen",
+                                   "127.0.0.1:0",    "--data", data_.string()};
+  if (options.dev) argv.push_back("--dev");
+  process_ = std::make_unique<Background>(argv, scratch_.path() / "logs");
+  std::regex serving(R"(serving the registry on http://127\.0\.0\.1:(\d+)/)");
+  std::smatch m;
+  bool up = WaitFor([&] {
+    std::string out = process_->Stdout();
+    if (std::regex_search(out, m, serving)) {
+      port_ = static_cast<uint16_t>(std::stoi(m[1].str()));
+      return true;
+    }
+    return !process_->Running();
+  });
+  if (!up || port_ == 0) throw std::runtime_error("lockstep serve did not start:\n" + Logs());
+}
+
+LockstepServer::~LockstepServer() = default;
+
+RunResult LockstepServer::Cli(std::vector<std::string> args) const {
+  args.insert(args.begin(), LockstepBinary());
+  args.push_back("--data");
+  args.push_back(data_.string());
+  return RunCommand(args);
+}
+
+std::string LockstepServer::CreateToken(const std::string& role, const std::string& repos,
+                                        const std::string& name) const {
+  RunResult r = Cli({"token", "create", "--role", role, "--repos", repos, "--name", name});
+  if (r.exit_code != 0) throw std::runtime_error("token create failed: " + r.Describe());
+  std::string token = r.out;
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  return token;
+}
+
+size_t LockstepServer::StoredBlobCount() const {
+  size_t n = 0;
+  std::filesystem::path blobs = data_ / "registry" / "blobs";
+  if (!std::filesystem::exists(blobs)) return 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(blobs)) {
+    if (e.is_regular_file()) ++n;
+  }
+  return n;
+}
+
+}  // namespace lockstep::testing
