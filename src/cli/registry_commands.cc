@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <iostream>
+#include <memory>
 
 #include "base/strings.h"
 #include "cli/cli.h"
@@ -21,7 +22,8 @@ struct GcArgs {
 }  // namespace
 
 void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
-  auto* args = new GcArgs();  // lives as long as the process
+  // The callback owns the storage the options write into, so it lives as long as `app`.
+  auto args = std::make_shared<GcArgs>();
   CLI::App* registry = app.add_subcommand("registry", "maintain the embedded registry");
   registry->require_subcommand(1);
   CLI::App* gc = registry->add_subcommand(

@@ -1,6 +1,7 @@
 // lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev]
 #include <CLI/CLI.hpp>
 #include <iostream>
+#include <memory>
 
 #include "cli/cli.h"
 #include "server/server.h"
@@ -8,7 +9,8 @@
 namespace lockstep::cli {
 
 void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit) {
-  auto* o = new server::ServeOptions();  // lives as long as the process
+  // The callback owns the options the flags write into, so they live as long as `app`.
+  auto o = std::make_shared<server::ServeOptions>();
   CLI::App* sub = app.add_subcommand("serve", "run the registry and API server");
   sub->add_option("--listen", o->listen, "ADDRESS:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();

@@ -8,6 +8,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 #include <iostream>
+#include <memory>
 
 #include "cli/cli.h"
 #include "os/clock.h"
@@ -43,7 +44,8 @@ std::string Date(int64_t t) {
 
 void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   static os::SystemClock clock;
-  auto* args = new TokenArgs();  // lives as long as the process
+  // Callbacks own the storage the options write into, so it lives as long as `app`.
+  auto args = std::make_shared<TokenArgs>();
   CLI::App* token = app.add_subcommand("token", "create, list and revoke access tokens");
   token->require_subcommand(1);
 
@@ -95,7 +97,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   });
 
   CLI::App* revoke = token->add_subcommand("revoke", "revoke a token by name; effective at once");
-  auto* revoke_name = new std::string();
+  auto revoke_name = std::make_shared<std::string>();
   revoke->add_option("NAME", *revoke_name, "token name")->required();
   AddDataOption(*revoke, g);
   revoke->callback([revoke_name, &g, exit] {

@@ -4,6 +4,8 @@
 // subject answered with OCI-Subject. Pulls check Range and HEAD.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "tests/support/registry_client.h"
 
 namespace lockstep::testing {
@@ -75,6 +77,26 @@ TEST_F(PushPaths, ChunkedPatchWithStatusAndOutOfOrderChunks) {
   ASSERT_EQ(done.status, 201) << done.Describe();
   ExpectBlob("app", "aaaabbbbcc");
   EXPECT_EQ(client_.Do("GET", location).status, 404) << "a finished upload is gone";
+}
+
+TEST_F(PushPaths, ConcurrentPushesOfTheSameBlobBothSucceedAndOneCopyIsKept) {
+  std::string content(8 << 20, 'c');
+  for (size_t i = 0; i < content.size(); i += 4096) content[i] = static_cast<char>(i / 4096);
+  long status[2] = {0, 0};
+  std::thread a([&] {
+    status[0] = client_.Do("POST", "/v2/one/blobs/uploads/?digest=" + Sha(content), content).status;
+  });
+  std::thread b([&] {
+    status[1] = client_.Do("POST", "/v2/two/blobs/uploads/?digest=" + Sha(content), content).status;
+  });
+  a.join();
+  b.join();
+  EXPECT_EQ(status[0], 201);
+  EXPECT_EQ(status[1], 201);
+  ExpectBlob("one", content);
+  ExpectBlob("two", content);
+  EXPECT_EQ(server_.StoredBlobCount(), 1u);
+  EXPECT_TRUE(std::filesystem::is_empty(server_.data_dir() / "registry" / "uploads"));
 }
 
 TEST_F(PushPaths, WrongDigestAtFinishStoresNothing) {
