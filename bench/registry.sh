@@ -52,7 +52,7 @@ start_lockstep() {
   "$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$data.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 200); do
-    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | cut -d: -f3)
+    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | cut -d: -f3 || true)
     [ -n "$port" ] && return
     sleep 0.05
   done
@@ -128,7 +128,6 @@ run_registry() {
 
 make_images
 rm -f "$work"/results-*
-for r in $(seq 1 "$RUNS"); do :; done
 RUNS_SAVED=$RUNS
 # Interleave the registries run by run so machine noise hits both alike.
 for r in $(seq 1 "$RUNS_SAVED"); do

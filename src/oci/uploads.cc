@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "os/random.h"
@@ -44,17 +45,17 @@ Result<Digest> HashFile(const fs::path& path, DigestAlgorithm algorithm) {
 
 }  // namespace
 
-UploadWriter::UploadWriter(UploadSessions* owner, std::shared_ptr<Session> s, os::UniqueFd fd)
+UploadWriter::UploadWriter(UploadSessions* owner, std::shared_ptr<Session> s, os::FileAppender out)
     : owner_(owner),
       session_(std::move(s)),
-      fd_(std::move(fd)),
+      out_(std::move(out)),
       start_offset_(session_->offset),
       start_hasher_(session_->hasher) {}
 
 UploadWriter::UploadWriter(UploadWriter&& o) noexcept
     : owner_(o.owner_),
       session_(std::move(o.session_)),
-      fd_(std::move(o.fd_)),
+      out_(std::move(o.out_)),
       start_offset_(o.start_offset_),
       start_hasher_(std::move(o.start_hasher_)),
       done_(o.done_) {
@@ -64,14 +65,13 @@ UploadWriter::UploadWriter(UploadWriter&& o) noexcept
 UploadWriter::~UploadWriter() {
   if (done_ || !session_) return;
   // Not kept: put the session back as it was before this request.
-  if (session_->offset != start_offset_) {
-    if (::ftruncate(fd_.get(), static_cast<off_t>(start_offset_)) != 0) {
-      session_->hasher.reset();  // re-hash from disk at finish
-    } else {
-      session_->hasher = std::move(start_hasher_);
-    }
-    session_->offset = start_offset_;
+  out_.Discard();
+  if (::ftruncate(out_.fd(), static_cast<off_t>(start_offset_)) != 0) {
+    session_->hasher.reset();  // re-hash from disk at finish
+  } else {
+    session_->hasher = std::move(start_hasher_);
   }
+  session_->offset = start_offset_;
   Release();
 }
 
@@ -83,18 +83,36 @@ void UploadWriter::Release() {
 uint64_t UploadWriter::offset() const { return session_->offset; }
 
 Status UploadWriter::Write(std::string_view chunk) {
-  if (session_->offset + chunk.size() > owner_->max_upload_bytes_) {
+  while (!chunk.empty()) {
+    LS_ASSIGN_OR_RETURN(std::span<char> space, Space());
+    size_t take = std::min(chunk.size(), space.size());
+    std::copy_n(chunk.data(), take, space.data());
+    chunk.remove_prefix(take);
+    LS_RETURN_IF_ERROR(Commit(take));
+  }
+  return Status::Ok();
+}
+
+Result<std::span<char>> UploadWriter::Space() {
+  LS_ASSIGN_OR_RETURN(std::span<char> space, out_.Space());
+  space_ = space.data();
+  return space;
+}
+
+Status UploadWriter::Commit(size_t n) {
+  if (session_->offset + n > owner_->max_upload_bytes_) {
     return OutOfRange(
         "upload exceeds the limit of " + std::to_string(owner_->max_upload_bytes_) + " bytes",
         "SIZE_INVALID");
   }
-  LS_RETURN_IF_ERROR(os::WriteAll(fd_.get(), chunk));
-  if (session_->hasher) session_->hasher->Update(chunk);
-  session_->offset += chunk.size();
+  if (session_->hasher) session_->hasher->Update(std::string_view(space_, n));
+  LS_RETURN_IF_ERROR(out_.Commit(n));
+  session_->offset += n;
   return Status::Ok();
 }
 
 Status UploadWriter::Keep() {
+  if (Status s = out_.Flush(); !s.ok()) return s;  // not kept: the destructor rolls back
   done_ = true;
   start_offset_ = session_->offset;
   Release();
@@ -105,13 +123,19 @@ Status UploadWriter::Keep() {
 Result<Digest> UploadWriter::Finish(const Digest& expected) {
   done_ = true;
   fs::path data = session_->dir / "data";
+  Status flushed = out_.Flush();
+  if (!flushed.ok()) {
+    (void)os::RemoveTree(session_->dir);
+    owner_->Forget(session_->id);
+    return flushed;
+  }
   Result<Digest> actual = Internal("unset");
   if (session_->hasher && session_->hasher->algorithm() == expected.algorithm()) {
     actual = session_->hasher->Finish();
   } else {
     actual = HashFile(data, expected.algorithm());
   }
-  Status s = actual.ok() ? os::Fsync(fd_.get(), data) : actual.status();
+  Status s = actual.ok() ? os::Fsync(out_.fd(), data) : actual.status();
   if (s.ok() && *actual != expected) {
     s = InvalidArgument("uploaded content has digest " + actual->str() + ", not " + expected.str(),
                         "DIGEST_INVALID");
@@ -188,14 +212,14 @@ Result<UploadWriter> UploadSessions::Open(std::string_view repo, std::string_vie
     }
     s->busy = true;
   }
-  Result<os::UniqueFd> fd = os::OpenAppend(s->dir / "data");
-  if (!fd.ok()) {
+  Result<os::FileAppender> out = os::FileAppender::Open(s->dir / "data", s->offset);
+  if (!out.ok()) {
     std::lock_guard lock(mu_);
     s->busy = false;
     sessions_.erase(s->id);
     return UnknownUpload(id);  // expired underneath us
   }
-  return UploadWriter(this, std::move(s), std::move(fd).value());
+  return UploadWriter(this, std::move(s), std::move(out).value());
 }
 
 Result<uint64_t> UploadSessions::Offset(std::string_view repo, std::string_view id) {

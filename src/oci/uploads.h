@@ -17,6 +17,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -25,6 +26,7 @@
 #include "oci/blob_store.h"
 #include "os/clock.h"
 #include "os/file.h"
+#include "os/file_appender.h"
 
 namespace lockstep::oci {
 
@@ -40,6 +42,10 @@ class UploadWriter {
   uint64_t offset() const;
   // Appends to the session; kOutOfRange (SIZE_INVALID) past the upload size limit.
   Status Write(std::string_view chunk);
+  // Zero-copy form of Write: receive up to Space().size() bytes at Space().data(), then
+  // Commit(n) hashes and appends them.
+  Result<std::span<char>> Space();
+  Status Commit(size_t n);
   // Accepts this request's bytes into the session.
   Status Keep();
   // Verifies the session's content against `expected` and commits it as that blob. The
@@ -49,15 +55,16 @@ class UploadWriter {
  private:
   friend class UploadSessions;
   struct Session;
-  UploadWriter(UploadSessions* owner, std::shared_ptr<Session> s, os::UniqueFd fd);
+  UploadWriter(UploadSessions* owner, std::shared_ptr<Session> s, os::FileAppender out);
   void Release();
 
   UploadSessions* owner_;
   std::shared_ptr<Session> session_;
-  os::UniqueFd fd_;
+  os::FileAppender out_;
   uint64_t start_offset_;
   std::optional<Hasher> start_hasher_;
   bool done_ = false;
+  char* space_ = nullptr;  // where the last Space() began
 };
 
 class UploadSessions {

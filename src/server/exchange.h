@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,8 +55,16 @@ struct Response {
   }
 };
 
-// Receives body bytes as they arrive; an error stops the read.
-using BodySink = std::function<Status(std::string_view)>;
+// Receives a request body as it arrives, without an intermediate copy: the transport
+// reads straight into the sink's Space() and reports how much landed.
+class BodySink {
+ public:
+  virtual ~BodySink() = default;
+  // Where the next bytes go; never empty.
+  virtual Result<std::span<char>> Space() = 0;
+  // `n` bytes were written at the start of the last Space(). An error stops the read.
+  virtual Status Received(size_t n) = 0;
+};
 
 class Exchange {
  public:
@@ -64,7 +73,7 @@ class Exchange {
   // Streams the request body to `sink`. Fails with kAborted when the client goes away or
   // the body is truncated or malformed, and with the sink's own error when it refuses a
   // chunk; the connection is then closed after the response.
-  virtual Task<Status> ReadBody(const BodySink& sink) = 0;
+  virtual Task<Status> ReadBody(BodySink& sink) = 0;
   // Reads a whole body of at most `limit` bytes (kOutOfRange past it).
   virtual Task<Result<std::string>> ReadSmallBody(uint64_t limit) = 0;
   virtual Task<void> Send(Response response) = 0;

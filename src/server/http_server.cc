@@ -41,6 +41,34 @@ namespace {
 constexpr size_t kReadBufferBytes = 256 * 1024;
 constexpr auto kIdleTimeout = std::chrono::seconds(120);
 
+// Collects a small body into a string, refusing more than `limit` bytes. It offers one
+// byte past the limit so a body of exactly `limit` bytes can still be read to its end.
+class StringSink final : public BodySink {
+ public:
+  explicit StringSink(uint64_t limit) : limit_(limit) {}
+  Result<std::span<char>> Space() override {
+    size_t grow = static_cast<size_t>(std::min<uint64_t>(64 * 1024, limit_ + 1 - size_));
+    body_.resize(size_ + grow);
+    return std::span<char>(body_.data() + size_, grow);
+  }
+  Status Received(size_t n) override {
+    size_ += n;
+    if (size_ > limit_) {
+      return OutOfRange("request body exceeds the limit of " + std::to_string(limit_) + " bytes");
+    }
+    return Status::Ok();
+  }
+  std::string Take() && {
+    body_.resize(size_);
+    return std::move(body_);
+  }
+
+ private:
+  uint64_t limit_;
+  std::string body_;
+  size_t size_ = 0;
+};
+
 class BeastExchange final : public Exchange {
  public:
   BeastExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
@@ -65,15 +93,20 @@ class BeastExchange final : public Exchange {
   bool responded() const { return responded_; }
   bool reusable() const { return keep_alive_ && !must_close_ && !body_pending_; }
 
-  Task<Status> ReadBody(const BodySink& sink) override {
+  Task<Status> ReadBody(BodySink& sink) override {
     if (!body_pending_) co_return Status::Ok();
     co_await MaybeContinue();
+    if (!req_.chunked && req_.content_length) co_return co_await ReadSizedBody(sink);
     http::request_parser<http::buffer_body> parser(std::move(header_));
     parser.body_limit(boost::none);
-    std::vector<char> chunk(kReadBufferBytes);
     while (!parser.is_done()) {
-      parser.get().body().data = chunk.data();
-      parser.get().body().size = chunk.size();
+      Result<std::span<char>> space = sink.Space();
+      if (!space.ok()) {
+        must_close_ = true;
+        co_return space.status();
+      }
+      parser.get().body().data = space->data();
+      parser.get().body().size = space->size();
       stream_.expires_after(kIdleTimeout);
       auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kTuple);
       if (ec == http::error::need_buffer) ec = {};
@@ -81,9 +114,9 @@ class BeastExchange final : public Exchange {
         must_close_ = true;
         co_return Aborted("request body ended early: " + ec.message());
       }
-      size_t got = chunk.size() - parser.get().body().size;
+      size_t got = space->size() - parser.get().body().size;
       if (got == 0) continue;
-      Status s = sink(std::string_view(chunk.data(), got));
+      Status s = sink.Received(got);
       if (!s.ok()) {
         must_close_ = true;  // the rest of the body is not read
         co_return s;
@@ -93,22 +126,67 @@ class BeastExchange final : public Exchange {
     co_return Status::Ok();
   }
 
+  // A body of known length bypasses the parser: bytes already buffered past the header
+  // are handed over first, then the socket is read straight into the sink's space, so a
+  // large upload crosses user space exactly once.
+  Task<Status> ReadSizedBody(BodySink& sink) {
+    uint64_t remaining = *req_.content_length;
+    while (remaining > 0) {
+      Result<std::span<char>> space = sink.Space();
+      if (!space.ok()) {
+        must_close_ = true;
+        co_return space.status();
+      }
+      size_t want = static_cast<size_t>(std::min<uint64_t>(space->size(), remaining));
+      size_t got = 0;
+      if (buffer_.size() > 0) {
+        got = asio::buffer_copy(asio::buffer(space->data(), want), buffer_.data());
+        buffer_.consume(got);
+      } else {
+        Result<size_t> n = co_await ReceiveInto(space->data(), want);
+        if (!n.ok()) {
+          must_close_ = true;
+          co_return n.status();
+        }
+        got = *n;
+      }
+      remaining -= got;
+      Status s = sink.Received(got);
+      if (!s.ok()) {
+        must_close_ = true;  // the rest of the body is not read
+        co_return s;
+      }
+    }
+    body_pending_ = false;
+    co_return Status::Ok();
+  }
+
+  // Receives up to `want` bytes. SO_RCVLOWAT makes the kernel report the socket readable
+  // only once a worthwhile amount has arrived, so a large upload costs about one wakeup
+  // per buffer rather than one per TCP segment.
+  Task<Result<size_t>> ReceiveInto(char* data, size_t want) {
+    int lowat = static_cast<int>(std::min<size_t>(want, kReadBufferBytes));
+    if (lowat != lowat_) {
+      int fd = stream_.socket().native_handle();
+      ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
+      lowat_ = lowat;
+    }
+    stream_.expires_after(kIdleTimeout);
+    auto [ec, n] = co_await stream_.async_read_some(asio::buffer(data, want), kTuple);
+    if (ec) co_return Aborted("request body ended early: " + ec.message());
+    co_return n;
+  }
+
   Task<Result<std::string>> ReadSmallBody(uint64_t limit) override {
     if (req_.content_length && *req_.content_length > limit) {
       must_close_ = true;
       co_return OutOfRange("request body of " + std::to_string(*req_.content_length) +
                            " bytes exceeds the limit of " + std::to_string(limit));
     }
-    std::string body;
-    Status s = co_await ReadBody([&](std::string_view part) {
-      if (body.size() + part.size() > limit) {
-        return OutOfRange("request body exceeds the limit of " + std::to_string(limit) + " bytes");
-      }
-      body.append(part);
-      return Status::Ok();
-    });
+    StringSink sink(limit);
+    Status s = co_await ReadBody(sink);
     if (!s.ok()) co_return s;
-    co_return body;
+    co_return std::move(sink).Take();
   }
 
   Task<void> Send(Response r) override {
@@ -195,22 +273,28 @@ class BeastExchange final : public Exchange {
   bool must_close_ = false;
   bool responded_ = false;
   bool continued_ = false;
+  int lowat_ = 1;  // the socket's SO_RCVLOWAT
 };
 
+// One io_context per thread, each run by exactly one thread (no locking inside Asio,
+// no cross-thread wakeups); the acceptor deals connections out round-robin, and a
+// connection stays on its thread for its whole life.
 class BeastServer final : public HttpServer {
  public:
-  BeastServer(int threads, Handler handler)
-      : threads_(threads), handler_(std::move(handler)), acceptor_(io_) {}
+  BeastServer(int threads, Handler handler) : handler_(std::move(handler)) {
+    for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
+    acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
+  }
 
   Status Listen(const HttpServerOptions& o) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(o.address, ec);
     if (ec) return InvalidArgument("listen address '" + o.address + "' is not an IP address");
     tcp::endpoint endpoint(address, o.port);
-    acceptor_.open(endpoint.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(endpoint, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
       return Unavailable("cannot listen on " + o.address + ":" + std::to_string(o.port) + ": " +
                          ec.message());
@@ -218,31 +302,42 @@ class BeastServer final : public HttpServer {
     return Status::Ok();
   }
 
-  uint16_t port() const override { return acceptor_.local_endpoint().port(); }
+  uint16_t port() const override { return acceptor_->local_endpoint().port(); }
 
   void Run(std::function<void()> every_minute) override {
-    asio::co_spawn(io_, Accept(), asio::detached);
-    asio::co_spawn(io_, Housekeeping(std::move(every_minute)), asio::detached);
-    asio::signal_set signals(io_, SIGINT, SIGTERM);
+    asio::io_context& first = *contexts_[0];
+    asio::co_spawn(first, Accept(), asio::detached);
+    asio::co_spawn(first, Housekeeping(std::move(every_minute)), asio::detached);
+    asio::signal_set signals(first, SIGINT, SIGTERM);
     signals.async_wait([this](auto, int) { Stop(); });
     std::vector<std::thread> pool;
-    for (int i = 1; i < threads_; ++i) pool.emplace_back([this] { io_.run(); });
-    io_.run();
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_alive;
+    for (size_t i = 1; i < contexts_.size(); ++i) {
+      keep_alive.push_back(asio::make_work_guard(*contexts_[i]));
+      pool.emplace_back([this, i] { contexts_[i]->run(); });
+    }
+    first.run();
+    Stop();
     for (auto& t : pool) t.join();
   }
 
-  void Stop() override { io_.stop(); }
+  void Stop() override {
+    for (auto& c : contexts_) c->stop();
+  }
 
  private:
   Task<void> Accept() {
+    size_t next = 0;
     while (true) {
-      auto [ec, socket] = co_await acceptor_.async_accept(kTuple);
+      asio::io_context& home = *contexts_[next];
+      next = (next + 1) % contexts_.size();
+      auto [ec, socket] = co_await acceptor_->async_accept(home, kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         continue;  // e.g. EMFILE: keep serving the connections we have
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(io_, Connection(std::move(socket)), asio::detached);
+      asio::co_spawn(home, Connection(std::move(socket)), asio::detached);
     }
   }
 
@@ -282,7 +377,7 @@ class BeastServer final : public HttpServer {
   }
 
   Task<void> Housekeeping(std::function<void()> work) {
-    asio::steady_timer timer(io_);
+    asio::steady_timer timer(*contexts_[0]);
     while (work) {
       timer.expires_after(std::chrono::minutes(1));
       auto [ec] = co_await timer.async_wait(kTuple);
@@ -291,10 +386,9 @@ class BeastServer final : public HttpServer {
     }
   }
 
-  int threads_;
   Handler handler_;
-  asio::io_context io_;
-  tcp::acceptor acceptor_;
+  std::vector<std::unique_ptr<asio::io_context>> contexts_;
+  std::unique_ptr<tcp::acceptor> acceptor_;
 };
 
 }  // namespace

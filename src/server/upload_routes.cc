@@ -26,9 +26,20 @@ Response Created(std::string_view repo, const Digest& d) {
   return r;
 }
 
-// A body's bytes go to the writer as they arrive.
+// A body's bytes are received straight into the upload's write buffer.
+class UploadSink final : public BodySink {
+ public:
+  explicit UploadSink(oci::UploadWriter& writer) : writer_(writer) {}
+  Result<std::span<char>> Space() override { return writer_.Space(); }
+  Status Received(size_t n) override { return writer_.Commit(n); }
+
+ private:
+  oci::UploadWriter& writer_;
+};
+
 Task<Status> StreamBody(Exchange& ex, oci::UploadWriter& writer) {
-  co_return co_await ex.ReadBody([&](std::string_view chunk) { return writer.Write(chunk); });
+  UploadSink sink(writer);
+  co_return co_await ex.ReadBody(sink);
 }
 
 // Content-Range "<start>-<end>" (a "bytes " prefix is tolerated) must continue the upload
@@ -62,12 +73,41 @@ Result<std::optional<uint64_t>> CheckContentRange(const Request& req, uint64_t o
   return std::optional<uint64_t>(length);
 }
 
-Task<void> FailRange(RegistryCall& call, const Status& s, std::string_view id, uint64_t offset) {
+Response RangeError(const RegistryCall& call, const Status& s, std::string_view id,
+                    uint64_t offset) {
   Response r = OciError(s, "BLOB_UPLOAD_INVALID");
   r.status = 416;
   r.Set("Location", UploadLocation(call.repo, id));
   r.Set("Range", UploadRange(offset));
-  co_await call.ex.Send(std::move(r));
+  return r;
+}
+
+// Receives one PATCH or PUT body into `writer` and says how to answer. The caller
+// releases the writer before answering, so a client that sends its next request the
+// moment it reads this response never finds the session still held.
+Task<Response> WriteChunk(RegistryCall& call, oci::UploadWriter& writer,
+                          const std::optional<Digest>& finish_as) {
+  const std::string& id = call.ref;
+  const uint64_t start = writer.offset();
+  Result<std::optional<uint64_t>> chunk = CheckContentRange(call.req, start);
+  if (!chunk.ok()) co_return RangeError(call, chunk.status(), id, start);
+  Status s = co_await StreamBody(call.ex, writer);
+  if (!s.ok()) co_return OciError(s, "BLOB_UPLOAD_INVALID");  // the writer rolls back
+  if (*chunk && writer.offset() - start != **chunk) {
+    // A chunked body carries no length: the declared range must still have arrived whole.
+    Status short_chunk =
+        OutOfRange("the body carried " + std::to_string(writer.offset() - start) +
+                   " bytes, not the " + std::to_string(**chunk) + " its Content-Range declares");
+    co_return RangeError(call, short_chunk, id, start);
+  }
+  if (!finish_as) {
+    Status kept = writer.Keep();
+    if (!kept.ok()) co_return OciError(kept, "BLOB_UPLOAD_INVALID");
+    co_return Accepted(call.repo, id, writer.offset());
+  }
+  Result<Digest> done = call.registry.FinishUpload(call.repo, writer, *finish_as);
+  if (!done.ok()) co_return OciError(done.status(), "BLOB_UPLOAD_INVALID");
+  co_return Created(call.repo, *done);
 }
 
 }  // namespace
@@ -142,29 +182,16 @@ Task<void> HandleUpload(RegistryCall& call) {
     digest = *d;
   }
 
-  Result<oci::UploadWriter> writer = registry.uploads().Open(call.repo, id);
-  if (!writer.ok()) co_return co_await call.Fail(writer.status(), "BLOB_UPLOAD_UNKNOWN");
-  const uint64_t start = writer->offset();
-  Result<std::optional<uint64_t>> chunk = CheckContentRange(call.req, start);
-  if (!chunk.ok()) co_return co_await FailRange(call, chunk.status(), id, start);
-  Status s = co_await StreamBody(call.ex, *writer);
-  if (!s.ok()) co_return co_await call.Fail(s, "BLOB_UPLOAD_INVALID");  // writer rolls back
-  if (*chunk && writer->offset() - start != **chunk) {
-    // A chunked body carries no length: the declared range must still have arrived whole.
-    Status short_chunk =
-        OutOfRange("the body carried " + std::to_string(writer->offset() - start) +
-                   " bytes, not the " + std::to_string(**chunk) + " its Content-Range declares");
-    co_return co_await FailRange(call, short_chunk, id, start);
+  Response response;
+  {
+    Result<oci::UploadWriter> writer = registry.uploads().Open(call.repo, id);
+    if (!writer.ok()) {
+      response = OciError(writer.status(), "BLOB_UPLOAD_UNKNOWN");
+    } else {
+      response = co_await WriteChunk(call, *writer, digest);
+    }
   }
-
-  if (method == "PATCH") {
-    Status kept = writer->Keep();
-    if (!kept.ok()) co_return co_await call.Fail(kept, "BLOB_UPLOAD_INVALID");
-    co_return co_await call.ex.Send(Accepted(call.repo, id, writer->offset()));
-  }
-  Result<Digest> done = registry.FinishUpload(call.repo, *writer, *digest);
-  if (!done.ok()) co_return co_await call.Fail(done.status(), "BLOB_UPLOAD_INVALID");
-  co_await call.ex.Send(Created(call.repo, *done));
+  co_await call.ex.Send(std::move(response));
 }
 
 }  // namespace lockstep::server
