@@ -1,5 +1,7 @@
 #include "tests/support/lockstep_server.h"
 
+#include <signal.h>
+
 #include <fstream>
 #include <random>
 #include <regex>
@@ -21,15 +23,22 @@ ScratchDir::~ScratchDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-LockstepServer::LockstepServer(ServerOptions options) : data_(scratch_.path() / "data") {
+LockstepServer::LockstepServer(ServerOptions options)
+    : data_(scratch_.path() / "data"), options_(std::move(options)) {
   std::filesystem::create_directories(data_);
-  if (!options.config_toml.empty()) std::ofstream(data_ / "config.toml") << options.config_toml;
+  if (!options_.config_toml.empty()) std::ofstream(data_ / "config.toml") << options_.config_toml;
+  Start();
+}
+
+void LockstepServer::Start() {
   std::vector<std::string> argv = {LockstepBinary(), "serve",  "--listen",
                                    "127.0.0.1:0",    "--data", data_.string()};
-  if (options.dev) argv.push_back("--dev");
-  process_ = std::make_unique<Background>(argv, scratch_.path() / "logs");
+  if (options_.dev) argv.push_back("--dev");
+  process_ =
+      std::make_unique<Background>(argv, scratch_.path() / ("logs-" + std::to_string(starts_++)));
   std::regex serving(R"(serving the registry on http://127\.0\.0\.1:(\d+)/)");
   std::smatch m;
+  port_ = 0;
   bool up = WaitFor([&] {
     std::string out = process_->Stdout();
     if (std::regex_search(out, m, serving)) {
@@ -39,6 +48,13 @@ LockstepServer::LockstepServer(ServerOptions options) : data_(scratch_.path() / 
     return !process_->Running();
   });
   if (!up || port_ == 0) throw std::runtime_error("lockstep serve did not start:\n" + Logs());
+}
+
+void LockstepServer::Kill9() { process_->Stop(SIGKILL); }
+
+void LockstepServer::Restart() {
+  process_.reset();
+  Start();
 }
 
 LockstepServer::~LockstepServer() = default;

@@ -42,6 +42,10 @@ class LockstepServer {
   const std::filesystem::path& data_dir() const { return data_; }
   const std::filesystem::path& scratch() const { return scratch_.path(); }
   bool Running() { return process_->Running(); }
+  // kill -9, as a crash or an OOM kill would.
+  void Kill9();
+  // Starts `lockstep serve` again on the same data directory (a new port).
+  void Restart();
   std::string Logs() const { return process_->Stdout() + process_->Stderr(); }
 
   // Runs `lockstep ARGS... --data <data dir>` to completion.
@@ -54,9 +58,13 @@ class LockstepServer {
   size_t StoredBlobCount() const;
 
  private:
+  void Start();
+
   ScratchDir scratch_;
   std::filesystem::path data_;
+  ServerOptions options_;
   std::unique_ptr<Background> process_;
+  int starts_ = 0;
   uint16_t port_ = 0;
 };
 
