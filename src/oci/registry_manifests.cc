@@ -195,7 +195,8 @@ Result<ReferrersResult> Registry::Referrers(std::string_view repo, const Digest&
     if (!artifact_type.empty()) {
       boost::system::error_code ec;
       boost::json::value v = boost::json::parse(*text, ec);
-      const boost::json::value* at = ec ? nullptr : v.as_object().if_contains("artifactType");
+      const boost::json::object* o = ec ? nullptr : v.if_object();
+      const boost::json::value* at = o ? o->if_contains("artifactType") : nullptr;
       if (at == nullptr || !at->is_string() || at->as_string() != artifact_type) continue;
     }
     descriptors.push_back(std::move(text).value());

@@ -42,6 +42,12 @@ Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exi
   } catch (const toml::parse_error& e) {
     return ConfigError(path, e.source(), std::string(e.description()));
   }
+  for (auto&& [key, node] : doc) {
+    if (key.str() != "registry") {
+      return ConfigError(path, node.source(),
+                         "unknown section '" + std::string(key.str()) + "' (known: registry)");
+    }
+  }
   const toml::table* registry = doc["registry"].as_table();
   if (registry == nullptr) return config;
 

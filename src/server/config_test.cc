@@ -39,6 +39,12 @@ TEST(Config, ErrorsNameFileLineAndKey) {
   EXPECT_NE(c.status().message().find("c.toml:3:"), std::string::npos) << c.status().message();
   EXPECT_NE(c.status().message().find("upload_tll"), std::string::npos);
 
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "typo.toml", "[registy]\nupload_ttl = \"1h\"\n").ok());
+  Result<ServerConfig> typo = LoadConfig(dir.path() / "typo.toml", true);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown section 'registy'"), std::string::npos);
+
   ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml", "[registry\n").ok());
   Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
   ASSERT_FALSE(bad.ok());

@@ -92,6 +92,7 @@ class BeastExchange final : public Exchange {
   const Request& request() const override { return req_; }
   bool responded() const { return responded_; }
   bool reusable() const { return keep_alive_ && !must_close_ && !body_pending_; }
+  void ForceClose() { must_close_ = true; }
 
   Task<Status> ReadBody(BodySink& sink) override {
     if (!body_pending_) co_return Status::Ok();
@@ -363,7 +364,26 @@ class BeastServer final : public HttpServer {
         break;
       }
       BeastExchange exchange(stream, buffer, header);
-      co_await handler_(exchange);
+      // Handlers report failures as Status values; an exception here is a bug in a
+      // handler or a library. It costs this request, not the server.
+      bool threw = false;
+      try {
+        co_await handler_(exchange);
+      } catch (const std::exception& e) {
+        std::cerr << "lockstep: request " << exchange.request().method << " "
+                  << exchange.request().target << " failed: " << e.what() << "\n";
+        threw = true;
+      }
+      if (threw) {
+        exchange.ForceClose();
+        if (!exchange.responded()) {
+          Response r;
+          r.status = 500;
+          r.body = "internal error; see the server log\n";
+          co_await exchange.Send(std::move(r));
+        }
+        break;
+      }
       if (!exchange.responded()) {
         Response r;
         r.status = 500;
