@@ -117,14 +117,18 @@ class BeastExchange final : public Exchange {
       }
       size_t got = space->size() - parser.get().body().size;
       if (got == 0) continue;
-      Status s = sink.Received(got);
-      if (!s.ok()) {
-        must_close_ = true;  // the rest of the body is not read
-        co_return s;
-      }
+      if (Status s = Deliver(sink, got); !s.ok()) co_return s;
     }
     body_pending_ = false;
     co_return Status::Ok();
+  }
+
+  // Hands `n` received bytes to the sink. A refusal leaves the rest of the body unread,
+  // so the connection cannot carry another request.
+  Status Deliver(BodySink& sink, size_t n) {
+    Status s = sink.Received(n);
+    if (!s.ok()) must_close_ = true;
+    return s;
   }
 
   // A body of known length bypasses the parser: bytes already buffered past the header
@@ -152,11 +156,7 @@ class BeastExchange final : public Exchange {
         got = *n;
       }
       remaining -= got;
-      Status s = sink.Received(got);
-      if (!s.ok()) {
-        must_close_ = true;  // the rest of the body is not read
-        co_return s;
-      }
+      if (Status s = Deliver(sink, got); !s.ok()) co_return s;
     }
     body_pending_ = false;
     co_return Status::Ok();
