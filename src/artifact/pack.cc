@@ -1,0 +1,165 @@
+#include "artifact/pack.h"
+
+#include <sys/utsname.h>
+
+#include <boost/json.hpp>
+#include <ctime>
+
+#include "core/media_types.h"
+#include "os/file.h"
+
+namespace lockstep::artifact {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+std::string HostArchitecture() {
+  utsname u{};
+  ::uname(&u);
+  std::string m = u.machine;
+  if (m == "x86_64") return "amd64";
+  if (m == "aarch64") return "arm64";
+  return m;
+}
+
+Result<json::object> ParseObject(const std::string& text, const std::string& what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec || !v.is_object()) return InvalidArgument(what + " is not a JSON object");
+  return std::move(v.as_object());
+}
+
+json::array Strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const auto& s : v) a.emplace_back(s);
+  return a;
+}
+
+// Applies `settings` to the "config" section of an image config.
+void Apply(const ImageSettings& settings, json::object& config) {
+  if (settings.entrypoint) config["Entrypoint"] = Strings(*settings.entrypoint);
+  if (settings.cmd) config["Cmd"] = Strings(*settings.cmd);
+  if (!settings.env.empty()) {
+    json::array env;
+    if (const json::value* old = config.if_contains("Env"); old && old->is_array())
+      env = old->as_array();
+    for (const std::string& kv : settings.env) {
+      std::string key = kv.substr(0, kv.find('='));
+      json::array kept;
+      for (const json::value& e : env) {
+        bool same_key =
+            e.is_string() && std::string_view(e.as_string()).substr(0, key.size() + 1) == key + "=";
+        if (!same_key) kept.push_back(e);
+      }
+      kept.emplace_back(kv);
+      env = std::move(kept);
+    }
+    config["Env"] = std::move(env);
+  }
+  if (settings.workdir) config["WorkingDir"] = *settings.workdir;
+  if (settings.user) config["User"] = *settings.user;
+  if (!settings.labels.empty()) {
+    json::object labels;
+    if (const json::value* old = config.if_contains("Labels"); old && old->is_object())
+      labels = old->as_object();
+    for (const auto& [k, v] : settings.labels) labels[k] = v;
+    config["Labels"] = std::move(labels);
+  }
+  if (settings.port) {
+    json::object ports;
+    if (const json::value* old = config.if_contains("ExposedPorts"); old && old->is_object())
+      ports = old->as_object();
+    ports[std::to_string(*settings.port) + "/tcp"] = json::object{};
+    config["ExposedPorts"] = std::move(ports);
+  }
+}
+
+json::object Descriptor(std::string_view media_type, const Digest& d, uint64_t size) {
+  return json::object{{"mediaType", media_type}, {"digest", d.str()}, {"size", size}};
+}
+
+}  // namespace
+
+std::string Rfc3339(int64_t epoch) {
+  std::time_t t = static_cast<std::time_t>(epoch);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+Result<PackResult> Pack(const PackOptions& options, OciLayout& layout) {
+  // The base image, if any: its config and layers carry over.
+  json::object config{{"architecture", HostArchitecture()}, {"os", "linux"}};
+  json::array layers;
+  if (options.base) {
+    LS_ASSIGN_OR_RETURN(std::string manifest_text, layout.ReadBlob(*options.base));
+    LS_ASSIGN_OR_RETURN(json::object manifest,
+                        ParseObject(manifest_text, "base manifest " + options.base->str()));
+    const json::value* cfg = manifest.if_contains("config");
+    const json::value* cfg_digest =
+        cfg && cfg->is_object() ? cfg->as_object().if_contains("digest") : nullptr;
+    if (cfg_digest == nullptr || !cfg_digest->is_string()) {
+      return InvalidArgument("base " + options.base->str() +
+                             " is not an image manifest (an index? pick one platform)");
+    }
+    LS_ASSIGN_OR_RETURN(Digest base_config_digest,
+                        Digest::Parse(std::string_view(cfg_digest->as_string())));
+    LS_ASSIGN_OR_RETURN(std::string base_config, layout.ReadBlob(base_config_digest));
+    LS_ASSIGN_OR_RETURN(config,
+                        ParseObject(base_config, "base config " + base_config_digest.str()));
+    if (const json::value* l = manifest.if_contains("layers"); l && l->is_array())
+      layers = l->as_array();
+  }
+
+  fs::path temp = layout.TempPath();
+  LS_ASSIGN_OR_RETURN(LayerInfo layer, WriteLayer(options.dir, temp, options.layer));
+  LS_RETURN_IF_ERROR(layout.AdoptBlob(temp, layer.digest));
+  layers.push_back(Descriptor(layer.media_type, layer.digest, layer.size));
+
+  std::string created = Rfc3339(options.provenance.epoch);
+  config["created"] = created;
+  json::object& inner = config["config"].is_object()
+                            ? config["config"].as_object()
+                            : (config["config"] = json::object{}).as_object();
+  Apply(options.settings, inner);
+  json::object& rootfs = config["rootfs"].is_object()
+                             ? config["rootfs"].as_object()
+                             : (config["rootfs"] = json::object{}).as_object();
+  rootfs["type"] = "layers";
+  json::array diff_ids =
+      rootfs["diff_ids"].is_array() ? rootfs["diff_ids"].as_array() : json::array{};
+  diff_ids.emplace_back(layer.diff_id.str());
+  rootfs["diff_ids"] = std::move(diff_ids);
+  json::array history = config["history"].is_array() ? config["history"].as_array() : json::array{};
+  history.push_back(json::object{{"created", created}, {"created_by", "lockstep pack"}});
+  config["history"] = std::move(history);
+
+  std::string config_text = json::serialize(config);
+  LS_ASSIGN_OR_RETURN(Digest config_digest, layout.PutBlob(config_text));
+
+  json::object annotations{{"org.opencontainers.image.version", options.provenance.version},
+                           {"org.opencontainers.image.created", created}};
+  if (!options.provenance.revision.empty()) {
+    annotations["org.opencontainers.image.revision"] = options.provenance.revision;
+  }
+  if (!options.provenance.source.empty()) {
+    annotations["org.opencontainers.image.source"] = options.provenance.source;
+  }
+  json::object manifest{
+      {"schemaVersion", 2},
+      {"mediaType", media::kOciManifest},
+      {"config", Descriptor(media::kOciConfig, config_digest, config_text.size())},
+      {"layers", std::move(layers)},
+      {"annotations", std::move(annotations)}};
+  std::string manifest_text = json::serialize(manifest);
+  LS_ASSIGN_OR_RETURN(Digest manifest_digest, layout.PutBlob(manifest_text));
+  LS_RETURN_IF_ERROR(layout.SetEntry(LayoutEntry{std::string(media::kOciManifest), manifest_digest,
+                                                 manifest_text.size(), options.name}));
+  return PackResult{manifest_digest, manifest_text.size(), layer};
+}
+
+}  // namespace lockstep::artifact
