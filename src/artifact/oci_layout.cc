@@ -136,6 +136,47 @@ Status OciLayout::SetEntry(const LayoutEntry& entry) {
   return os::WriteFileAtomic(dir_ / "index.json", json::serialize(index));
 }
 
+namespace {
+
+Status CopyTree(const OciLayout& from, const Digest& d, OciLayout& to) {
+  LS_ASSIGN_OR_RETURN(std::string body, from.ReadBlob(d));
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec);
+  if (ec || !doc.is_object())
+    return InvalidArgument("manifest " + d.str() + " is not a JSON object");
+  auto copy_blob = [&](const json::value& desc, bool manifest) -> Status {
+    const json::value* dg = desc.is_object() ? desc.as_object().if_contains("digest") : nullptr;
+    if (dg == nullptr || !dg->is_string())
+      return InvalidArgument("manifest " + d.str() + " has a descriptor without a digest");
+    LS_ASSIGN_OR_RETURN(Digest child, Digest::Parse(std::string_view(dg->as_string())));
+    if (manifest) return CopyTree(from, child, to);
+    if (to.HasBlob(child)) return Status::Ok();
+    LS_RETURN_IF_ERROR(os::MakeDirs(to.BlobPath(child).parent_path()));
+    std::error_code copy_ec;
+    fs::copy_file(from.BlobPath(child), to.BlobPath(child), copy_ec);
+    if (copy_ec) return IoError("copy " + from.BlobPath(child).string() + ": " + copy_ec.message());
+    return Status::Ok();
+  };
+  const json::object& o = doc.as_object();
+  if (const json::value* list = o.if_contains("manifests"); list && list->is_array()) {
+    for (const json::value& m : list->as_array()) LS_RETURN_IF_ERROR(copy_blob(m, true));
+  }
+  if (const json::value* config = o.if_contains("config"))
+    LS_RETURN_IF_ERROR(copy_blob(*config, false));
+  if (const json::value* layers = o.if_contains("layers"); layers && layers->is_array()) {
+    for (const json::value& l : layers->as_array()) LS_RETURN_IF_ERROR(copy_blob(l, false));
+  }
+  return to.PutBlob(body).status();
+}
+
+}  // namespace
+
+Result<Digest> CopyBetweenLayouts(const OciLayout& from, const std::string& name, OciLayout& to) {
+  LS_ASSIGN_OR_RETURN(LayoutEntry entry, from.Resolve(name));
+  LS_RETURN_IF_ERROR(CopyTree(from, entry.digest, to));
+  return entry.digest;
+}
+
 std::pair<fs::path, std::string> SplitLayoutRef(std::string_view text) {
   if (StartsWith(text, "oci:")) text.remove_prefix(4);
   size_t colon = text.rfind(':');

@@ -49,6 +49,10 @@ class OciLayout {
   std::filesystem::path dir_;
 };
 
+// Copies the image `name` of `from` (its manifest, config and layers, or an index and
+// its children) into `to`, unnamed. Returns its manifest digest.
+Result<Digest> CopyBetweenLayouts(const OciLayout& from, const std::string& name, OciLayout& to);
+
 // "oci:DIR:NAME" or "DIR:NAME" → (DIR, NAME); NAME defaults to "latest".
 std::pair<std::filesystem::path, std::string> SplitLayoutRef(std::string_view text);
 

@@ -21,6 +21,10 @@ std::optional<uint64_t> ParseUint(std::string_view s);
 std::string HexEncode(std::string_view bytes);
 std::string Base64Decode(std::string_view in, bool* ok);
 std::string Base64UrlEncode(std::string_view bytes);
+// Standard alphabet, with padding.
+std::string Base64Encode(std::string_view bytes);
+// Percent-encodes everything but unreserved characters (RFC 3986).
+std::string UrlEncode(std::string_view text);
 
 // "1.5 GiB", "12 KiB", "300 B".
 std::string HumanBytes(uint64_t n);

@@ -21,6 +21,9 @@ TEST(Strings, Base64RoundTrip) {
   Base64Decode("not base64!", &ok);
   EXPECT_FALSE(ok);
   EXPECT_EQ(Base64UrlEncode("\xff\xfe"), "__4");
+  EXPECT_EQ(Base64Encode("user:pass"), "dXNlcjpwYXNz");
+  EXPECT_EQ(Base64Encode("ab"), "YWI=");
+  EXPECT_EQ(UrlEncode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
 }
 
 TEST(Strings, Durations) {

@@ -4,6 +4,8 @@
 #include <cstdlib>
 #include <iostream>
 
+#include "cli/image_commands.h"
+
 namespace lockstep::cli {
 
 namespace {
@@ -77,6 +79,12 @@ int Main(int argc, char** argv) {
   AddServeCommand(app, globals, &exit);
   AddTokenCommands(app, globals, &exit);
   AddRegistryCommands(app, globals, &exit);
+  AddPackCommand(app, globals, &exit);
+  AddPushCommand(app, globals, &exit);
+  AddPullCommand(app, globals, &exit);
+  AddCopyCommand(app, globals, &exit);
+  AddInspectCommand(app, globals, &exit);
+  AddTagsCommand(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

@@ -135,6 +135,12 @@ class BeastExchange final : public Exchange {
   // are handed over first, then the socket is read straight into the sink's space, so a
   // large upload crosses user space exactly once.
   Task<Status> ReadSizedBody(BodySink& sink) {
+    // The low-water mark must not outlive the body: the next request's header may be
+    // smaller than it, and would then never be reported readable.
+    struct RestoreLowWater {
+      BeastExchange* self;
+      ~RestoreLowWater() { self->SetLowWater(1); }
+    } restore{this};
     uint64_t remaining = *req_.content_length;
     while (remaining > 0) {
       Result<std::span<char>> space = sink.Space();
@@ -166,16 +172,17 @@ class BeastExchange final : public Exchange {
   // only once a worthwhile amount has arrived, so a large upload costs about one wakeup
   // per buffer rather than one per TCP segment.
   Task<Result<size_t>> ReceiveInto(char* data, size_t want) {
-    int lowat = static_cast<int>(std::min<size_t>(want, kReadBufferBytes));
-    if (lowat != lowat_) {
-      int fd = stream_.socket().native_handle();
-      ::setsockopt(fd, SOL_SOCKET, SO_RCVLOWAT, &lowat, sizeof lowat);
-      lowat_ = lowat;
-    }
+    SetLowWater(static_cast<int>(std::min<size_t>(want, kReadBufferBytes)));
     stream_.expires_after(kIdleTimeout);
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(data, want), kTuple);
     if (ec) co_return Aborted("request body ended early: " + ec.message());
     co_return n;
+  }
+
+  void SetLowWater(int bytes) {
+    if (bytes == lowat_) return;
+    ::setsockopt(stream_.socket().native_handle(), SOL_SOCKET, SO_RCVLOWAT, &bytes, sizeof bytes);
+    lowat_ = bytes;
   }
 
   Task<Result<std::string>> ReadSmallBody(uint64_t limit) override {

@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -38,6 +39,8 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
 }  // namespace
 
 Status Serve(const ServeOptions& options, std::ostream& out) {
+  // A peer that goes away during sendfile(2) must cost that response, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
   LS_ASSIGN_OR_RETURN(HttpServerOptions http, ParseListen(options.listen));
   http.threads = options.threads > 0
                      ? options.threads

@@ -92,7 +92,13 @@ Task<Response> WriteChunk(RegistryCall& call, oci::UploadWriter& writer,
   Result<std::optional<uint64_t>> chunk = CheckContentRange(call.req, start);
   if (!chunk.ok()) co_return RangeError(call, chunk.status(), id, start);
   Status s = co_await StreamBody(call.ex, writer);
-  if (!s.ok()) co_return OciError(s, "BLOB_UPLOAD_INVALID");  // the writer rolls back
+  if (!s.ok()) {
+    // A body cut short by the network keeps what arrived, so the client can ask where
+    // the upload stands and resume from there; nothing is served until a digest matches.
+    // A refused body (too large) is rolled back by the writer.
+    if (s.code() == Code::kAborted) (void)writer.Keep();
+    co_return OciError(s, "BLOB_UPLOAD_INVALID");
+  }
   if (*chunk && writer.offset() - start != **chunk) {
     // A chunked body carries no length: the declared range must still have arrived whole.
     Status short_chunk =

@@ -59,15 +59,22 @@ TEST_F(MalformedInput, NamesThatTryToLeaveTheirDirectory) {
 }
 
 TEST_F(MalformedInput, TruncatedAndInterruptedUploadsLeaveNothing) {
-  // A PATCH whose client goes away after 100 of 1000 bytes: the session is unchanged.
+  // A PATCH whose client goes away after 100 of 1000 bytes: the session keeps what
+  // arrived (so the client can resume), and nothing is served until the digest matches.
   std::string location = client_.StartUpload("app");
   ASSERT_EQ(client_.Do("PATCH", location, "first").status, 202);
   ASSERT_TRUE(SendRawAndHangUp(
       server_.port(), "PATCH " + location + " HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" +
                           std::string(100, 'p')));
-  ASSERT_TRUE(WaitFor([&] { return client_.Do("GET", location).Header("range") == "0-4"; }))
+  ASSERT_TRUE(WaitFor([&] { return client_.Do("GET", location).Header("range") == "0-104"; }))
       << client_.Do("GET", location).Describe();
-  HttpResponse done = client_.Do("PUT", location + "?digest=" + Sha("first"));
+  EXPECT_EQ(client_.Do("HEAD", "/v2/app/blobs/" + Sha("first" + std::string(100, 'p'))).status,
+            404);
+  HttpResponse resumed =
+      client_.Do("PATCH", location, std::string(900, 'p'), {"Content-Range: 105-1004"});
+  EXPECT_EQ(resumed.status, 202) << resumed.Describe();
+  HttpResponse done =
+      client_.Do("PUT", location + "?digest=" + Sha("first" + std::string(1000, 'p')));
   EXPECT_EQ(done.status, 201) << done.Describe();
   allowed_blobs_ = 1;  // that blob is the one legitimate write of this test
 

@@ -99,6 +99,21 @@ TEST_F(PushPaths, ConcurrentPushesOfTheSameBlobBothSucceedAndOneCopyIsKept) {
   EXPECT_TRUE(std::filesystem::is_empty(server_.data_dir() / "registry" / "uploads"));
 }
 
+TEST_F(PushPaths, KeepAliveConnectionServesTheNextRequestAfterALargeBody) {
+  // A large body raises the socket's receive low-water mark; the small request that
+  // follows on the same connection must still be answered.
+  std::string location = client_.StartUpload("app");
+  std::string body(300000, 'k');
+  std::string raw = "PATCH " + location +
+                    " HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                    "\r\n\r\n" + body + "GET " + location +
+                    " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  std::string answers = SendRaw(server_.port(), raw);
+  EXPECT_NE(answers.find("HTTP/1.1 202"), std::string::npos) << answers;
+  EXPECT_NE(answers.find("HTTP/1.1 204"), std::string::npos) << answers;
+  EXPECT_NE(answers.find("Range: 0-299999"), std::string::npos) << answers;
+}
+
 TEST_F(PushPaths, WrongDigestAtFinishStoresNothing) {
   size_t before = server_.StoredBlobCount();
   std::string location = client_.StartUpload("app");

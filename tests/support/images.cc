@@ -1,5 +1,7 @@
 #include "tests/support/images.h"
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <fstream>
 #include <random>
@@ -124,6 +126,30 @@ std::vector<std::string> ReachableBlobs(const fs::path& layout, const std::strin
     for (const auto& l : layers->as_array()) out.emplace_back(l.at("digest").as_string());
   }
   return out;
+}
+
+void MakeBusyboxTree(const fs::path& dir) {
+  fs::create_directories(dir / "bin");
+  fs::copy_file(fs::canonical("/bin/busybox"), dir / "bin" / "busybox",
+                fs::copy_options::overwrite_existing);
+  fs::permissions(dir / "bin" / "busybox", fs::perms(0755));
+  fs::create_symlink("busybox", dir / "bin" / "sh");
+}
+
+RunResult RunWithRunc(const fs::path& layout, const std::string& name, const fs::path& scratch) {
+  fs::path bundle = scratch / ("bundle-" + name);
+  fs::remove_all(bundle);
+  RunResult unpack =
+      RunCommand({"umoci", "unpack", "--image", layout.string() + ":" + name, bundle.string()});
+  if (unpack.exit_code != 0) return unpack;
+  // umoci writes a config for an interactive terminal; tests have none.
+  std::ifstream in(bundle / "config.json");
+  std::string config((std::istreambuf_iterator<char>(in)), {});
+  size_t at = config.find("\"terminal\": true");
+  if (at != std::string::npos) config.replace(at, 16, "\"terminal\": false");
+  std::ofstream(bundle / "config.json") << config;
+  std::string id = "lockstep-test-" + std::to_string(::getpid()) + "-" + name;
+  return RunCommand({"runc", "run", "--bundle", bundle.string(), id}, std::chrono::seconds(60));
 }
 
 std::vector<std::string> Skopeo(std::vector<std::string> args) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/process.h"
+
 namespace lockstep::testing {
 
 // Adds image `tag` to the OCI layout at `layout` (created if needed), with one layer
@@ -29,6 +31,13 @@ std::string ReadBlob(const std::filesystem::path& layout, const std::string& dig
 
 // `n` pseudo-random bytes (incompressible, reproducible from `seed`).
 std::string RandomBytes(size_t n, unsigned seed);
+
+// A root filesystem with Debian's static busybox as /bin/busybox and /bin/sh.
+void MakeBusyboxTree(const std::filesystem::path& dir);
+
+// Unpacks layout:name with umoci and runs it with runc; returns what it printed.
+RunResult RunWithRunc(const std::filesystem::path& layout, const std::string& name,
+                      const std::filesystem::path& scratch);
 
 // skopeo arguments for a plain-HTTP loopback registry.
 std::vector<std::string> Skopeo(std::vector<std::string> args);

@@ -11,6 +11,11 @@ namespace lockstep::testing {
 
 std::string LockstepBinary() { return LOCKSTEP_BINARY; }
 
+RunResult Lockstep(std::vector<std::string> args, const std::vector<std::string>& env) {
+  args.insert(args.begin(), LockstepBinary());
+  return RunCommand(args, std::chrono::seconds(300), "", env);
+}
+
 ScratchDir::ScratchDir() {
   std::random_device rd;
   path_ = std::filesystem::temp_directory_path() /

@@ -15,6 +15,9 @@ namespace lockstep::testing {
 // Path of the lockstep binary under test.
 std::string LockstepBinary();
 
+// Runs `lockstep ARGS...` with extra "NAME=VALUE" environment entries.
+RunResult Lockstep(std::vector<std::string> args, const std::vector<std::string>& env = {});
+
 // A fresh temporary directory, removed with the object.
 class ScratchDir {
  public:

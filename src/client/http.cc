@@ -1,0 +1,162 @@
+#include "client/http.h"
+
+#include <curl/curl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+namespace lockstep::client {
+
+namespace {
+
+struct Transfer {
+  const HttpRequest* request;
+  HttpResponse* response;
+  uint64_t sent = 0;
+  Status sink_failure;
+};
+
+size_t OnHeader(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->response->headers.clear();  // a new response (after a redirect or 100 Continue)
+    long status = 0;
+    size_t space = line.find(' ');
+    if (space != std::string::npos) status = std::strtol(line.c_str() + space + 1, nullptr, 10);
+    t->response->status = status;
+    return size * n;
+  }
+  size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    size_t start = line.find_first_not_of(' ', colon + 1);
+    std::string value = start == std::string::npos ? "" : line.substr(start);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) value.pop_back();
+    t->response->headers.emplace(std::move(name), std::move(value));
+  }
+  return size * n;
+}
+
+size_t OnBody(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string_view bytes(data, size * n);
+  bool success = t->response->status >= 200 && t->response->status < 300;
+  if (t->request->on_data && success) {
+    Status s = t->request->on_data(t->response->status, bytes);
+    if (!s.ok()) {
+      t->sink_failure = s;
+      return 0;  // aborts the transfer
+    }
+  } else if (t->response->body.size() < (1 << 20)) {  // error bodies are small
+    t->response->body.append(bytes);
+  }
+  return size * n;
+}
+
+size_t OnRead(char* buffer, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const HttpRequest& r = *t->request;
+  uint64_t left = (r.body_fd >= 0 ? r.body_length : r.body.size()) - t->sent;
+  size_t want = static_cast<size_t>(std::min<uint64_t>(left, size * n));
+  if (want == 0) return 0;
+  if (r.body_fd < 0) {
+    std::copy_n(r.body.data() + t->sent, want, buffer);
+    t->sent += want;
+    return want;
+  }
+  ssize_t got;
+  do {
+    got = ::pread(r.body_fd, buffer, want, static_cast<off_t>(r.body_offset + t->sent));
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0) return CURL_READFUNC_ABORT;
+  t->sent += static_cast<uint64_t>(got);
+  return static_cast<size_t>(got);
+}
+
+int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+               curl_off_t ulnow) {
+  auto* t = static_cast<Transfer*>(user);
+  if (ultotal > 0 || ulnow > 0) {
+    t->request->on_progress(static_cast<uint64_t>(ulnow), static_cast<uint64_t>(ultotal));
+  } else {
+    t->request->on_progress(static_cast<uint64_t>(dlnow), static_cast<uint64_t>(dltotal));
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::string HttpResponse::Header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? "" : it->second;
+}
+
+HttpClient::HttpClient(HttpOptions options)
+    : options_(std::move(options)), curl_(curl_easy_init()) {}
+
+HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
+
+Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
+  CURL* curl = static_cast<CURL*>(curl_);
+  if (curl == nullptr) return Internal("libcurl could not be initialised");
+  curl_easy_reset(curl);
+  HttpResponse response;
+  Transfer t{&request, &response};
+
+  curl_slist* headers = nullptr;
+  for (const auto& h : request.headers) headers = curl_slist_append(headers, h.c_str());
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+  // A stalled transfer (under 1 KiB/s for 60 s) fails instead of hanging.
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);  // blob GETs may redirect to storage
+  curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  if (request.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  if (request.send_body) {
+    uint64_t length = request.body_fd >= 0 ? request.body_length : request.body.size();
+    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, static_cast<curl_off_t>(length));
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnRead);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &t);
+    curl_easy_setopt(curl, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024);
+  }
+  if (request.on_progress) {
+    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, OnProgress);
+    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+  }
+  CURLcode rc = curl_easy_perform(curl);
+  curl_slist_free_all(headers);
+  if (!t.sink_failure.ok()) return t.sink_failure;
+  if (rc != CURLE_OK) {
+    return Unavailable(request.method + " " + request.url + ": " + curl_easy_strerror(rc));
+  }
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+std::string ResolveUrl(const std::string& base, const std::string& location) {
+  if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
+  size_t scheme_end = base.find("://");
+  size_t host_end = base.find('/', scheme_end == std::string::npos ? 0 : scheme_end + 3);
+  std::string origin = host_end == std::string::npos ? base : base.substr(0, host_end);
+  if (!location.empty() && location[0] == '/') return origin + location;
+  return origin + "/" + location;
+}
+
+}  // namespace lockstep::client

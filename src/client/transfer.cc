@@ -1,0 +1,166 @@
+#include "client/transfer.h"
+
+#include <boost/json.hpp>
+
+#include "core/media_types.h"
+#include "os/file.h"
+
+namespace lockstep::client {
+
+namespace json = boost::json;
+
+Result<std::vector<Descriptor>> References(const std::string& body) {
+  boost::system::error_code ec;
+  json::value doc = json::parse(body, ec);
+  if (ec || !doc.is_object()) return InvalidArgument("manifest is not a JSON object");
+  const json::object& o = doc.as_object();
+  std::vector<Descriptor> out;
+  auto add = [&](const json::value& v) -> Status {
+    const json::object* d = v.if_object();
+    const json::value* mt = d ? d->if_contains("mediaType") : nullptr;
+    const json::value* dg = d ? d->if_contains("digest") : nullptr;
+    const json::value* sz = d ? d->if_contains("size") : nullptr;
+    if (!mt || !mt->is_string() || !dg || !dg->is_string() || !sz || !sz->is_number()) {
+      return InvalidArgument("manifest has a malformed descriptor");
+    }
+    LS_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(std::string_view(dg->as_string())));
+    out.push_back({std::string(mt->as_string()), digest, sz->to_number<uint64_t>()});
+    return Status::Ok();
+  };
+  if (const json::value* list = o.if_contains("manifests"); list && list->is_array()) {
+    for (const json::value& v : list->as_array()) LS_RETURN_IF_ERROR(add(v));
+    return out;
+  }
+  if (const json::value* config = o.if_contains("config")) LS_RETURN_IF_ERROR(add(*config));
+  if (const json::value* layers = o.if_contains("layers"); layers && layers->is_array()) {
+    for (const json::value& v : layers->as_array()) LS_RETURN_IF_ERROR(add(v));
+  }
+  return out;
+}
+
+namespace {
+
+bool IsManifestType(const std::string& t) { return media::IsManifest(t); }
+
+// Pushes one manifest (and, depth first, what it references) from a layout.
+Status PushTree(const artifact::OciLayout& layout, const Descriptor& manifest,
+                RegistryClient& client, const std::string& repo, const std::string& reference,
+                Pushed& stats) {
+  LS_ASSIGN_OR_RETURN(std::string body, layout.ReadBlob(manifest.digest));
+  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(body));
+  for (const Descriptor& d : refs) {
+    if (IsManifestType(d.media_type)) {
+      LS_RETURN_IF_ERROR(PushTree(layout, d, client, repo, d.digest.str(), stats));
+      continue;
+    }
+    if (!layout.HasBlob(d.digest)) {
+      return NotFound("blob " + d.digest.str() + " is missing from layout " +
+                      layout.dir().string());
+    }
+    LS_ASSIGN_OR_RETURN(bool sent, client.UploadBlob(repo, d.digest, layout.BlobPath(d.digest)));
+    ++(sent ? stats.blobs_sent : stats.blobs_skipped);
+  }
+  LS_ASSIGN_OR_RETURN(Digest put, client.PutManifest(repo, reference, manifest.media_type, body));
+  if (put != manifest.digest) return Internal("manifest digest changed in transit");
+  return Status::Ok();
+}
+
+Status PullTree(RegistryClient& client, const std::string& repo, const RemoteManifest& m,
+                artifact::OciLayout& layout) {
+  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(m.body));
+  for (const Descriptor& d : refs) {
+    if (IsManifestType(d.media_type)) {
+      LS_ASSIGN_OR_RETURN(RemoteManifest child, client.GetManifest(repo, d.digest.str()));
+      LS_RETURN_IF_ERROR(PullTree(client, repo, child, layout));
+      continue;
+    }
+    if (layout.HasBlob(d.digest)) continue;
+    LS_RETURN_IF_ERROR(os::MakeDirs(layout.BlobPath(d.digest).parent_path()));
+    LS_RETURN_IF_ERROR(client.DownloadBlob(repo, d.digest, layout.BlobPath(d.digest)));
+  }
+  if (!layout.HasBlob(m.digest)) {
+    LS_RETURN_IF_ERROR(os::MakeDirs(layout.BlobPath(m.digest).parent_path()));
+    LS_RETURN_IF_ERROR(os::WriteFileAtomic(layout.BlobPath(m.digest), m.body));
+  }
+  return Status::Ok();
+}
+
+Status CopyTree(RegistryClient& from, const std::string& src_repo, const RemoteManifest& m,
+                RegistryClient& to, const std::string& dst_repo, const std::string& reference,
+                const std::filesystem::path& scratch, Pushed& stats) {
+  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(m.body));
+  bool same_registry = from.registry() == to.registry();
+  for (const Descriptor& d : refs) {
+    if (IsManifestType(d.media_type)) {
+      LS_ASSIGN_OR_RETURN(RemoteManifest child, from.GetManifest(src_repo, d.digest.str()));
+      LS_RETURN_IF_ERROR(
+          CopyTree(from, src_repo, child, to, dst_repo, d.digest.str(), scratch, stats));
+      continue;
+    }
+    LS_ASSIGN_OR_RETURN(std::optional<uint64_t> present, to.StatBlob(dst_repo, d.digest));
+    if (present) {
+      ++stats.blobs_skipped;
+      continue;
+    }
+    if (same_registry) {
+      LS_ASSIGN_OR_RETURN(bool mounted, to.MountBlob(dst_repo, d.digest, src_repo));
+      if (mounted) {
+        ++stats.blobs_skipped;
+        continue;
+      }
+    }
+    // Through a scratch file: never the whole blob in memory, and verified on the way.
+    std::filesystem::path file = scratch / d.digest.hex();
+    LS_RETURN_IF_ERROR(from.DownloadBlob(src_repo, d.digest, file));
+    Result<bool> sent = to.UploadBlob(dst_repo, d.digest, file);
+    (void)os::RemoveFile(file);
+    LS_RETURN_IF_ERROR(sent.status());
+    ++stats.blobs_sent;
+  }
+  LS_ASSIGN_OR_RETURN(Digest put, to.PutManifest(dst_repo, reference, m.media_type, m.body));
+  if (put != m.digest) return Internal("manifest digest changed in transit");
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<Pushed> PushImage(const artifact::OciLayout& layout, const std::string& name,
+                         RegistryClient& client, const ImageRef& ref) {
+  LS_ASSIGN_OR_RETURN(artifact::LayoutEntry entry, layout.Resolve(name));
+  if (ref.digest && *ref.digest != entry.digest) {
+    return InvalidArgument("the layout's " + name + " is " + entry.digest.str() + ", not " +
+                           ref.digest->str());
+  }
+  Pushed stats;
+  stats.digest = entry.digest;
+  std::string reference = ref.tag ? *ref.tag : entry.digest.str();
+  LS_RETURN_IF_ERROR(PushTree(layout, Descriptor{entry.media_type, entry.digest, entry.size},
+                              client, ref.repository, reference, stats));
+  return stats;
+}
+
+Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, artifact::OciLayout& layout,
+                         const std::string& name) {
+  LS_ASSIGN_OR_RETURN(RemoteManifest m, client.GetManifest(ref.repository, ref.reference()));
+  // Everything below fetches by this digest, whatever the tag does meanwhile.
+  LS_RETURN_IF_ERROR(PullTree(client, ref.repository, m, layout));
+  if (!name.empty()) {
+    LS_RETURN_IF_ERROR(
+        layout.SetEntry(artifact::LayoutEntry{m.media_type, m.digest, m.body.size(), name}));
+  }
+  return m.digest;
+}
+
+Result<Pushed> CopyImage(RegistryClient& from, const ImageRef& src, RegistryClient& to,
+                         const ImageRef& dst, const std::filesystem::path& scratch) {
+  LS_ASSIGN_OR_RETURN(RemoteManifest m, from.GetManifest(src.repository, src.reference()));
+  Pushed stats;
+  stats.digest = m.digest;
+  std::string reference = dst.tag ? *dst.tag : m.digest.str();
+  LS_RETURN_IF_ERROR(os::MakeDirs(scratch));
+  LS_RETURN_IF_ERROR(
+      CopyTree(from, src.repository, m, to, dst.repository, reference, scratch, stats));
+  return stats;
+}
+
+}  // namespace lockstep::client
