@@ -45,7 +45,9 @@ measure() {  # measure ROW CMD...
   local row=$1; shift
   local t0 t1
   sync
-  t0=$(now); "$@" >/dev/null 2>&1; t1=$(now)
+  t0=$(now)
+  "$@" >/dev/null 2>"$work/last.err" || { echo "bench: $row failed:" >&2; cat "$work/last.err" >&2; exit 1; }
+  t1=$(now)
   echo "$row $(echo "$t1 - $t0" | bc -l)" >> "$results"
 }
 
@@ -58,30 +60,43 @@ umoci_repack() {
     measure umoci_repack umoci repack --image "$work/umoci:t" "$work/bundle"
 }
 
-# --- registry for push/pull ------------------------------------------------------------
-data=$work/registry
-rm -rf "$data"
-"$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$data.log" 2>&1 &
-server=$!
+# --- push/pull: a fresh registry for every push, so neither client finds the blobs
+# already there (skopeo remembers where blobs live and would mount them) -------------
+server=""
+reg=""
+start_registry() {
+  local data=$work/registry-$1
+  rm -rf "$data"
+  "$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$data.log" 2>&1 &
+  server=$!
+  local port=""
+  for _ in $(seq 1 200); do
+    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | cut -d: -f3 || true)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  reg=127.0.0.1:$port
+}
+stop_registry() { kill "$server"; wait "$server" 2>/dev/null || true; rm -rf "$work/registry-$1"; }
 trap 'kill $server 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 200); do
-  port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | cut -d: -f3 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-reg=127.0.0.1:$port
 
 for r in $(seq 1 "$RUNS"); do
   measure pack_lockstep_zstd pack_lockstep zstd
   measure pack_lockstep_gzip pack_lockstep gzip
   measure tar_sort_gzip tar_gzip
   umoci_repack
-  measure push_lockstep "$lockstep" push "$work/ls-gzip:1.0.0" "$reg/bench/ls$r:1.0.0" --insecure -q
-  measure push_skopeo skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$work/ls-gzip:1.0.0" "docker://$reg/bench/sk$r:1.0.0"
-  rm -rf "$work/pull-ls" "$work/pull-sk"
-  measure pull_lockstep "$lockstep" pull "$reg/bench/ls$r:1.0.0" "$work/pull-ls" --insecure -q
-  measure pull_skopeo skopeo --insecure-policy copy --quiet --src-tls-verify=false "docker://$reg/bench/sk$r:1.0.0" "oci:$work/pull-sk:1.0.0"
+
+  start_registry ls
+  measure push_lockstep "$lockstep" push "$work/ls-gzip:1.0.0" "$reg/bench/tree:1.0.0" --insecure -q
+  rm -rf "$work/pull-ls"
+  measure pull_lockstep "$lockstep" pull "$reg/bench/tree:1.0.0" "$work/pull-ls" --insecure -q
+  stop_registry ls
+
+  start_registry sk
+  measure push_skopeo skopeo --insecure-policy copy --quiet --dest-tls-verify=false "oci:$work/ls-gzip:1.0.0" "docker://$reg/bench/tree:1.0.0"
+  rm -rf "$work/pull-sk"
+  measure pull_skopeo skopeo --insecure-policy copy --quiet --src-tls-verify=false "docker://$reg/bench/tree:1.0.0" "oci:$work/pull-sk:1.0.0"
+  stop_registry sk
 done
 
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
