@@ -143,6 +143,11 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (!t.sink_failure.ok()) return t.sink_failure;
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE) {
+    // Not transient: retrying cannot make an untrusted certificate trusted.
+    return FailedPrecondition(request.method + " " + request.url + ": " + curl_easy_strerror(rc) +
+                              " (trust the registry's CA with --ca-file)");
+  }
   if (rc != CURLE_OK) {
     return Unavailable(request.method + " " + request.url + ": " + curl_easy_strerror(rc));
   }

@@ -123,5 +123,56 @@ TEST_F(ClientTransfers, ChunkedUploads) {
   EXPECT_NE(bad.err.find("--chunk-size"), std::string::npos);
 }
 
+TEST(ClientAuth, BearerTokenFlowAgainstLockstepWithRoles) {
+  LockstepServer server{ServerOptions{.dev = false}};
+  std::string ci = server.CreateToken("push", "apps/*", "ci");
+  std::string prod = server.CreateToken("pull", "apps/*", "prod");
+  fs::path dir = server.scratch() / "app";
+  fs::create_directories(dir);
+  std::ofstream(dir / "f") << "x\n";
+  std::string repo = server.host() + "/apps/web";
+  std::vector<std::string> pack = {"pack",      dir.string(), "--repo", repo,
+                                   "--version", "1.0.0",      "--push", "--insecure"};
+  RunResult as_ci = Lockstep(pack, {"LOCKSTEP_REGISTRY_PASSWORD=" + ci});
+  ASSERT_EQ(as_ci.exit_code, 0) << as_ci.Describe();
+  RunResult as_prod =
+      Lockstep({"pull", repo + ":1.0.0", (server.scratch() / "pulled").string(), "--insecure"},
+               {"LOCKSTEP_REGISTRY_PASSWORD=" + prod});
+  EXPECT_EQ(as_prod.exit_code, 0) << as_prod.Describe();
+  EXPECT_EQ(as_prod.out, as_ci.out) << "the same digest";
+  pack[5] = "1.0.1";
+  RunResult prod_push = Lockstep(pack, {"LOCKSTEP_REGISTRY_PASSWORD=" + prod});
+  EXPECT_EQ(prod_push.exit_code, 1);
+  EXPECT_NE(prod_push.err.find("403"), std::string::npos) << prod_push.Describe();
+  RunResult anonymous = Lockstep({"tags", repo, "--insecure"}, {"DOCKER_CONFIG=/nonexistent"});
+  EXPECT_EQ(anonymous.exit_code, 1);
+  EXPECT_NE(anonymous.err.find("401"), std::string::npos) << anonymous.Describe();
+}
+
+TEST(ClientTls, VerifiedByDefaultTrustedWithCaFile) {
+  ScratchDir dir;
+  fs::path key = dir.path() / "key.pem", cert = dir.path() / "cert.pem";
+  RunResult made =
+      RunCommand({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                  "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                  key.string(), "-out", cert.string()});
+  ASSERT_EQ(made.exit_code, 0) << made.Describe();
+  PeerRegistry peer("ci", "pw", cert.string(), key.string());
+  std::vector<std::string> env = {"LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=pw"};
+  RunResult untrusted = Lockstep({"tags", peer.host() + "/apps/x"}, env);
+  EXPECT_EQ(untrusted.exit_code, 1);
+  EXPECT_NE(untrusted.err.find("--ca-file"), std::string::npos) << untrusted.Describe();
+
+  fs::path app = dir.path() / "app";
+  fs::create_directories(app);
+  std::ofstream(app / "f") << "tls\n";
+  RunResult pushed = Lockstep({"pack", app.string(), "--repo", peer.host() + "/apps/x", "--version",
+                               "1.0.0", "--push", "--ca-file", cert.string()},
+                              env);
+  ASSERT_EQ(pushed.exit_code, 0) << pushed.Describe();
+  RunResult tags = Lockstep({"tags", peer.host() + "/apps/x", "--ca-file", cert.string()}, env);
+  EXPECT_EQ(tags.out, "1.0.0\n") << tags.Describe();
+}
+
 }  // namespace
 }  // namespace lockstep::testing

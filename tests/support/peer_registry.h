@@ -13,8 +13,9 @@ namespace lockstep::testing {
 
 class PeerRegistry {
  public:
-  // Starts with one user `user`/`password`.
-  PeerRegistry(const std::string& user, const std::string& password);
+  // Starts with one user `user`/`password`; serves HTTPS when given a certificate.
+  PeerRegistry(const std::string& user, const std::string& password,
+               const std::string& tls_cert = "", const std::string& tls_key = "");
   ~PeerRegistry();
 
   std::string host() const { return "127.0.0.1:" + std::to_string(port_); }
