@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "base/strings.h"
 #include "core/media_types.h"
 #include "os/file.h"
 
@@ -82,15 +83,6 @@ json::object Descriptor(std::string_view media_type, const Digest& d, uint64_t s
 
 }  // namespace
 
-std::string Rfc3339(int64_t epoch) {
-  std::time_t t = static_cast<std::time_t>(epoch);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 Result<PackResult> Pack(const PackOptions& options, OciLayout& layout) {
   // The base image, if any: its config and layers carry over.
   json::object config{{"architecture", HostArchitecture()}, {"os", "linux"}};
@@ -120,7 +112,7 @@ Result<PackResult> Pack(const PackOptions& options, OciLayout& layout) {
   LS_RETURN_IF_ERROR(layout.AdoptBlob(temp, layer.digest));
   layers.push_back(Descriptor(layer.media_type, layer.digest, layer.size));
 
-  std::string created = Rfc3339(options.provenance.epoch);
+  std::string created = FormatRfc3339(options.provenance.epoch);
   config["created"] = created;
   json::object& inner = config["config"].is_object()
                             ? config["config"].as_object()

@@ -58,7 +58,4 @@ struct PackResult {
 
 Result<PackResult> Pack(const PackOptions& options, OciLayout& layout);
 
-// "1970-01-01T00:00:00Z" style.
-std::string Rfc3339(int64_t epoch);
-
 }  // namespace lockstep::artifact

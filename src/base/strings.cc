@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdio>
+#include <ctime>
 
 namespace lockstep {
 
@@ -96,7 +97,9 @@ std::string Base64Decode(std::string_view in, bool* ok) {
   return out;
 }
 
-std::string Base64UrlEncode(std::string_view bytes) {
+namespace {
+
+std::string EncodeBase64(std::string_view bytes, std::string_view alphabet, bool pad) {
   std::string out;
   uint32_t acc = 0;
   int bits = 0;
@@ -105,30 +108,30 @@ std::string Base64UrlEncode(std::string_view bytes) {
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out.push_back(kB64Url[(acc >> bits) & 0x3f]);
+      out.push_back(alphabet[(acc >> bits) & 0x3f]);
     }
   }
-  if (bits > 0) out.push_back(kB64Url[(acc << (6 - bits)) & 0x3f]);
+  if (bits > 0) out.push_back(alphabet[(acc << (6 - bits)) & 0x3f]);
+  while (pad && out.size() % 4 != 0) out.push_back('=');
   return out;
 }
 
+}  // namespace
+
+std::string Base64UrlEncode(std::string_view bytes) { return EncodeBase64(bytes, kB64Url, false); }
+
 std::string Base64Encode(std::string_view bytes) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t acc = 0;
-  int bits = 0;
-  for (unsigned char c : bytes) {
-    acc = (acc << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 0x3f]);
-    }
-  }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 0x3f]);
-  while (out.size() % 4 != 0) out.push_back('=');
-  return out;
+  return EncodeBase64(bytes, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                      true);
+}
+
+std::string FormatRfc3339(int64_t epoch_seconds) {
+  std::time_t t = static_cast<std::time_t>(epoch_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
 }
 
 std::string UrlEncode(std::string_view text) {

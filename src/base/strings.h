@@ -26,6 +26,9 @@ std::string Base64Encode(std::string_view bytes);
 // Percent-encodes everything but unreserved characters (RFC 3986).
 std::string UrlEncode(std::string_view text);
 
+// "2023-11-14T22:13:20Z" for seconds since the epoch (UTC).
+std::string FormatRfc3339(int64_t epoch_seconds);
+
 // "1.5 GiB", "12 KiB", "300 B".
 std::string HumanBytes(uint64_t n);
 

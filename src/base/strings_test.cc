@@ -26,6 +26,11 @@ TEST(Strings, Base64RoundTrip) {
   EXPECT_EQ(UrlEncode("repository:a/b:pull,push"), "repository%3Aa%2Fb%3Apull%2Cpush");
 }
 
+TEST(Strings, Rfc3339) {
+  EXPECT_EQ(FormatRfc3339(0), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(1700000000), "2023-11-14T22:13:20Z");
+}
+
 TEST(Strings, Durations) {
   EXPECT_EQ(ParseDurationSeconds("90s"), 90);
   EXPECT_EQ(ParseDurationSeconds("24h"), 86400);

@@ -10,6 +10,7 @@
 #include <iostream>
 #include <memory>
 
+#include "base/strings.h"
 #include "cli/cli.h"
 #include "os/clock.h"
 #include "os/file.h"
@@ -29,15 +30,6 @@ struct TokenArgs {
 Result<std::unique_ptr<state::TokenStore>> OpenStore(const Globals& g, const os::Clock* clock) {
   LS_RETURN_IF_ERROR(os::MakeDirs(g.data_dir));
   return state::TokenStore::Open((g.data_dir / "state.db").string(), clock);
-}
-
-std::string Date(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
 }
 
 }  // namespace
@@ -84,7 +76,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         out.push_back({{"name", t.name},
                        {"role", RoleName(t.role)},
                        {"repos", t.repos},
-                       {"created_at", Date(t.created_at)}});
+                       {"created_at", FormatRfc3339(t.created_at)}});
       }
       std::cout << boost::json::serialize(out) << "\n";
       return;
@@ -92,7 +84,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     std::printf("%-24s %-6s %-30s %s\n", "NAME", "ROLE", "REPOSITORIES", "CREATED");
     for (const auto& t : *tokens) {
       std::printf("%-24s %-6s %-30s %s\n", t.name.c_str(), std::string(RoleName(t.role)).c_str(),
-                  t.repos.c_str(), Date(t.created_at).c_str());
+                  t.repos.c_str(), FormatRfc3339(t.created_at).c_str());
     }
   });
 

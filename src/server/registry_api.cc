@@ -101,15 +101,6 @@ Response Challenge(const Request& req, std::string_view repo, Action action, con
   return r;
 }
 
-std::string Rfc3339(int64_t t) {
-  std::time_t tt = static_cast<std::time_t>(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 }  // namespace
 
 std::optional<std::string> RegistryCall::Param(std::string_view name) const {
@@ -220,7 +211,7 @@ Task<void> RegistryApi::HandleToken(Exchange& ex,
   body["token"] = minted.token;
   body["access_token"] = minted.token;
   body["expires_in"] = minted.expires_in;
-  body["issued_at"] = Rfc3339(minted.issued_at);
+  body["issued_at"] = FormatRfc3339(minted.issued_at);
   if (!scope.empty()) body["scope"] = scope;
   Response r;
   r.Set("Content-Type", "application/json");

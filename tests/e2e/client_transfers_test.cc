@@ -15,12 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Line(const RunResult& r) {
-  std::string s = r.out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
 class ClientTransfers : public ::testing::Test {
  protected:
   // Packs a directory holding `bytes` of incompressible data and pushes it to `registry`.
@@ -35,7 +29,7 @@ class ClientTransfers : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     RunResult r = Lockstep(args);
     EXPECT_EQ(r.exit_code, 0) << r.Describe();
-    return Line(r);
+    return r.OutLine();
   }
   LockstepServer server_;
 };
@@ -49,7 +43,7 @@ TEST_F(ClientTransfers, CopyKeepsTheDigestAcrossRegistriesAndMountsWithinOne) {
       {"copy", server_.host() + "/apps/data:1.0.0", peer.host() + "/mirror/data", "--insecure"},
       env);
   ASSERT_EQ(copy.exit_code, 0) << copy.Describe();
-  EXPECT_EQ(Line(copy), digest);
+  EXPECT_EQ(copy.OutLine(), digest);
   RunResult on_peer =
       Lockstep({"inspect", peer.host() + "/mirror/data:1.0.0", "--insecure", "-o", "json"}, env);
   EXPECT_NE(on_peer.out.find(digest), std::string::npos) << on_peer.Describe();
@@ -93,7 +87,7 @@ TEST_F(ClientTransfers, InterruptedDownloadResumes) {
       Lockstep({"pull", "127.0.0.1:" + std::to_string(proxy.port()) + "/apps/big:1.0.0",
                 layout.string(), "--insecure"});
   ASSERT_EQ(pull.exit_code, 0) << pull.Describe();
-  EXPECT_EQ(Line(pull), digest);
+  EXPECT_EQ(pull.OutLine(), digest);
   EXPECT_EQ(proxy.cuts(), 1);
   EXPECT_LT(proxy.bytes_down(), kSize + (1 << 20)) << "resumed with Range, not started over";
 }
@@ -116,7 +110,7 @@ TEST_F(ClientTransfers, ChunkedUploads) {
   RunResult pull =
       Lockstep({"pull", server_.host() + "/apps/chunked:1.0.0", layout.string(), "--insecure"});
   ASSERT_EQ(pull.exit_code, 0) << pull.Describe();
-  EXPECT_EQ(Line(pull), digest);
+  EXPECT_EQ(pull.OutLine(), digest);
   RunResult bad = Lockstep({"push", layout.string() + ":1.0.0", server_.host() + "/apps/other",
                             "--insecure", "--chunk-size", "lots"});
   EXPECT_EQ(bad.exit_code, 1);

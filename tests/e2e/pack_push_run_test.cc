@@ -17,12 +17,6 @@ namespace {
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
-std::string Line(const RunResult& r) {
-  std::string s = r.out;
-  while (!s.empty() && s.back() == '\n') s.pop_back();
-  return s;
-}
-
 class PackPushRun : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -47,7 +41,7 @@ class PackPushRun : public ::testing::Test {
                   R"(["/bin/sh","/run.sh"])", "--env", "GREETING=lockstep", "--push", "--insecure"},
                  env);
     EXPECT_EQ(app.exit_code, 0) << app.Describe();
-    std::string digest = Line(app);
+    std::string digest = app.OutLine();
     EXPECT_EQ(digest.rfind("sha256:", 0), 0u) << digest;
 
     RunResult inspect = Lockstep(
@@ -68,7 +62,7 @@ class PackPushRun : public ::testing::Test {
     RunResult pull =
         Lockstep({"pull", registry + "/apps/hello:1.0.0", layout.string(), "--insecure"}, env);
     EXPECT_EQ(pull.exit_code, 0) << pull.Describe();
-    EXPECT_EQ(Line(pull), digest);
+    EXPECT_EQ(pull.OutLine(), digest);
     RunResult ran = RunWithRunc(layout, "1.0.0", scratch_.path());
     EXPECT_EQ(ran.exit_code, 0) << ran.Describe();
     EXPECT_EQ(ran.out, "hello from lockstep\nbuilt once\n");

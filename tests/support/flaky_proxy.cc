@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "tests/support/http.h"
+
 namespace lockstep::testing {
 
 FlakyProxy::FlakyProxy(uint16_t upstream, uint64_t cut_after)
@@ -36,14 +38,9 @@ void FlakyProxy::AcceptLoop() {
     if (::poll(&p, 1, 100) <= 0) continue;
     int client = ::accept(listener_, nullptr, nullptr);
     if (client < 0) continue;
-    int upstream = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(upstream_);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    int upstream = ConnectLoopback(upstream_);
+    if (upstream < 0) {
       ::close(client);
-      ::close(upstream);
       continue;
     }
     pumps_.emplace_back([this, client, upstream] { Pump(client, upstream); });

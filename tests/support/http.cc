@@ -91,9 +91,7 @@ HttpResponse Head(const std::string& url, std::vector<std::string> headers) {
   return Send({.method = "HEAD", .url = url, .headers = std::move(headers)});
 }
 
-namespace {
-
-int Connect(uint16_t port) {
+int ConnectLoopback(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -106,10 +104,8 @@ int Connect(uint16_t port) {
   return fd;
 }
 
-}  // namespace
-
 bool SendRawAndHangUp(uint16_t port, const std::string& raw) {
-  int fd = Connect(port);
+  int fd = ConnectLoopback(port);
   if (fd < 0) return false;
   (void)!::write(fd, raw.data(), raw.size());
   linger l{1, 0};  // reset, as a crashed client would
@@ -119,7 +115,7 @@ bool SendRawAndHangUp(uint16_t port, const std::string& raw) {
 }
 
 std::string SendRaw(uint16_t port, const std::string& raw) {
-  int fd = Connect(port);
+  int fd = ConnectLoopback(port);
   if (fd < 0) return "";
   (void)!::write(fd, raw.data(), raw.size());
   ::shutdown(fd, SHUT_WR);

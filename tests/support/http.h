@@ -32,6 +32,9 @@ HttpResponse Send(const HttpRequest& request);
 HttpResponse Get(const std::string& url, std::vector<std::string> headers = {});
 HttpResponse Head(const std::string& url, std::vector<std::string> headers = {});
 
+// A TCP connection to 127.0.0.1:port (a descriptor the caller closes), or -1.
+int ConnectLoopback(uint16_t port);
+
 // Writes `raw` to a new TCP connection to 127.0.0.1:port, then closes it without reading
 // (a client that vanishes mid-request). Returns false if it could not connect.
 bool SendRawAndHangUp(uint16_t port, const std::string& raw);

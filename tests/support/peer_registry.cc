@@ -8,6 +8,8 @@
 #include <fstream>
 #include <stdexcept>
 
+#include "tests/support/http.h"
+
 namespace lockstep::testing {
 
 uint16_t FreePort() {
@@ -43,14 +45,9 @@ PeerRegistry::PeerRegistry(const std::string& user, const std::string& password,
       scratch_.path() / "logs");
   // Up once its port accepts connections (plain HTTP or TLS alike).
   auto accepting = [&] {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port_);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-    ::close(fd);
-    return ok;
+    int fd = ConnectLoopback(port_);
+    if (fd >= 0) ::close(fd);
+    return fd >= 0;
   };
   bool up = WaitFor([&] { return accepting() || !process_->Running(); });
   if (!up || !process_->Running()) {

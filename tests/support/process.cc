@@ -35,6 +35,12 @@ std::string RunResult::Describe() const {
   return "exit " + std::to_string(exit_code) + "\nstdout: " + out + "\nstderr: " + err;
 }
 
+std::string RunResult::OutLine() const {
+  std::string s = out;
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r')) s.pop_back();
+  return s;
+}
+
 std::string Slurp(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::stringstream ss;

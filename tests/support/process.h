@@ -16,6 +16,8 @@ struct RunResult {
   std::string out;
   std::string err;
   std::string Describe() const;  // for assertion messages
+  // Standard output without its trailing newlines (a printed digest, say).
+  std::string OutLine() const;
 };
 
 // Runs argv to completion (killing it after `timeout`), capturing stdout and stderr.
