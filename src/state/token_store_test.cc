@@ -28,7 +28,9 @@ TEST_F(TokenStoreTest, CreatedTokenAuthenticatesWithItsRole) {
 
 TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
   std::string token = store_->Create("ci", Role::kPush, RepoPatterns::All()).value();
-  std::string secret = token.substr(token.rfind('_') + 1);
+  std::string secret = token.substr(21);  // after "lst_", the 16-character id and '_'
+  ASSERT_EQ(token.substr(0, 4), "lst_");
+  ASSERT_EQ(token[20], '_');
   std::string db = os::ReadFile(dir_.path() / "state.db").value();
   Result<std::string> wal_file = os::ReadFile(dir_.path() / "state.db-wal");
   std::string wal = wal_file.ok() ? *wal_file : "";
