@@ -1,7 +1,6 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
-#include <cstdlib>
 #include <iostream>
 
 #include "cli/image_commands.h"
@@ -9,15 +8,6 @@
 namespace lockstep::cli {
 
 namespace {
-
-std::filesystem::path DefaultDataDir() {
-  if (const char* env = std::getenv("LOCKSTEP_DATA"); env && *env) return env;
-  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) {
-    return std::filesystem::path(xdg) / "lockstep";
-  }
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home ? home : ".") / ".local" / "share" / "lockstep";
-}
 
 size_t EditDistance(std::string_view a, std::string_view b) {
   std::vector<size_t> row(b.size() + 1);
@@ -50,22 +40,6 @@ std::string Suggest(const CLI::App& app, std::string_view typed) {
 
 }  // namespace
 
-void AddDataOption(CLI::App& sub, Globals& g) {
-  sub.add_option("--data", g.data_dir,
-                 "data directory (default $LOCKSTEP_DATA or ~/.local/share/lockstep)");
-}
-
-void AddOutputOption(CLI::App& sub, Globals& g) {
-  sub.add_option("--output,-o", g.output, "output format")
-      ->check(CLI::IsMember({"text", "json"}))
-      ->capture_default_str();
-}
-
-ExitCode Fail(const std::string& message) {
-  std::cerr << "lockstep: " << message << "\n";
-  return ExitCode::kError;
-}
-
 int Main(int argc, char** argv) {
   CLI::App app{
       "lockstep: artifact and config move together, from one registry, through ordered "
@@ -74,9 +48,10 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", "lockstep 0.1.0");
   Globals globals;
   globals.data_dir = DefaultDataDir();
+  globals.argv.assign(argv, argv + argc);
   ExitCode exit = ExitCode::kOk;
 
-  AddServeCommand(app, globals, &exit);
+  AddServeCommand(app, globals, &exit, ServeMode::kExecServerBinary);
   AddTokenCommands(app, globals, &exit);
   AddRegistryCommands(app, globals, &exit);
   AddPackCommand(app, globals, &exit);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <iosfwd>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -23,11 +24,19 @@ enum class ExitCode : int {
 struct Globals {
   std::filesystem::path data_dir;  // --data, else $LOCKSTEP_DATA, else ~/.local/share/lockstep
   std::string output = "text";     // --output text|json on read commands
+  std::vector<std::string> argv;   // the command line as given
 };
+
+// $LOCKSTEP_DATA, else $XDG_DATA_HOME/lockstep, else ~/.local/share/lockstep.
+std::filesystem::path DefaultDataDir();
+
+// How `serve` runs: in this process, or by handing over (exec) to the lockstep-server
+// binary beside this one, which links only what the server needs and so stays small.
+enum class ServeMode { kInProcess, kExecServerBinary };
 
 // Each command file provides one of these; it adds its subcommand to `app` and sets
 // `*exit` when the subcommand runs.
-void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit);
+void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode);
 void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit);
 

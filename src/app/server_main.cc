@@ -1,0 +1,24 @@
+// lockstep-server: `lockstep serve` hands over to this binary, which links only what the
+// server needs (no registry client, git or archive libraries), so a running server maps
+// and touches less memory.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/cli.h"
+
+int main(int argc, char** argv) {
+  using namespace lockstep::cli;
+  CLI::App app{"lockstep-server: the process behind `lockstep serve`"};
+  app.require_subcommand(1);
+  Globals globals;
+  globals.data_dir = DefaultDataDir();
+  globals.argv.assign(argv, argv + argc);
+  ExitCode exit = ExitCode::kOk;
+  AddServeCommand(app, globals, &exit, ServeMode::kInProcess);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  return static_cast<int>(exit);
+}
