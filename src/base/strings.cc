@@ -166,6 +166,18 @@ std::string HumanBytes(uint64_t n) {
   return buf;
 }
 
+std::optional<uint64_t> ParseByteSize(std::string_view s) {
+  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
+      {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}, {"B", 1}};
+  for (auto [suffix, mult] : kUnits) {
+    if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
+      std::optional<uint64_t> n = ParseUint(s.substr(0, s.size() - suffix.size()));
+      return n ? std::optional<uint64_t>(*n * mult) : std::nullopt;
+    }
+  }
+  return ParseUint(s);
+}
+
 std::optional<int64_t> ParseDurationSeconds(std::string_view s) {
   if (s.size() < 2) return std::nullopt;
   auto n = ParseUint(s.substr(0, s.size() - 1));

@@ -29,6 +29,10 @@ std::string UrlEncode(std::string_view text);
 // "2023-11-14T22:13:20Z" for seconds since the epoch (UTC).
 std::string FormatRfc3339(int64_t epoch_seconds);
 
+// Parses sizes such as "64GiB", "16MiB", "512KiB", "100B" or "100"; nullopt when
+// malformed.
+std::optional<uint64_t> ParseByteSize(std::string_view s);
+
 // "1.5 GiB", "12 KiB", "300 B".
 std::string HumanBytes(uint64_t n);
 

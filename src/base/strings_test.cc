@@ -31,6 +31,13 @@ TEST(Strings, Rfc3339) {
   EXPECT_EQ(FormatRfc3339(1700000000), "2023-11-14T22:13:20Z");
 }
 
+TEST(Strings, ByteSizes) {
+  EXPECT_EQ(ParseByteSize("16MiB"), uint64_t{16} << 20);
+  EXPECT_EQ(ParseByteSize("100"), 100u);
+  EXPECT_FALSE(ParseByteSize("lots"));
+  EXPECT_FALSE(ParseByteSize("MiB"));
+}
+
 TEST(Strings, Durations) {
   EXPECT_EQ(ParseDurationSeconds("90s"), 90);
   EXPECT_EQ(ParseDurationSeconds("24h"), 86400);

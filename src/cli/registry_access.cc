@@ -12,18 +12,6 @@ namespace lockstep::cli {
 
 namespace {
 
-std::optional<uint64_t> ParseSize(std::string_view s) {
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}};
-  for (auto [suffix, mult] : kUnits) {
-    if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
-      auto n = ParseUint(s.substr(0, s.size() - suffix.size()));
-      return n ? std::optional<uint64_t>(*n * mult) : std::nullopt;
-    }
-  }
-  return ParseUint(s);
-}
-
 // One line, redrawn in place, on a terminal only.
 void Progress(const std::string& what, uint64_t done, uint64_t total) {
   std::string name = what.substr(0, std::min<size_t>(what.size(), 19));
@@ -63,7 +51,7 @@ Result<RegistryAccess> RegistryAccess::Create(const RegistryFlags& flags) {
   }
   access.options_.ca_file = flags.ca_file;
   if (!flags.chunk_size.empty()) {
-    std::optional<uint64_t> size = ParseSize(flags.chunk_size);
+    std::optional<uint64_t> size = ParseByteSize(flags.chunk_size);
     if (!size || *size == 0) {
       return InvalidArgument("--chunk-size '" + flags.chunk_size + "' is not a size like 16MiB");
     }

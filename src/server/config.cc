@@ -15,19 +15,6 @@ Status ConfigError(const std::filesystem::path& path, const toml::source_region&
                          std::to_string(where.begin.column) + ": " + what);
 }
 
-std::optional<uint64_t> ParseSize(std::string_view s) {
-  static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"GiB", uint64_t{1} << 30}, {"MiB", uint64_t{1} << 20}, {"KiB", uint64_t{1} << 10}, {"B", 1}};
-  for (auto [suffix, mult] : kUnits) {
-    if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
-      auto n = ParseUint(s.substr(0, s.size() - suffix.size()));
-      if (n) return *n * mult;
-      return std::nullopt;
-    }
-  }
-  return ParseUint(s);
-}
-
 }  // namespace
 
 Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exist) {
@@ -61,7 +48,7 @@ Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exi
       config.upload_ttl_seconds = *secs;
     } else if (k == "max_upload_size") {
       auto v = node.value<std::string>();
-      auto bytes = v ? ParseSize(*v) : std::nullopt;
+      auto bytes = v ? ParseByteSize(*v) : std::nullopt;
       if (!bytes)
         return ConfigError(path, node.source(), "max_upload_size must be a size like \"64GiB\"");
       config.registry.max_upload_bytes = *bytes;
