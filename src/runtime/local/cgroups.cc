@@ -1,0 +1,76 @@
+#include "runtime/local/cgroups.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <vector>
+
+#include "base/strings.h"
+#include "os/file.h"
+
+namespace lockstep::runtime::local {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const fs::path kRoot = "/sys/fs/cgroup";
+
+bool Unified() { return os::Exists(kRoot / "cgroup.controllers"); }
+
+// Every hierarchy the container's cgroup appears in: the unified root, or each v1
+// controller mount (runc creates the path in all of them).
+std::vector<fs::path> Hierarchies() {
+  if (Unified()) return {kRoot};
+  std::vector<fs::path> out;
+  Result<std::vector<std::string>> names = os::ListDir(kRoot);
+  if (!names.ok()) return out;
+  for (const std::string& n : *names) {
+    fs::path p = kRoot / n;
+    if (fs::is_directory(p) && !fs::is_symlink(p)) out.push_back(p);
+  }
+  return out;
+}
+
+uint64_t ReadNumber(const fs::path& file) {
+  Result<std::string> text = os::ReadFile(file, 64);
+  if (!text.ok()) return 0;
+  return ParseUint(Trim(*text)).value_or(0);
+}
+
+}  // namespace
+
+Result<OwnCgroup> OwnCgroup::Create(const std::string& name) {
+  // Only the memory hierarchy needs to exist before runc runs; runc makes the rest.
+  fs::path dir = Unified() ? kRoot / "lockstep" / name : kRoot / "memory" / "lockstep" / name;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) {
+    return FailedPrecondition("cannot create cgroup " + dir.string() + ": " + ec.message(),
+                              "the local runtime runs containers with runc and needs root");
+  }
+  // On v2, runc enables the controllers it needs in every parent's subtree_control.
+  return OwnCgroup(name);
+}
+
+OwnCgroup::OwnCgroup(OwnCgroup&& o) noexcept : name_(std::exchange(o.name_, {})) {}
+
+OwnCgroup::~OwnCgroup() { Remove(); }
+
+uint64_t OwnCgroup::PeakMemory() const {
+  if (Unified()) return ReadNumber(kRoot / "lockstep" / name_ / "memory.peak");
+  return ReadNumber(kRoot / "memory" / "lockstep" / name_ / "memory.max_usage_in_bytes");
+}
+
+void OwnCgroup::Remove() {
+  if (name_.empty()) return;
+  for (const fs::path& h : Hierarchies()) {
+    fs::path dir = h / "lockstep" / name_;
+    // The container's own cgroup is normally gone already (runc deletes it).
+    rmdir((dir / "c").c_str());
+    rmdir(dir.c_str());
+  }
+  name_.clear();
+}
+
+}  // namespace lockstep::runtime::local

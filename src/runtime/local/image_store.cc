@@ -1,0 +1,128 @@
+#include "runtime/local/image_store.h"
+
+#include <boost/json.hpp>
+#include <mutex>
+
+#include "oci/manifest.h"
+#include "os/file.h"
+#include "runtime/local/layer_unpack.h"
+
+namespace lockstep::runtime::local {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+// Fetches into the shared layout run one at a time: OciLayout is not thread-safe, and two
+// fetches of one image would only download it twice.
+std::mutex fetch_mutex;
+
+std::vector<std::string> StringList(const json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  if (const json::value* v = o.if_contains(key); v != nullptr && v->is_array()) {
+    for (const json::value& e : v->as_array()) {
+      if (e.is_string()) out.emplace_back(e.as_string());
+    }
+  }
+  return out;
+}
+
+std::string StringField(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+}
+
+}  // namespace
+
+ImageStore::ImageStore(fs::path dir, ImageFetcher fetch)
+    : dir_(std::move(dir)), fetch_(std::move(fetch)) {}
+
+Result<UnpackedImage> ImageStore::Ensure(const ImageRef& ref) {
+  if (!ref.digest) return InvalidArgument("image " + ref.str() + " is not pinned to a digest");
+  std::unique_lock lock(fetch_mutex);
+  LS_ASSIGN_OR_RETURN(artifact::OciLayout layout, artifact::OciLayout::Create(dir_ / "images"));
+  if (!layout.HasBlob(*ref.digest)) {
+    LS_RETURN_IF_ERROR(fetch_(ref, layout));
+    if (!layout.HasBlob(*ref.digest)) {
+      return Internal("fetching " + ref.str() + " did not store its manifest");
+    }
+  }
+  lock.unlock();
+  return Load(layout, *ref.digest, 0);
+}
+
+Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const Digest& digest,
+                                       int depth) {
+  LS_ASSIGN_OR_RETURN(std::string body, layout.ReadBlob(digest));
+  LS_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(body, ""));
+  if (manifest.is_index) {
+    if (depth > 0) return InvalidArgument("image index " + digest.str() + " nests an index");
+    json::value index = json::parse(body);
+    for (const json::value& m : index.at("manifests").as_array()) {
+      const json::object* platform = m.as_object().if_contains("platform") != nullptr
+                                         ? m.as_object().at("platform").if_object()
+                                         : nullptr;
+      if (platform == nullptr || (StringField(*platform, "os") == "linux" &&
+                                  StringField(*platform, "architecture") == "amd64")) {
+        LS_ASSIGN_OR_RETURN(Digest child,
+                            Digest::Parse(std::string_view(m.at("digest").as_string())));
+        return Load(layout, child, depth + 1);
+      }
+    }
+    return NotFound("image index " + digest.str() + " has no linux/amd64 image");
+  }
+  if (!manifest.config) return InvalidArgument("manifest " + digest.str() + " has no config");
+  LS_ASSIGN_OR_RETURN(std::string config_text, layout.ReadBlob(manifest.config->digest));
+  boost::system::error_code ec;
+  json::value config = json::parse(config_text, ec);
+  if (ec || !config.is_object()) {
+    return InvalidArgument("image config " + manifest.config->digest.str() + " is not JSON");
+  }
+  UnpackedImage image;
+  image.manifest = digest;
+  if (const json::value* c = config.as_object().if_contains("config"); c && c->is_object()) {
+    const json::object& co = c->as_object();
+    image.config = {StringList(co, "Entrypoint"), StringList(co, "Cmd"), StringList(co, "Env"),
+                    StringField(co, "WorkingDir"), StringField(co, "User")};
+  }
+  std::vector<std::string> diff_ids;
+  if (const json::value* r = config.as_object().if_contains("rootfs"); r && r->is_object()) {
+    diff_ids = StringList(r->as_object(), "diff_ids");
+  }
+  if (diff_ids.size() != manifest.references.size()) {
+    return InvalidArgument(
+        "image " + digest.str() + " has " + std::to_string(manifest.references.size()) +
+        " layers but its config lists " + std::to_string(diff_ids.size()) + " diff_ids");
+  }
+  for (size_t i = 0; i < diff_ids.size(); ++i) {
+    LS_ASSIGN_OR_RETURN(Digest diff_id, Digest::Parse(diff_ids[i]));
+    const oci::Descriptor& layer = manifest.references[i];
+    LS_ASSIGN_OR_RETURN(fs::path dir,
+                        UnpackedLayer(layout, layer.media_type, layer.digest, diff_id));
+    image.layers.push_back(std::move(dir));
+  }
+  return image;
+}
+
+Result<fs::path> ImageStore::UnpackedLayer(const artifact::OciLayout& layout,
+                                           const std::string& media_type, const Digest& blob,
+                                           const Digest& diff_id) {
+  fs::path layers = dir_ / "layers";
+  fs::path dest = layers / diff_id.hex();
+  if (os::Exists(dest)) return dest;
+  LS_RETURN_IF_ERROR(os::MakeDirs(layers));
+  fs::path temp = layers / (".unpack-" + diff_id.hex().substr(0, 12) + os::TempSuffix());
+  LS_RETURN_IF_ERROR(UnpackLayer(layout.BlobPath(blob), media_type, diff_id, temp));
+  std::error_code ec;
+  fs::rename(temp, dest, ec);
+  if (ec) {
+    // Another thread or process got there first; its copy is as good as ours.
+    (void)os::RemoveTree(temp);
+    if (!os::Exists(dest))
+      return IoError("cannot move layer into " + dest.string() + ": " + ec.message());
+  }
+  return dest;
+}
+
+}  // namespace lockstep::runtime::local

@@ -1,0 +1,257 @@
+// Preparing releases, recovering after a restart, observing and logs. Functions are in
+// invoke.cc, services (start, health, routes, retire, supervision) in services.cc.
+#include "runtime/local/local_target.h"
+
+#include <boost/json.hpp>
+
+#include "os/file.h"
+#include "runtime/local/local_target_internal.h"
+#include "runtime/local/rootfs.h"
+#include "runtime/local/runtime_spec.h"
+
+namespace lockstep::runtime::local {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+namespace {
+
+json::array Strings(const std::vector<std::string>& v) {
+  json::array a;
+  for (const std::string& s : v) a.emplace_back(s);
+  return a;
+}
+
+std::vector<std::string> StringsOf(const json::value& v) {
+  std::vector<std::string> out;
+  if (v.is_array()) {
+    for (const json::value& e : v.as_array()) out.emplace_back(e.as_string());
+  }
+  return out;
+}
+
+}  // namespace
+
+bool IsPlacementName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+Status ValidatePlacement(const Placement& where) {
+  for (const std::string* name : {&where.environment, &where.service}) {
+    if (!IsPlacementName(*name)) {
+      return InvalidArgument("'" + *name + "' is not a valid environment or service name",
+                             "use 1-63 characters of a-z, 0-9 and '-', not starting with '-'");
+    }
+  }
+  return Status::Ok();
+}
+
+LocalTarget::LocalTarget(LocalTargetOptions options)
+    : options_(std::move(options)),
+      own_router_(options_.router == nullptr ? std::make_unique<Router>() : nullptr),
+      router_(options_.router != nullptr ? options_.router : own_router_.get()),
+      runc_(options_.dir / "runc"),
+      images_(options_.dir, options_.fetch) {}
+
+Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions options) {
+  for (const char* sub : {"releases", "instances", "invocations", "logs", "volumes", "runc"}) {
+    LS_RETURN_IF_ERROR(os::MakeDirs(options.dir / sub));
+  }
+  std::unique_ptr<LocalTarget> target(new LocalTarget(std::move(options)));
+  LS_RETURN_IF_ERROR(target->Recover());
+  if (target->options_.supervise)
+    target->supervisor_ = std::thread([t = target.get()] { t->Supervise(); });
+  return target;
+}
+
+LocalTarget::~LocalTarget() {
+  stopping_ = true;
+  wake_.notify_all();
+  if (supervisor_.joinable()) supervisor_.join();
+}
+
+Result<PreparedRelease> LocalTarget::Prepare(const Release& release) {
+  LS_RETURN_IF_ERROR(Validate(release));
+  std::string id = ReleaseId(release);
+  PreparedRelease result{id, *release.image.digest, false};
+  if (Result<std::shared_ptr<const Prepared>> known = Load(id); known.ok()) {
+    result.already_prepared = true;
+    return result;
+  }
+
+  LS_ASSIGN_OR_RETURN(UnpackedImage image, images_.Ensure(release.image));
+  fs::path dir = options_.dir / "releases" / id;
+  LS_RETURN_IF_ERROR(MakeSkeleton(dir / "skeleton", MountPoints(release.config)));
+  LS_RETURN_IF_ERROR(MountRootfs(dir / "rootfs", dir / "skeleton", image.layers));
+
+  // Checked now rather than at the first start: a release that cannot run is refused here.
+  Prepared prepared{release, id, image, dir};
+  std::map<std::string, fs::path> no_volumes;
+  ImageConfig config = image.config;
+  if (ContainerArgs(config, release.config).empty()) {
+    return InvalidArgument("release " + id + " has nothing to run: image " + release.image.str() +
+                           " has no entrypoint or cmd and the release gives none");
+  }
+
+  json::array layers;
+  for (const fs::path& l : image.layers) layers.emplace_back(l.string());
+  json::object record = {
+      {"release", json::parse(ToJson(release))},
+      {"image",
+       {{"manifest", image.manifest.str()},
+        {"entrypoint", Strings(config.entrypoint)},
+        {"cmd", Strings(config.cmd)},
+        {"env", Strings(config.env)},
+        {"working_dir", config.working_dir},
+        {"user", config.user},
+        {"layers", std::move(layers)}}},
+  };
+  // Written last: a release is prepared when this file exists.
+  LS_RETURN_IF_ERROR(os::WriteFileAtomic(dir / "prepared.json", json::serialize(record)));
+  std::lock_guard lock(mutex_);
+  prepared_[id] = std::make_shared<const Prepared>(std::move(prepared));
+  return result;
+}
+
+Result<std::shared_ptr<const LocalTarget::Prepared>> LocalTarget::Load(const std::string& id) {
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = prepared_.find(id); it != prepared_.end()) return it->second;
+  }
+  if (id.size() != 25 || id[0] != 'r' ||
+      id.find_first_not_of("0123456789abcdef", 1) != std::string::npos) {
+    return InvalidArgument("'" + id + "' is not a release id");
+  }
+  fs::path dir = options_.dir / "releases" / id;
+  Result<std::string> text = os::ReadFile(dir / "prepared.json");
+  if (!text.ok()) return NotFound("release " + id + " is not prepared on this target");
+  boost::system::error_code ec;
+  json::value record = json::parse(*text, ec);
+  if (ec) return Internal(dir.string() + "/prepared.json is not JSON");
+  LS_ASSIGN_OR_RETURN(Release release, ReleaseFromJson(json::serialize(record.at("release"))));
+  const json::object& img = record.at("image").as_object();
+  UnpackedImage image;
+  LS_ASSIGN_OR_RETURN(image.manifest,
+                      Digest::Parse(std::string_view(img.at("manifest").as_string())));
+  image.config = {StringsOf(img.at("entrypoint")), StringsOf(img.at("cmd")),
+                  StringsOf(img.at("env")), std::string(img.at("working_dir").as_string()),
+                  std::string(img.at("user").as_string())};
+  for (const std::string& l : StringsOf(img.at("layers"))) image.layers.emplace_back(l);
+  // After a reboot the mount is gone; it is made again from the same layers.
+  LS_RETURN_IF_ERROR(MountRootfs(dir / "rootfs", dir / "skeleton", image.layers));
+  auto prepared =
+      std::make_shared<const Prepared>(Prepared{std::move(release), id, std::move(image), dir});
+  std::lock_guard lock(mutex_);
+  return prepared_.try_emplace(id, std::move(prepared)).first->second;
+}
+
+Status LocalTarget::Unprepare(const std::string& release_id) {
+  LS_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> prepared, Load(release_id));
+  std::lock_guard lock(mutex_);
+  for (const auto& [id, instance] : instances_) {
+    if (instance->release_id == release_id) {
+      return FailedPrecondition("release " + release_id + " still runs as " + id);
+    }
+  }
+  // Invocations in flight hold the mount in their own namespaces; a lazy unmount lets them
+  // finish.
+  LS_RETURN_IF_ERROR(UnmountRootfs(prepared->dir / "rootfs"));
+  LS_RETURN_IF_ERROR(os::RemoveFile(prepared->dir / "prepared.json"));
+  LS_RETURN_IF_ERROR(os::RemoveTree(prepared->dir));
+  prepared_.erase(release_id);
+  return Status::Ok();
+}
+
+Result<fs::path> LocalTarget::Volume(const std::string& environment, const std::string& name) {
+  LS_RETURN_IF_ERROR(ValidatePlacement({environment, name}));
+  fs::path dir = options_.dir / "volumes" / environment / name;
+  LS_RETURN_IF_ERROR(os::MakeDirs(dir));
+  return dir;
+}
+
+Result<fs::path> LocalTarget::RootfsOf(const std::string& release_id) {
+  LS_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> p, Load(release_id));
+  return p->dir / "rootfs";
+}
+
+Result<std::string> LocalTarget::SpecFor(const Prepared& prepared, const Placement& where,
+                                         const std::map<std::string, std::string>& extra_env,
+                                         const std::string& cgroups_path,
+                                         std::map<std::string, std::string> annotations) {
+  std::map<std::string, fs::path> volumes;
+  for (const VolumeGrant& grant : prepared.release.config.volumes) {
+    LS_ASSIGN_OR_RETURN(volumes[grant.name], Volume(where.environment, grant.name));
+  }
+  annotations[kAnnotationEnvironment] = where.environment;
+  annotations[kAnnotationService] = where.service;
+  annotations[kAnnotationRelease] = prepared.id;
+  annotations[kAnnotationImage] = prepared.image.manifest.str();
+  SpecInput in{.image = &prepared.image.config,
+               .release = &prepared.release.config,
+               .rootfs = prepared.dir / "rootfs",
+               .extra_env = extra_env,
+               .volumes = std::move(volumes),
+               .cgroups_path = cgroups_path,
+               .annotations = std::move(annotations)};
+  return RuntimeSpec(in);
+}
+
+Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& environment) {
+  LS_ASSIGN_OR_RETURN(std::vector<ContainerState> containers, runc_.List());
+  std::shared_ptr<const RoutingTable> table = router_->Current();
+  std::vector<ObservedInstance> out;
+  for (const ContainerState& c : containers) {
+    // Everything below comes from the container's own bundle, not from memory.
+    Result<std::string> config = os::ReadFile(c.bundle / "config.json");
+    if (!config.ok()) continue;
+    boost::system::error_code ec;
+    json::value spec = json::parse(*config, ec);
+    if (ec || !spec.is_object()) continue;
+    const json::value* ann = spec.as_object().if_contains("annotations");
+    if (ann == nullptr || !ann->is_object()) continue;
+    auto get = [&](std::string_view key) -> std::string {
+      const json::value* v = ann->as_object().if_contains(key);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    ObservedInstance o;
+    o.instance_id = c.id;
+    o.environment = get(kAnnotationEnvironment);
+    o.service = get(kAnnotationService);
+    if (!environment.empty() && o.environment != environment) continue;
+    o.release_id = get(kAnnotationRelease);
+    if (Result<Digest> d = Digest::Parse(get(kAnnotationImage)); d.ok()) o.image = *d;
+    o.config_hash = DigestOf(*config).str();
+    o.status = c.status;
+    o.since_unix = c.created_unix;
+    const Backend* route = table->RouteOf(o.environment, o.service);
+    o.routed = route != nullptr && route->instance_id == c.id;
+    {
+      std::lock_guard lock(mutex_);
+      auto it = instances_.find(c.id);
+      o.health = it == instances_.end() ? HealthState::kStarting : it->second->health.state;
+    }
+    if (c.status != "running") o.health = HealthState::kExited;
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+Result<std::string> LocalTarget::Logs(const std::string& id, uint64_t max_bytes) {
+  fs::path file;
+  if (id.starts_with("inv-") && id.find_first_of("/.") == std::string::npos) {
+    file = options_.dir / "logs" / (id + ".log");
+  } else {
+    std::lock_guard lock(mutex_);
+    if (!instances_.contains(id)) return NotFound("no instance or invocation '" + id + "'");
+    file = options_.dir / "instances" / id / "log";
+  }
+  Result<os::UniqueFd> fd = os::OpenRead(file);
+  if (!fd.ok()) return NotFound("no log for '" + id + "'");
+  return ReadTail(fd->get(), max_bytes);
+}
+
+}  // namespace lockstep::runtime::local

@@ -1,0 +1,51 @@
+// What the parts of LocalTarget (local_target.cc, invoke.cc, services.cc) share.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include "core/release.h"
+#include "runtime/local/image_store.h"
+#include "runtime/local/local_target.h"
+
+namespace lockstep::runtime::local {
+
+// Annotations in every container's config.json: how Observe and Recover know what a
+// container is without asking lockstep's memory.
+inline constexpr const char* kAnnotationEnvironment = "dev.lockstep.environment";
+inline constexpr const char* kAnnotationService = "dev.lockstep.service";
+inline constexpr const char* kAnnotationRelease = "dev.lockstep.release";
+inline constexpr const char* kAnnotationImage = "dev.lockstep.image";
+inline constexpr const char* kAnnotationPort = "dev.lockstep.port";
+
+struct LocalTarget::Prepared {
+  Release release;
+  std::string id;
+  UnpackedImage image;
+  std::filesystem::path dir;  // releases/ID
+};
+
+struct LocalTarget::Instance {
+  std::string id;
+  Placement where;
+  std::string release_id;
+  HealthCheck check;
+  uint16_t port = 0;
+  int pid = 0;
+  InstanceHealth health;
+  uint32_t passes = 0;  // consecutive successful checks
+  bool retiring = false;
+  std::chrono::steady_clock::time_point next_check;
+  std::chrono::steady_clock::time_point next_restart;
+  std::chrono::milliseconds backoff{0};
+  std::chrono::steady_clock::time_point healthy_since;
+};
+
+bool IsPlacementName(std::string_view name);
+Status ValidatePlacement(const Placement& where);
+
+// The last `max_bytes` of the file open at `fd`.
+Result<std::string> ReadTail(int fd, uint64_t max_bytes);
+
+}  // namespace lockstep::runtime::local

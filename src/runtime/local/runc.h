@@ -1,0 +1,53 @@
+// runc, driven through its command line with a state directory of lockstep's own
+// (`runc --root`), so lockstep sees and touches only containers it created.
+// Thread-safe (each call is its own runc process).
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "os/process.h"
+
+namespace lockstep::runtime::local {
+
+struct ContainerState {
+  std::string id;
+  int pid = 0;
+  std::string status;  // "created", "running", "paused", "stopped"
+  std::filesystem::path bundle;
+  int64_t created_unix = 0;
+  std::map<std::string, std::string> annotations;
+};
+
+class Runc {
+ public:
+  explicit Runc(std::filesystem::path state_dir, std::string binary = "runc");
+
+  const std::filesystem::path& state_dir() const { return state_dir_; }
+
+  // `runc run` in the foreground: the container's stdio is `stdio`; the child's exit
+  // status is the container's.
+  Result<os::Child> Run(const std::string& id, const std::filesystem::path& bundle,
+                        const os::Stdio& stdio) const;
+  // `runc run --detach`: returns once the container runs; its stdout and stderr go to
+  // `log_fd` and it keeps running when lockstep exits.
+  Status RunDetached(const std::string& id, const std::filesystem::path& bundle, int log_fd) const;
+  // kNotFound when runc does not know the id.
+  Result<ContainerState> State(const std::string& id) const;
+  Result<std::vector<ContainerState>> List() const;
+  Status Kill(const std::string& id, std::string_view signal) const;
+  // Removes a stopped container (with `force`, a running one after SIGKILL).
+  Status Delete(const std::string& id, bool force) const;
+
+ private:
+  std::vector<std::string> Args(std::initializer_list<std::string> rest) const;
+  Status Check(const os::Captured& run, const std::string& what) const;
+
+  std::filesystem::path state_dir_;
+  std::string binary_;
+};
+
+}  // namespace lockstep::runtime::local

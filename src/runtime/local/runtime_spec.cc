@@ -1,0 +1,164 @@
+#include "runtime/local/runtime_spec.h"
+
+#include <boost/json.hpp>
+
+#include "base/strings.h"
+
+namespace lockstep::runtime::local {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::string_view kDefaultPath =
+    "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+// Enough for ordinary programs: no raw sockets, no mknod, no module or admin operations.
+const std::vector<std::string> kCapabilities = {"CAP_CHOWN", "CAP_DAC_OVERRIDE",     "CAP_FOWNER",
+                                                "CAP_KILL",  "CAP_NET_BIND_SERVICE", "CAP_SETGID",
+                                                "CAP_SETUID"};
+
+json::array Array(const std::vector<std::string>& v) {
+  json::array a;
+  for (const std::string& s : v) a.emplace_back(s);
+  return a;
+}
+
+json::object Mount(std::string destination, std::string type, std::string source,
+                   std::vector<std::string> options) {
+  return {{"destination", std::move(destination)},
+          {"type", std::move(type)},
+          {"source", std::move(source)},
+          {"options", Array(options)}};
+}
+
+Result<std::pair<uint32_t, uint32_t>> ParseUser(const std::string& user) {
+  if (user.empty() || user == "root") return std::pair<uint32_t, uint32_t>{0, 0};
+  std::vector<std::string_view> parts = Split(user, ':');
+  std::optional<uint64_t> uid = ParseUint(parts[0]);
+  std::optional<uint64_t> gid = parts.size() > 1 ? ParseUint(parts[1]) : uid;
+  if (!uid || !gid || parts.size() > 2 || *uid > 0xfffffffe || *gid > 0xfffffffe) {
+    return InvalidArgument("image user '" + user + "' is not numeric",
+                           "set USER to uid or uid:gid when building the image");
+  }
+  return std::pair{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid)};
+}
+
+// Image env, then release env, then lockstep's: later entries replace earlier ones.
+json::array Environment(const SpecInput& in) {
+  std::vector<std::pair<std::string, std::string>> env;
+  auto set = [&env](std::string key, std::string value) {
+    for (auto& [k, v] : env) {
+      if (k == key) {
+        v = std::move(value);
+        return;
+      }
+    }
+    env.emplace_back(std::move(key), std::move(value));
+  };
+  set("PATH", std::string(kDefaultPath.substr(5)));
+  for (const std::string& e : in.image->env) {
+    size_t eq = e.find('=');
+    if (eq != std::string::npos) set(e.substr(0, eq), e.substr(eq + 1));
+  }
+  for (const auto& [k, v] : in.release->env) set(k, v);
+  for (const auto& [k, v] : in.extra_env) set(k, v);
+  json::array out;
+  for (const auto& [k, v] : env) out.emplace_back(k + "=" + v);
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> ContainerArgs(const ImageConfig& image, const ReleaseConfig& release) {
+  std::vector<std::string> args =
+      release.entrypoint.empty() ? image.entrypoint : release.entrypoint;
+  const std::vector<std::string>& cmd =
+      !release.cmd.empty() || !release.entrypoint.empty() ? release.cmd : image.cmd;
+  args.insert(args.end(), cmd.begin(), cmd.end());
+  return args;
+}
+
+std::vector<std::string> MountPoints(const ReleaseConfig& release) {
+  std::vector<std::string> points = {"/proc", "/dev", "/sys", "/tmp", "/volumes"};
+  for (const VolumeGrant& v : release.volumes) points.push_back("/volumes/" + v.name);
+  return points;
+}
+
+Result<std::string> RuntimeSpec(const SpecInput& in) {
+  std::vector<std::string> args = ContainerArgs(*in.image, *in.release);
+  if (args.empty()) {
+    return InvalidArgument("nothing to run: the image has no entrypoint or cmd",
+                           "give the release an entrypoint or cmd");
+  }
+  LS_ASSIGN_OR_RETURN(auto user, ParseUser(in.image->user));
+  const Limits& limits = in.release->limits;
+
+  json::array caps = Array(kCapabilities);
+  json::object process = {
+      {"terminal", false},
+      {"user", {{"uid", user.first}, {"gid", user.second}}},
+      {"args", Array(args)},
+      {"env", Environment(in)},
+      {"cwd", in.image->working_dir.empty() ? "/" : in.image->working_dir},
+      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"rlimits", json::array{{{"type", "RLIMIT_NOFILE"}, {"hard", 4096}, {"soft", 4096}}}},
+      {"noNewPrivileges", true},
+  };
+
+  json::array mounts = {
+      Mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
+      Mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
+      Mount("/dev/pts", "devpts", "devpts",
+            {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}),
+      Mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+      Mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
+      Mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}),
+      Mount("/tmp", "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777", "size=65536k"}),
+  };
+  for (const VolumeGrant& grant : in.release->volumes) {
+    auto source = in.volumes.find(grant.name);
+    if (source == in.volumes.end()) {
+      return FailedPrecondition("volume '" + grant.name + "' is granted but does not exist");
+    }
+    mounts.push_back(Mount("/volumes/" + grant.name, "bind", source->second.string(),
+                           {"rbind", "nosuid", "nodev", grant.writable ? "rw" : "ro"}));
+  }
+
+  json::array namespaces = {
+      {{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}};
+  if (in.release->network == NetworkGrant::kNone)
+    namespaces.push_back(json::object{{"type", "network"}});
+
+  auto memory = static_cast<int64_t>(limits.memory_bytes);
+  json::object linux = {
+      {"namespaces", std::move(namespaces)},
+      {"resources",
+       {{"devices", json::array{{{"allow", false}, {"access", "rwm"}}}},
+        {"memory", {{"limit", memory}, {"swap", memory}}},
+        {"pids", {{"limit", limits.pids}}},
+        {"cpu", {{"shares", limits.cpu_shares}}}}},
+      {"maskedPaths", Array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
+                             "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                             "/proc/sched_debug", "/sys/firmware", "/proc/scsi"})},
+      {"readonlyPaths",
+       Array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"})},
+  };
+  if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
+
+  json::object annotations;
+  for (const auto& [k, v] : in.annotations) annotations[k] = v;
+
+  json::object spec = {
+      {"ociVersion", "1.0.2"},
+      {"process", std::move(process)},
+      {"root", {{"path", in.rootfs.string()}, {"readonly", true}}},
+      {"hostname", in.hostname},
+      {"mounts", std::move(mounts)},
+      {"linux", std::move(linux)},
+      {"annotations", std::move(annotations)},
+  };
+  return json::serialize(spec);
+}
+
+}  // namespace lockstep::runtime::local

@@ -1,0 +1,118 @@
+#include "runtime/local/runtime_spec.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace lockstep::runtime::local {
+namespace {
+
+namespace json = boost::json;
+
+json::object Spec(const ImageConfig& image, const ReleaseConfig& release,
+                  std::map<std::string, std::filesystem::path> volumes = {}) {
+  SpecInput in{.image = &image,
+               .release = &release,
+               .rootfs = "/r",
+               .extra_env = {{"PORT", "8080"}},
+               .volumes = std::move(volumes),
+               .cgroups_path = "/lockstep/x/c"};
+  Result<std::string> text = RuntimeSpec(in);
+  EXPECT_TRUE(text.ok()) << text.status().ToString();
+  return text.ok() ? json::parse(*text).as_object() : json::object();
+}
+
+std::vector<std::string> Strings(const json::value& v) {
+  std::vector<std::string> out;
+  for (const json::value& e : v.as_array()) out.emplace_back(e.as_string());
+  return out;
+}
+
+TEST(ContainerArgs, ReleaseOverridesTheImageAsDockerDoes) {
+  ImageConfig image{.entrypoint = {"/bin/app"}, .cmd = {"--serve"}};
+  ReleaseConfig none;
+  EXPECT_EQ(ContainerArgs(image, none), (std::vector<std::string>{"/bin/app", "--serve"}));
+  ReleaseConfig cmd{.cmd = {"--once"}};
+  EXPECT_EQ(ContainerArgs(image, cmd), (std::vector<std::string>{"/bin/app", "--once"}));
+  ReleaseConfig entry{.entrypoint = {"/bin/sh", "-c", "true"}};
+  EXPECT_EQ(ContainerArgs(image, entry), (std::vector<std::string>{"/bin/sh", "-c", "true"}));
+}
+
+TEST(RuntimeSpec, EnvIsImageThenReleaseThenLockstep) {
+  ImageConfig image{.cmd = {"/bin/app"}, .env = {"PATH=/app/bin", "MODE=image", "KEEP=1"}};
+  ReleaseConfig release{.env = {{"MODE", "release"}, {"PORT", "1"}}};
+  json::object spec = Spec(image, release);
+  EXPECT_EQ(Strings(spec["process"].at("env")),
+            (std::vector<std::string>{"PATH=/app/bin", "MODE=release", "KEEP=1", "PORT=8080"}));
+}
+
+TEST(RuntimeSpec, LocksTheContainerDown) {
+  ImageConfig image{.cmd = {"/bin/app"}, .user = "1000:1000"};
+  ReleaseConfig release;
+  release.limits.memory_bytes = 64 << 20;
+  release.limits.pids = 32;
+  json::object spec = Spec(image, release);
+  EXPECT_TRUE(spec["root"].at("readonly").as_bool());
+  EXPECT_TRUE(spec["process"].at("noNewPrivileges").as_bool());
+  EXPECT_EQ(spec["process"].at("user").at("uid").as_int64(), 1000);
+  std::vector<std::string> caps = Strings(spec["process"].at("capabilities").at("bounding"));
+  EXPECT_EQ(std::count(caps.begin(), caps.end(), "CAP_SYS_ADMIN"), 0);
+  EXPECT_EQ(std::count(caps.begin(), caps.end(), "CAP_NET_RAW"), 0);
+  const json::object& resources = spec["linux"].at("resources").as_object();
+  EXPECT_EQ(resources.at("memory").at("limit").as_int64(), 64 << 20);
+  EXPECT_EQ(resources.at("memory").at("swap").as_int64(), 64 << 20);
+  EXPECT_EQ(resources.at("pids").at("limit").as_int64(), 32);
+  bool tmp_is_tmpfs = false;
+  for (const json::value& m : spec["mounts"].as_array()) {
+    if (m.at("destination") == "/tmp") tmp_is_tmpfs = m.at("type") == "tmpfs";
+  }
+  EXPECT_TRUE(tmp_is_tmpfs);
+}
+
+TEST(RuntimeSpec, NetworkIsOwnNamespaceUnlessGranted) {
+  ImageConfig image{.cmd = {"/bin/app"}};
+  auto has_netns = [&](NetworkGrant grant) {
+    ReleaseConfig release{.network = grant};
+    json::object spec = Spec(image, release);
+    for (const json::value& ns : spec["linux"].at("namespaces").as_array()) {
+      if (ns.at("type") == "network") return true;
+    }
+    return false;
+  };
+  EXPECT_TRUE(has_netns(NetworkGrant::kNone));
+  EXPECT_FALSE(has_netns(NetworkGrant::kHost));
+}
+
+TEST(RuntimeSpec, MountsOnlyGrantedVolumesWithTheirMode) {
+  ImageConfig image{.cmd = {"/bin/app"}};
+  ReleaseConfig release{.volumes = {{"reports", false}, {"uploads", true}}};
+  json::object spec =
+      Spec(image, release,
+           {{"reports", "/v/reports"}, {"uploads", "/v/uploads"}, {"secrets", "/v/secrets"}});
+  std::map<std::string, std::vector<std::string>> binds;
+  for (const json::value& m : spec["mounts"].as_array()) {
+    if (m.at("type") == "bind")
+      binds[std::string(m.at("destination").as_string())] = Strings(m.at("options"));
+  }
+  ASSERT_EQ(binds.size(), 2u);
+  EXPECT_EQ(binds["/volumes/reports"].back(), "ro");
+  EXPECT_EQ(binds["/volumes/uploads"].back(), "rw");
+}
+
+TEST(RuntimeSpec, RefusesWhatCannotRun) {
+  ImageConfig empty;
+  ReleaseConfig release;
+  SpecInput in{.image = &empty, .release = &release, .rootfs = "/r"};
+  EXPECT_NE(RuntimeSpec(in).status().message().find("nothing to run"), std::string::npos);
+  ImageConfig named{.cmd = {"/bin/app"}, .user = "www-data"};
+  in.image = &named;
+  EXPECT_NE(RuntimeSpec(in).status().message().find("not numeric"), std::string::npos);
+  ImageConfig image{.cmd = {"/bin/app"}};
+  ReleaseConfig missing{.volumes = {{"data", true}}};
+  in.image = &image;
+  in.release = &missing;
+  EXPECT_EQ(RuntimeSpec(in).status().code(), Code::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace lockstep::runtime::local

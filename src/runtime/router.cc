@@ -1,0 +1,57 @@
+#include "runtime/router.h"
+
+#include <thread>
+
+namespace lockstep::runtime {
+
+uint16_t RoutingTable::PortOf(const std::string& environment, const std::string& service) const {
+  for (const auto& [port, backend] : by_port) {
+    if (backend->environment == environment && backend->service == service) return port;
+  }
+  return 0;
+}
+
+const Backend* RoutingTable::RouteOf(const std::string& environment,
+                                     const std::string& service) const {
+  for (const auto& [port, backend] : by_port) {
+    if (backend->environment == environment && backend->service == service) return backend.get();
+  }
+  return nullptr;
+}
+
+Router::Router() : table_(std::make_shared<const RoutingTable>()) {}
+
+void Router::Publish(std::shared_ptr<const RoutingTable> table) {
+  table_.store(table);
+  std::vector<std::function<void(const RoutingTable&)>> listeners;
+  {
+    std::lock_guard lock(listeners_mutex_);
+    listeners = listeners_;
+    std::erase_if(backends_, [](const auto& entry) { return entry.second.expired(); });
+    for (const auto& [port, backend] : table->by_port) backends_[backend->instance_id] = backend;
+  }
+  for (const auto& listener : listeners) listener(*table);
+}
+
+void Router::OnPublish(std::function<void(const RoutingTable&)> listener) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.push_back(std::move(listener));
+}
+
+std::weak_ptr<const Backend> Router::LastBackendOf(const std::string& instance_id) {
+  std::lock_guard lock(listeners_mutex_);
+  auto it = backends_.find(instance_id);
+  return it == backends_.end() ? std::weak_ptr<const Backend>() : it->second;
+}
+
+bool Router::WaitDrained(const std::weak_ptr<const Backend>& backend,
+                         std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!backend.expired()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
+}  // namespace lockstep::runtime

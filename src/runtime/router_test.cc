@@ -1,0 +1,57 @@
+#include "runtime/router.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+namespace lockstep::runtime {
+namespace {
+
+std::shared_ptr<const RoutingTable> Table(std::vector<std::pair<uint16_t, Backend>> routes) {
+  auto t = std::make_shared<RoutingTable>();
+  for (auto& [port, b] : routes) t->by_port[port] = std::make_shared<const Backend>(b);
+  return t;
+}
+
+TEST(Router, ATableIsSeenWholeOrNotAtAll) {
+  Router router;
+  router.Publish(Table({{80, {"web.1", "prod", "web"}}, {81, {"api.1", "prod", "api"}}}));
+  std::atomic<bool> stop{false};
+  std::atomic<int> mixed{0};
+  std::thread reader([&] {
+    while (!stop) {
+      auto t = router.Current();
+      // Both routes always come from the same generation.
+      if (t->by_port.at(80)->instance_id.back() != t->by_port.at(81)->instance_id.back()) ++mixed;
+    }
+  });
+  for (int i = 2; i < 2000; ++i) {
+    std::string g = std::to_string(i % 10);
+    router.Publish(Table({{80, {"web." + g, "prod", "web"}}, {81, {"api." + g, "prod", "api"}}}));
+  }
+  stop = true;
+  reader.join();
+  EXPECT_EQ(mixed, 0);
+}
+
+TEST(Router, ABackendDrainsWhenNoTableOrRequestHoldsIt) {
+  Router router;
+  router.Publish(Table({{80, {"web.old", "prod", "web"}}}));
+  std::shared_ptr<const Backend> in_flight = router.Current()->by_port.at(80);
+  router.Publish(Table({{80, {"web.new", "prod", "web"}}}));
+  std::weak_ptr<const Backend> old = router.LastBackendOf("web.old");
+  ASSERT_FALSE(old.expired());
+  EXPECT_FALSE(Router::WaitDrained(old, std::chrono::milliseconds(20)));
+  std::thread finish([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    in_flight.reset();
+  });
+  EXPECT_TRUE(Router::WaitDrained(old, std::chrono::seconds(5)));
+  finish.join();
+  EXPECT_EQ(router.Current()->RouteOf("prod", "web")->instance_id, "web.new");
+  EXPECT_EQ(router.Current()->PortOf("prod", "web"), 80);
+  EXPECT_EQ(router.Current()->PortOf("prod", "api"), 0);
+}
+
+}  // namespace
+}  // namespace lockstep::runtime
