@@ -197,4 +197,15 @@ std::optional<int64_t> ParseDurationSeconds(std::string_view s) {
   }
 }
 
+std::optional<int64_t> ParseDurationMillis(std::string_view s) {
+  if (s.size() > 2 && s.ends_with("ms")) {
+    auto n = ParseUint(s.substr(0, s.size() - 2));
+    if (!n || *n > (1ull << 50)) return std::nullopt;
+    return static_cast<int64_t>(*n);
+  }
+  std::optional<int64_t> seconds = ParseDurationSeconds(s);
+  if (!seconds) return std::nullopt;
+  return *seconds * 1000;
+}
+
 }  // namespace lockstep

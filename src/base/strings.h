@@ -39,4 +39,7 @@ std::string HumanBytes(uint64_t n);
 // Parses durations such as "90s", "15m", "24h", "7d"; nullopt when malformed.
 std::optional<int64_t> ParseDurationSeconds(std::string_view s);
 
+// Like ParseDurationSeconds, in milliseconds, also accepting "250ms".
+std::optional<int64_t> ParseDurationMillis(std::string_view s);
+
 }  // namespace lockstep

@@ -43,6 +43,10 @@ TEST(Strings, Durations) {
   EXPECT_EQ(ParseDurationSeconds("24h"), 86400);
   EXPECT_FALSE(ParseDurationSeconds("24"));
   EXPECT_FALSE(ParseDurationSeconds("h"));
+  EXPECT_EQ(ParseDurationMillis("250ms"), 250);
+  EXPECT_EQ(ParseDurationMillis("2s"), 2000);
+  EXPECT_FALSE(ParseDurationMillis("ms"));
+  EXPECT_FALSE(ParseDurationMillis("2x"));
 }
 
 TEST(Strings, SplitKeepsEmptyFields) {

@@ -60,6 +60,7 @@ int Main(int argc, char** argv) {
   AddCopyCommand(app, globals, &exit);
   AddInspectCommand(app, globals, &exit);
   AddTagsCommand(app, globals, &exit);
+  AddRunCommand(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

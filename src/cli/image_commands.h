@@ -1,4 +1,4 @@
-// Commands that move images: pack, push, pull, copy, inspect, tags. Each lives in its
+// Commands that move or run images: pack, push, pull, copy, inspect, tags, run. Each lives in its
 // own file; this header only declares how they join the command table.
 #pragma once
 
@@ -12,5 +12,6 @@ void AddPullCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddCopyCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddTagsCommand(CLI::App& app, Globals& g, ExitCode* exit);
+void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit);
 
 }  // namespace lockstep::cli

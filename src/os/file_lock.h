@@ -20,12 +20,16 @@ class FileLock {
   // the process dies: a lock is never stuck.
   static Result<FileLock> Acquire(const std::filesystem::path& path, Mode mode);
 
+  // Takes the lock only if nobody holds it; kFailedPrecondition otherwise.
+  static Result<FileLock> TryAcquire(const std::filesystem::path& path, Mode mode);
+
   FileLock(FileLock&&) = default;
   FileLock& operator=(FileLock&&) = default;
   ~FileLock() = default;  // closing the descriptor releases the lock
 
  private:
   explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  static Result<FileLock> Take(const std::filesystem::path& path, Mode mode, bool wait);
   UniqueFd fd_;
 };
 

@@ -203,3 +203,72 @@ TEST_F(Functions, RefusesWhatCannotRun) {
 
 }  // namespace
 }  // namespace lockstep::testing
+
+namespace lockstep::testing {
+namespace {
+
+// `lockstep run`: the one-off form, through the binary, from the registry by tag.
+class RunCommandTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { fixture_ = new RuntimeFixture(); }
+  static void TearDownTestSuite() {
+    delete fixture_;
+    fixture_ = nullptr;
+  }
+  RunResult Run(std::vector<std::string> args, const std::string& stdin_text = "") {
+    std::vector<std::string> full = {"run", fixture_->server().host() + "/test/tools:1.0.0",
+                                     "--insecure", "--data", data_.path().string()};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<std::string> argv = {LockstepBinary()};
+    argv.insert(argv.end(), full.begin(), full.end());
+    return RunCommand(argv, std::chrono::seconds(120), stdin_text);
+  }
+  static RuntimeFixture* fixture_;
+  ScratchDir data_;
+};
+
+RuntimeFixture* RunCommandTest::fixture_ = nullptr;
+
+TEST_F(RunCommandTest, PrintsTheOutputAndExitsWithTheFunctionsStatus) {
+  RunResult r = Run({"--event", "-", "--env", "WHO=lockstep", "--entrypoint",
+                     R"(["/bin/sh","-c","read e; echo \"$WHO got $e\"; echo note >&2; exit 4"])"},
+                    "ping\n");
+  EXPECT_EQ(r.exit_code, 4) << r.Describe();
+  EXPECT_EQ(r.out, "lockstep got ping\n");
+  EXPECT_NE(r.err.find("note\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("exited 4"), std::string::npos) << r.err;
+  // Nothing stays mounted after a one-off run.
+  RunResult mounts = RunCommand({"grep", "-c", data_.path().string(), "/proc/self/mountinfo"});
+  EXPECT_EQ(mounts.OutLine(), "0");
+}
+
+TEST_F(RunCommandTest, ReportsAMemoryKillAndATimeout) {
+  RunResult hog = Run({"--memory", "24MiB", "--", "/bin/memhog", "64"});
+  EXPECT_EQ(hog.exit_code, 137) << hog.Describe();
+  EXPECT_NE(hog.err.find("passed its memory limit of 24.0 MiB"), std::string::npos) << hog.err;
+  RunResult slow = Run({"--timeout", "300ms", "--", "/bin/busybox", "sleep", "20"});
+  EXPECT_EQ(slow.exit_code, 137) << slow.Describe();
+  EXPECT_NE(slow.err.find("timed out after 300ms"), std::string::npos) << slow.err;
+}
+
+TEST_F(RunCommandTest, JsonOutputAndClearErrors) {
+  RunResult r = Run({"--output", "json", "--", "/bin/busybox", "echo", "hi"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_NE(r.out.find(R"("output":"hi\n")"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(R"("exit_code":0)"), std::string::npos) << r.out;
+  RunResult bad_memory = Run({"--memory", "lots"});
+  EXPECT_EQ(bad_memory.exit_code, 1);
+  EXPECT_NE(bad_memory.err.find("--memory 'lots' is not a size"), std::string::npos)
+      << bad_memory.err;
+  RunResult bad_env = Run({"--env", "NOVALUE"});
+  EXPECT_NE(bad_env.err.find("--env 'NOVALUE' is not KEY=VALUE"), std::string::npos);
+  std::vector<std::string> argv = {
+      LockstepBinary(), "run",    fixture_->server().host() + "/test/absent:1.0.0",
+      "--insecure",     "--data", data_.path().string()};
+  RunResult absent = RunCommand(argv);
+  EXPECT_EQ(absent.exit_code, 1);
+  EXPECT_NE(absent.err.find("test/absent"), std::string::npos) << absent.err;
+}
+
+}  // namespace
+}  // namespace lockstep::testing

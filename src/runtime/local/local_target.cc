@@ -62,9 +62,17 @@ Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions option
     LS_RETURN_IF_ERROR(os::MakeDirs(options.dir / sub));
   }
   std::unique_ptr<LocalTarget> target(new LocalTarget(std::move(options)));
+  if (!target->options_.own) return target;
+  Result<os::FileLock> lock =
+      os::FileLock::TryAcquire(target->options_.dir / "owner.lock", os::FileLock::Mode::kExclusive);
+  if (!lock.ok()) {
+    return FailedPrecondition(
+        "another lockstep server runs the local target in " + target->options_.dir.string(),
+        "stop it first, or give this one its own --data directory");
+  }
+  target->owner_lock_ = std::move(lock).value();
   LS_RETURN_IF_ERROR(target->Recover());
-  if (target->options_.supervise)
-    target->supervisor_ = std::thread([t = target.get()] { t->Supervise(); });
+  target->supervisor_ = std::thread([t = target.get()] { t->Supervise(); });
   return target;
 }
 

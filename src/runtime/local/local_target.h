@@ -30,8 +30,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 
+#include "os/file_lock.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/runc.h"
 #include "runtime/router.h"
@@ -46,7 +48,10 @@ struct LocalTargetOptions {
   uint64_t log_bytes = 1 << 20;                // kept per instance and per invocation
   uint64_t max_output_bytes = 6 << 20;         // a function's stdout beyond this is cut
   std::chrono::milliseconds stop_grace{5000};  // SIGTERM → SIGKILL when retiring
-  bool supervise = true;                       // restart exited instances and run health checks
+  // The owner of the directory (the server; one process at a time, by a lock) recovers
+  // what a crash left, re-adopts instances, restarts exited ones and runs health checks.
+  // One-off users (`lockstep run`) only prepare and invoke.
+  bool own = true;
 };
 
 class LocalTarget final : public Target {
@@ -108,6 +113,7 @@ class LocalTarget final : public Target {
   std::atomic<uint64_t> invocations_{0};
   std::atomic<bool> stopping_{false};
   std::condition_variable wake_;
+  std::optional<os::FileLock> owner_lock_;
   std::thread supervisor_;
 };
 
