@@ -74,6 +74,7 @@ struct ObservedInstance {
   std::string release_id;
   Digest image;
   std::string config_hash;  // sha256 of the runtime config the instance runs with
+  uint16_t port = 0;        // where the instance listens (services)
   std::string status;       // the runtime's word: "running", "stopped", "created"...
   HealthState health = HealthState::kStarting;
   bool routed = false;

@@ -87,6 +87,7 @@ Release RuntimeFixture::Service(const std::string& version, bool healthy) const 
       "/bin/sh", "-c",
       std::string("mkdir -p /tmp/www && echo \"$VERSION\" > /tmp/www/index.html && ") +
           (healthy ? "echo ok > /tmp/www/health && " : "") +
+          "echo \"serving $VERSION on $PORT\" && "
           "exec /bin/busybox httpd -f -p 127.0.0.1:$PORT -h /tmp/www"};
   r.config.env = {{"VERSION", version}};
   r.config.health = {.path = "/health", .interval_ms = 100, .timeout_ms = 500, .successes = 2};

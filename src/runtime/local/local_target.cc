@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/strings.h"
 #include "os/file.h"
 #include "runtime/local/local_target_internal.h"
 #include "runtime/local/rootfs.h"
@@ -233,6 +234,7 @@ Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& en
     o.release_id = get(kAnnotationRelease);
     if (Result<Digest> d = Digest::Parse(get(kAnnotationImage)); d.ok()) o.image = *d;
     o.config_hash = DigestOf(*config).str();
+    o.port = static_cast<uint16_t>(ParseUint(get(kAnnotationPort)).value_or(0));
     o.status = c.status;
     o.since_unix = c.created_unix;
     const Backend* route = table->RouteOf(o.environment, o.service);

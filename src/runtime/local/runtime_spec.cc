@@ -127,7 +127,8 @@ Result<std::string> RuntimeSpec(const SpecInput& in) {
 
   json::array namespaces = {
       {{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}};
-  if (in.release->network == NetworkGrant::kNone)
+  // A service listens on a loopback port of the host, where the proxy reaches it.
+  if (in.release->kind == ReleaseKind::kFunction && in.release->network == NetworkGrant::kNone)
     namespaces.push_back(json::object{{"type", "network"}});
 
   auto memory = static_cast<int64_t>(limits.memory_bytes);

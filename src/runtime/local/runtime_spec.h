@@ -7,8 +7,9 @@
 //   root      the release's read-only root filesystem; /tmp is a private tmpfs
 //   mounts    /proc, /dev, /sys (read-only), and each granted volume at /volumes/NAME,
 //             read-only unless granted writable
-//   linux     new pid/ipc/uts/mount namespaces, a network namespace with only loopback
-//             unless the host network is granted, memory (no swap), pids and CPU-share
+//   linux     new pid/ipc/uts/mount namespaces; for functions a network namespace with
+//             only loopback unless the host network is granted (services listen on a
+//             loopback port of the host, for the proxy); memory (no swap), pids and CPU-share
 //             limits, masked and read-only kernel paths
 #pragma once
 

@@ -81,6 +81,11 @@ TEST(RuntimeSpec, NetworkIsOwnNamespaceUnlessGranted) {
   };
   EXPECT_TRUE(has_netns(NetworkGrant::kNone));
   EXPECT_FALSE(has_netns(NetworkGrant::kHost));
+  ReleaseConfig service{.kind = ReleaseKind::kService};
+  json::object spec = Spec(image, service);
+  for (const json::value& ns : spec["linux"].at("namespaces").as_array()) {
+    EXPECT_NE(ns.at("type"), "network") << "services listen on the host's loopback";
+  }
 }
 
 TEST(RuntimeSpec, MountsOnlyGrantedVolumesWithTheirMode) {

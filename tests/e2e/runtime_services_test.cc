@@ -1,0 +1,167 @@
+// Services on the local target: start, health gating, supervision, observation, retire and
+// re-adoption by a new target over the same directory. Real runc, busybox httpd.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/http.h"
+#include "tests/support/runtime_fixture.h"
+
+namespace lockstep::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using runtime::HealthState;
+using runtime::ObservedInstance;
+
+class Services : public ::testing::Test {
+ protected:
+  void SetUp() override { fixture_ = std::make_unique<RuntimeFixture>(); }
+  void TearDown() override { fixture_.reset(); }
+
+  std::string StartService(const std::string& version, const std::string& env = "prod",
+                           const std::string& service = "web", bool healthy = true) {
+    std::string release = fixture_->Prepare(fixture_->Service(version, healthy));
+    Result<std::string> id = fixture_->target().Start({env, service}, release);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    return id.ok() ? *id : "";
+  }
+
+  ObservedInstance Observed(const std::string& id) {
+    Result<std::vector<ObservedInstance>> all = fixture_->target().Observe("");
+    EXPECT_TRUE(all.ok()) << all.status().ToString();
+    for (const ObservedInstance& o : *all) {
+      if (o.instance_id == id) return o;
+    }
+    ADD_FAILURE() << "instance " << id << " is not observed";
+    return {};
+  }
+
+  std::string Body(uint16_t port, const std::string& path = "/") {
+    return Get("http://127.0.0.1:" + std::to_string(port) + path).body;
+  }
+
+  std::unique_ptr<RuntimeFixture> fixture_;
+};
+
+TEST_F(Services, StartBecomeHealthyAndAreObservedFromTheRuntime) {
+  std::string id = StartService("v1");
+  EXPECT_EQ(fixture_->WaitHealthy(id).state, HealthState::kHealthy);
+  ObservedInstance o = Observed(id);
+  EXPECT_EQ(o.environment, "prod");
+  EXPECT_EQ(o.service, "web");
+  EXPECT_EQ(o.release_id, ReleaseId(fixture_->Service("v1")));
+  EXPECT_EQ(o.image, *fixture_->image().digest);
+  EXPECT_EQ(o.status, "running");
+  EXPECT_EQ(o.health, HealthState::kHealthy);
+  EXPECT_FALSE(o.routed);
+  EXPECT_GT(o.since_unix, 0);
+  // The config hash is that of the bundle the container really runs with.
+  std::ifstream config(fixture_->dir() / "instances" / id / "config.json");
+  std::string text((std::istreambuf_iterator<char>(config)), {});
+  EXPECT_EQ(o.config_hash, DigestOf(text).str());
+  EXPECT_EQ(Body(o.port), "v1\n");
+  Result<std::string> logs = fixture_->target().Logs(id, 4096);
+  ASSERT_TRUE(logs.ok()) << logs.status().ToString();
+  EXPECT_EQ(*logs, "serving v1 on " + std::to_string(o.port) + "\n");
+}
+
+TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
+  std::string id = StartService("broken", "prod", "web", /*healthy=*/false);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  Result<runtime::InstanceHealth> health = fixture_->target().Health(id);
+  ASSERT_TRUE(health.ok());
+  EXPECT_EQ(health->state, HealthState::kStarting);
+  EXPECT_NE(health->last_error.find("status 404"), std::string::npos) << health->last_error;
+  Status s = fixture_->target().SwitchRoutes("prod", {{"web", {id, 18080}}});
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition);
+  EXPECT_NE(s.message().find("only healthy instances are routed"), std::string::npos) << s.message();
+  EXPECT_TRUE(fixture_->router().Current()->by_port.empty());
+  EXPECT_FALSE(fs::exists(fixture_->dir() / "routes.json"));
+}
+
+TEST_F(Services, ACrashedInstanceIsRestartedAndTheRestartReported) {
+  std::string id = StartService("v1");
+  ASSERT_EQ(fixture_->WaitHealthy(id).state, HealthState::kHealthy);
+  Result<runtime::local::ContainerState> state = fixture_->target().runc().State(id);
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(kill(state->pid, SIGKILL), 0);
+  runtime::InstanceHealth health;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    health = *fixture_->target().Health(id);
+  } while ((health.restarts == 0 || health.state != HealthState::kHealthy) &&
+           std::chrono::steady_clock::now() < deadline);
+  EXPECT_EQ(health.state, HealthState::kHealthy);
+  EXPECT_EQ(health.restarts, 1u);
+  EXPECT_NE(fixture_->target().runc().State(id)->pid, state->pid);
+  EXPECT_EQ(Body(Observed(id).port), "v1\n");
+  Result<std::string> logs = fixture_->target().Logs(id, 4096);
+  ASSERT_TRUE(logs.ok());
+  // Started twice, logged twice, into the one bounded log.
+  EXPECT_EQ(std::count(logs->begin(), logs->end(), '\n'), 2) << *logs;
+}
+
+TEST_F(Services, RetireLeavesNothingBehindAndRefusesARoutedInstance) {
+  std::string id = StartService("v1");
+  ASSERT_EQ(fixture_->WaitHealthy(id).state, HealthState::kHealthy);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {id, 18081}}}).ok());
+  Status routed = fixture_->target().Retire(id, std::chrono::milliseconds(100));
+  EXPECT_EQ(routed.code(), Code::kFailedPrecondition);
+  EXPECT_NE(routed.message().find("serves public port 18081"), std::string::npos);
+  EXPECT_EQ(fixture_->target().Unprepare(Observed(id).release_id).code(),
+            Code::kFailedPrecondition);
+
+  std::string next = StartService("v2");
+  ASSERT_EQ(fixture_->WaitHealthy(next).state, HealthState::kHealthy);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {next, 0}}}).ok());
+  EXPECT_EQ(fixture_->router().Current()->RouteOf("prod", "web")->instance_id, next);
+  EXPECT_EQ(fixture_->router().Current()->PortOf("prod", "web"), 18081) << "the port is kept";
+  uint16_t old_port = Observed(id).port;
+  ASSERT_TRUE(fixture_->target().Retire(id, std::chrono::milliseconds(100)).ok());
+  EXPECT_EQ(fixture_->target().runc().State(id).status().code(), Code::kNotFound);
+  EXPECT_FALSE(fs::exists(fixture_->dir() / "instances" / id));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id));
+  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(old_port) + "/").status, 0);
+  EXPECT_EQ(fixture_->target().Health(id).status().code(), Code::kNotFound);
+}
+
+TEST_F(Services, ANewTargetReadoptsWhatRunsAndRestoresRoutes) {
+  std::string web = StartService("v1", "prod", "web");
+  std::string api = StartService("a1", "prod", "api");
+  ASSERT_EQ(fixture_->WaitHealthy(web).state, HealthState::kHealthy);
+  ASSERT_EQ(fixture_->WaitHealthy(api).state, HealthState::kHealthy);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {web, 18082}}, {"api", {api, 18083}}}).ok());
+  int pid = fixture_->target().runc().State(web)->pid;
+
+  fixture_->Reopen();
+  // The same processes, not new ones; the routes as they were.
+  EXPECT_EQ(fixture_->target().runc().State(web)->pid, pid);
+  EXPECT_EQ(fixture_->WaitHealthy(web).state, HealthState::kHealthy);
+  EXPECT_EQ(fixture_->router().Current()->RouteOf("prod", "web")->instance_id, web);
+  EXPECT_EQ(fixture_->router().Current()->RouteOf("prod", "api")->instance_id, api);
+  EXPECT_TRUE(Observed(web).routed);
+  EXPECT_EQ(fixture_->target().Health(web)->restarts, 0u);
+}
+
+TEST_F(Services, RefusesBadSwitches) {
+  std::string web = StartService("v1", "prod", "web");
+  std::string api = StartService("a1", "prod", "api");
+  ASSERT_EQ(fixture_->WaitHealthy(web).state, HealthState::kHealthy);
+  ASSERT_EQ(fixture_->WaitHealthy(api).state, HealthState::kHealthy);
+  auto& target = fixture_->target();
+  EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {"prod.web.nothere", 18084}}}).code(), Code::kNotFound);
+  EXPECT_EQ(target.SwitchRoutes("staging", {{"web", {web, 18084}}}).code(), Code::kInvalidArgument);
+  EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {web, 0}}}).code(), Code::kInvalidArgument)
+      << "a first route needs a public port";
+  // One bad change refuses the whole switch.
+  Status both = target.SwitchRoutes("prod", {{"web", {web, 18084}}, {"api", {api, 18084}}});
+  EXPECT_EQ(both.code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(fixture_->router().Current()->by_port.empty());
+}
+
+}  // namespace
+}  // namespace lockstep::testing
