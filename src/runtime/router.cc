@@ -23,19 +23,21 @@ Router::Router() : table_(std::make_shared<const RoutingTable>()) {}
 
 void Router::Publish(std::shared_ptr<const RoutingTable> table) {
   table_.store(table);
-  std::vector<std::function<void(const RoutingTable&)>> listeners;
-  {
-    std::lock_guard lock(listeners_mutex_);
-    listeners = listeners_;
-    std::erase_if(backends_, [](const auto& entry) { return entry.second.expired(); });
-    for (const auto& [port, backend] : table->by_port) backends_[backend->instance_id] = backend;
-  }
-  for (const auto& listener : listeners) listener(*table);
+  std::lock_guard lock(listeners_mutex_);
+  std::erase_if(backends_, [](const auto& entry) { return entry.second.expired(); });
+  for (const auto& [port, backend] : table->by_port) backends_[backend->instance_id] = backend;
+  for (const auto& [id, listener] : listeners_) listener(*table);
 }
 
-void Router::OnPublish(std::function<void(const RoutingTable&)> listener) {
+int Router::Subscribe(std::function<void(const RoutingTable&)> listener) {
   std::lock_guard lock(listeners_mutex_);
-  listeners_.push_back(std::move(listener));
+  listeners_[++next_listener_] = std::move(listener);
+  return next_listener_;
+}
+
+void Router::Unsubscribe(int id) {
+  std::lock_guard lock(listeners_mutex_);
+  listeners_.erase(id);
 }
 
 std::weak_ptr<const Backend> Router::LastBackendOf(const std::string& instance_id) {

@@ -42,11 +42,14 @@ class Router {
 
   std::shared_ptr<const RoutingTable> Current() const { return table_.load(); }
 
-  // Replaces the table. Listeners run after the store, on the publishing thread.
+  // Replaces the table. Listeners run after the store, on the publishing thread; they
+  // must not publish or subscribe themselves.
   void Publish(std::shared_ptr<const RoutingTable> table);
 
-  // Called after every Publish (the proxy opens listeners for new public ports).
-  void OnPublish(std::function<void(const RoutingTable&)> listener);
+  // `listener` runs after every Publish (the proxy opens listeners for new public ports)
+  // until Unsubscribe(id) returns.
+  int Subscribe(std::function<void(const RoutingTable&)> listener);
+  void Unsubscribe(int id);
 
   // The backend `instance_id` had in the newest table that routed it (expired once drained).
   std::weak_ptr<const Backend> LastBackendOf(const std::string& instance_id);
@@ -58,7 +61,8 @@ class Router {
  private:
   std::atomic<std::shared_ptr<const RoutingTable>> table_;
   std::mutex listeners_mutex_;
-  std::vector<std::function<void(const RoutingTable&)>> listeners_;
+  std::map<int, std::function<void(const RoutingTable&)>> listeners_;
+  int next_listener_ = 0;
   std::map<std::string, std::weak_ptr<const Backend>> backends_;  // guarded by listeners_mutex_
 };
 

@@ -77,7 +77,8 @@ TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
   EXPECT_NE(health->last_error.find("status 404"), std::string::npos) << health->last_error;
   Status s = fixture_->target().SwitchRoutes("prod", {{"web", {id, 18080}}});
   EXPECT_EQ(s.code(), Code::kFailedPrecondition);
-  EXPECT_NE(s.message().find("only healthy instances are routed"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("only healthy instances are routed"), std::string::npos)
+      << s.message();
   EXPECT_TRUE(fixture_->router().Current()->by_port.empty());
   EXPECT_FALSE(fs::exists(fixture_->dir() / "routes.json"));
 }
@@ -134,7 +135,8 @@ TEST_F(Services, ANewTargetReadoptsWhatRunsAndRestoresRoutes) {
   std::string api = StartService("a1", "prod", "api");
   ASSERT_EQ(fixture_->WaitHealthy(web).state, HealthState::kHealthy);
   ASSERT_EQ(fixture_->WaitHealthy(api).state, HealthState::kHealthy);
-  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {web, 18082}}, {"api", {api, 18083}}}).ok());
+  ASSERT_TRUE(
+      fixture_->target().SwitchRoutes("prod", {{"web", {web, 18082}}, {"api", {api, 18083}}}).ok());
   int pid = fixture_->target().runc().State(web)->pid;
 
   fixture_->Reopen();
@@ -153,7 +155,8 @@ TEST_F(Services, RefusesBadSwitches) {
   ASSERT_EQ(fixture_->WaitHealthy(web).state, HealthState::kHealthy);
   ASSERT_EQ(fixture_->WaitHealthy(api).state, HealthState::kHealthy);
   auto& target = fixture_->target();
-  EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {"prod.web.nothere", 18084}}}).code(), Code::kNotFound);
+  EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {"prod.web.nothere", 18084}}}).code(),
+            Code::kNotFound);
   EXPECT_EQ(target.SwitchRoutes("staging", {{"web", {web, 18084}}}).code(), Code::kInvalidArgument);
   EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {web, 0}}}).code(), Code::kInvalidArgument)
       << "a first route needs a public port";

@@ -87,8 +87,11 @@ Release RuntimeFixture::Service(const std::string& version, bool healthy) const 
       "/bin/sh", "-c",
       std::string("mkdir -p /tmp/www && echo \"$VERSION\" > /tmp/www/index.html && ") +
           (healthy ? "echo ok > /tmp/www/health && " : "") +
-          "echo \"serving $VERSION on $PORT\" && "
-          "exec /bin/busybox httpd -f -p 127.0.0.1:$PORT -h /tmp/www"};
+          "echo \"serving $VERSION on $PORT\"; "
+          // sh stays pid 1 and stops httpd on SIGTERM (pid 1 ignores signals it does not
+          // handle).
+          "/bin/busybox httpd -f -p 127.0.0.1:$PORT -h /tmp/www & child=$!; "
+          "trap 'kill $child; wait $child; exit 0' TERM; wait $child"};
   r.config.env = {{"VERSION", version}};
   r.config.health = {.path = "/health", .interval_ms = 100, .timeout_ms = 500, .successes = 2};
   return r;

@@ -1,0 +1,165 @@
+// Zero-downtime cutover through the front proxy, under load: switches between two releases
+// lose no request; stopping the backend without a switch does (so the check can fail);
+// two services switched together are never seen half-switched.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "runtime/local/health_probe.h"
+#include "server/proxy.h"
+#include "tests/support/http.h"
+#include "tests/support/load_loop.h"
+#include "tests/support/runtime_fixture.h"
+
+namespace lockstep::testing {
+namespace {
+
+using runtime::HealthState;
+using namespace std::chrono_literals;
+
+class Cutover : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fixture_ = std::make_unique<RuntimeFixture>();
+    Result<std::unique_ptr<server::Proxy>> proxy = server::Proxy::Start(fixture_->router(), {});
+    ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
+    proxy_ = std::move(proxy).value();
+  }
+  void TearDown() override {
+    proxy_.reset();
+    fixture_.reset();
+  }
+
+  std::string StartHealthy(const std::string& service, const std::string& release) {
+    Result<std::string> id = fixture_->target().Start({"prod", service}, release);
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return "";
+    EXPECT_EQ(fixture_->WaitHealthy(*id).state, HealthState::kHealthy);
+    return *id;
+  }
+
+  static uint16_t FreePort() { return runtime::local::PickFreePort().value(); }
+
+  std::unique_ptr<RuntimeFixture> fixture_;
+  std::unique_ptr<server::Proxy> proxy_;
+};
+
+TEST_F(Cutover, TwentySwitchesUnderLoadLoseNoRequest) {
+  std::string v1 = fixture_->Prepare(fixture_->Service("v1"));
+  std::string v2 = fixture_->Prepare(fixture_->Service("v2"));
+  uint16_t port = FreePort();
+  std::string live = StartHealthy("web", v1);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {live, port}}}).ok());
+  ASSERT_EQ(Get("http://127.0.0.1:" + std::to_string(port) + "/").body, "v1\n");
+
+  LoadLoop load({port}, 8);
+  for (int i = 0; i < 20; ++i) {
+    std::string next = StartHealthy("web", i % 2 == 0 ? v2 : v1);
+    ASSERT_FALSE(next.empty());
+    ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {next, 0}}}).ok());
+    Status retired = fixture_->target().Retire(live, 5s);
+    ASSERT_TRUE(retired.ok()) << retired.ToString();
+    live = next;
+  }
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_GT(result.ok, 1000u);
+  EXPECT_GT(result.bodies["v1\n"], 0u);
+  EXPECT_GT(result.bodies["v2\n"], 0u);
+  EXPECT_EQ(result.bodies.size(), 2u);
+  // Every instance but the live one is gone.
+  Result<std::vector<runtime::ObservedInstance>> observed = fixture_->target().Observe("prod");
+  ASSERT_TRUE(observed.ok());
+  ASSERT_EQ(observed->size(), 1u);
+  EXPECT_EQ(observed->front().instance_id, live);
+}
+
+TEST_F(Cutover, StoppingTheBackendWithoutASwitchFailsRequests) {
+  std::string v1 = fixture_->Prepare(fixture_->Service("v1"));
+  uint16_t port = FreePort();
+  std::string live = StartHealthy("web", v1);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {live, port}}}).ok());
+  LoadLoop load({port}, 8);
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(fixture_->target().runc().Kill(live, "KILL").ok());
+  std::this_thread::sleep_for(300ms);
+  LoadResult result = load.Stop();
+  EXPECT_GT(result.ok, 0u);
+  EXPECT_GT(result.non_2xx + result.failed, 0u) << "the load check must be able to fail";
+}
+
+// Each load thread alternates web and api requests; once it has seen the new release of
+// either, it must never again see the old release of either.
+bool NeverOldAfterNew(const std::vector<std::string>& history) {
+  bool seen_new = false;
+  for (const std::string& h : history) {
+    bool is_new = h.ends_with(":new\n");
+    if (seen_new && !is_new) return false;
+    seen_new |= is_new;
+  }
+  return true;
+}
+
+class TwoServices : public Cutover {
+ protected:
+  // Starts web and api at release "old", routes them, runs the load and switches both to
+  // "new" — in one step, or (the control) in two steps with a pause between.
+  LoadResult SwitchUnderLoad(bool one_step) {
+    std::string web_old = StartHealthy("web", fixture_->Prepare(fixture_->Service("old")));
+    std::string api_old = StartHealthy("api", fixture_->Prepare(fixture_->Service("old")));
+    uint16_t web_port = FreePort();
+    uint16_t api_port = FreePort();
+    EXPECT_TRUE(
+        fixture_->target()
+            .SwitchRoutes("prod", {{"web", {web_old, web_port}}, {"api", {api_old, api_port}}})
+            .ok());
+    std::string web_new = StartHealthy("web", fixture_->Prepare(fixture_->Service("new")));
+    std::string api_new = StartHealthy("api", fixture_->Prepare(fixture_->Service("new")));
+
+    LoadLoop load({web_port, api_port}, 8, NeverOldAfterNew);
+    std::this_thread::sleep_for(300ms);
+    if (one_step) {
+      EXPECT_TRUE(fixture_->target()
+                      .SwitchRoutes("prod", {{"web", {web_new, 0}}, {"api", {api_new, 0}}})
+                      .ok());
+    } else {
+      EXPECT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {web_new, 0}}}).ok());
+      std::this_thread::sleep_for(200ms);
+      EXPECT_TRUE(fixture_->target().SwitchRoutes("prod", {{"api", {api_new, 0}}}).ok());
+    }
+    std::this_thread::sleep_for(300ms);
+    LoadResult result = load.Stop();
+    EXPECT_TRUE(fixture_->target().Retire(web_old, 1s).ok());
+    EXPECT_TRUE(fixture_->target().Retire(api_old, 1s).ok());
+    return result;
+  }
+};
+
+TEST_F(TwoServices, SwitchTogetherAndAreNeverSeenHalfSwitched) {
+  LoadResult result = SwitchUnderLoad(/*one_step=*/true);
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_GT(result.bodies["old\n"], 0u);
+  EXPECT_GT(result.bodies["new\n"], 0u);
+  EXPECT_EQ(result.out_of_order, 0u);
+}
+
+TEST_F(TwoServices, TwoSeparateSwitchesAreSeenHalfSwitched) {
+  LoadResult result = SwitchUnderLoad(/*one_step=*/false);
+  EXPECT_GT(result.out_of_order, 0u) << "the ordering check must be able to fail";
+}
+
+TEST_F(Cutover, AnswersWithoutARouteAndForAFailedBackendClearly) {
+  std::string v1 = fixture_->Prepare(fixture_->Service("v1"));
+  uint16_t port = FreePort();
+  std::string live = StartHealthy("web", v1);
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {live, port}}}).ok());
+  ASSERT_TRUE(fixture_->target().runc().Kill(live, "KILL").ok());
+  std::this_thread::sleep_for(100ms);
+  HttpResponse down = Get("http://127.0.0.1:" + std::to_string(port) + "/");
+  EXPECT_EQ(down.status, 502);
+  EXPECT_NE(down.body.find("prod/web"), std::string::npos) << down.body;
+}
+
+}  // namespace
+}  // namespace lockstep::testing
