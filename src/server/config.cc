@@ -17,6 +17,37 @@ Status ConfigError(const std::filesystem::path& path, const toml::source_region&
 
 }  // namespace
 
+Status ParseRuntime(const std::filesystem::path& path, const toml::table& table,
+                    RuntimeConfig& runtime) {
+  for (auto&& [key, node] : table) {
+    std::string k(key.str());
+    if (k == "enabled") {
+      std::optional<bool> v = node.value<bool>();
+      if (!v) return ConfigError(path, node.source(), "enabled must be true or false");
+      runtime.enabled = *v;
+    } else if (k == "proxy_address") {
+      std::optional<std::string> v = node.value<std::string>();
+      if (!v || v->empty()) {
+        return ConfigError(path, node.source(),
+                           "proxy_address must be an IP address like \"127.0.0.1\"");
+      }
+      runtime.proxy_address = *v;
+    } else if (k == "log_size") {
+      auto v = node.value<std::string>();
+      auto bytes = v ? ParseByteSize(*v) : std::nullopt;
+      if (!bytes || *bytes < 4096) {
+        return ConfigError(path, node.source(),
+                           "log_size must be a size of at least 4KiB, like \"1MiB\"");
+      }
+      runtime.log_bytes = *bytes;
+    } else {
+      return ConfigError(path, node.source(),
+                         "unknown key runtime." + k + " (known: enabled, proxy_address, log_size)");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exist) {
   ServerConfig config;
   if (!os::Exists(path)) {
@@ -30,10 +61,14 @@ Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exi
     return ConfigError(path, e.source(), std::string(e.description()));
   }
   for (auto&& [key, node] : doc) {
-    if (key.str() != "registry") {
-      return ConfigError(path, node.source(),
-                         "unknown section '" + std::string(key.str()) + "' (known: registry)");
+    if (key.str() != "registry" && key.str() != "runtime") {
+      return ConfigError(
+          path, node.source(),
+          "unknown section '" + std::string(key.str()) + "' (known: registry, runtime)");
     }
+  }
+  if (const toml::table* runtime = doc["runtime"].as_table(); runtime != nullptr) {
+    LS_RETURN_IF_ERROR(ParseRuntime(path, *runtime, config.runtime));
   }
   const toml::table* registry = doc["registry"].as_table();
   if (registry == nullptr) return config;

@@ -30,6 +30,28 @@ TEST(Config, MutableTagRulesAndLimits) {
   EXPECT_FALSE(c->registry.tag_policy.IsMutable("prod/api", "latest"));
 }
 
+TEST(Config, Runtime) {
+  os::testing::TempDir dir;
+  Result<ServerConfig> defaults = LoadConfig(dir.path() / "none.toml", false);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->runtime.enabled);
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "c.toml",
+                                  "[runtime]\nenabled = false\nproxy_address = \"0.0.0.0\"\n"
+                                  "log_size = \"64KiB\"\n")
+                  .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->runtime.enabled);
+  EXPECT_EQ(c->runtime.proxy_address, "0.0.0.0");
+  EXPECT_EQ(c->runtime.log_bytes, 64u << 10);
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml", "[runtime]\nenabled = \"yes\"\n").ok());
+  Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.toml:2:"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("enabled must be true or false"), std::string::npos);
+}
+
 TEST(Config, ErrorsNameFileLineAndKey) {
   os::testing::TempDir dir;
   ASSERT_TRUE(

@@ -1,6 +1,10 @@
 // Beast/Asio transport of the front proxy. One io_context per thread, as in
 // http_server.cc: each port's acceptor deals connections out round-robin and a connection
 // (with its upstream connection) stays on one thread.
+//
+// The hot path is kept cheap: sockets use the io_context's own executor type (no
+// polymorphic executor per operation), and timeouts are not timers per operation but one
+// deadline per connection that a sweeper checks once a second.
 #include "server/proxy.h"
 
 #include <boost/asio.hpp>
@@ -8,6 +12,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <iostream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -18,7 +23,13 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 using tcp = asio::ip::tcp;
-constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+using Executor = asio::io_context::executor_type;
+template <class T = void>
+using Task = asio::awaitable<T, Executor>;
+using Socket = asio::basic_stream_socket<tcp, Executor>;
+using Acceptor = asio::basic_socket_acceptor<tcp, Executor>;
+using Clock = std::chrono::steady_clock;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{});
 
 namespace {
 
@@ -45,21 +56,29 @@ Response Error(http::status status, unsigned version, std::string text) {
   return res;
 }
 
-// The upstream side of one client connection: reused while the same instance is routed.
-struct Upstream {
-  explicit Upstream(const asio::any_io_executor& ex) : stream(ex) {}
-  beast::tcp_stream stream;
-  beast::flat_buffer buffer;
-  std::string instance;
-  bool open = false;
+// One client connection and the upstream connection it reuses while the same instance
+// is routed. `deadline` is when the sweeper gives up on whatever the connection waits for.
+struct Conn {
+  explicit Conn(Socket s) : client(std::move(s)), upstream(client.get_executor()) {}
+  Socket client;
+  Socket upstream;
+  beast::flat_buffer client_buffer;
+  beast::flat_buffer upstream_buffer;
+  std::string upstream_instance;  // empty: no open upstream connection
+  Clock::time_point deadline = Clock::time_point::max();
+  bool timed_out = false;
 
-  void Close() {
+  void CloseUpstream() {
     beast::error_code ignored;
-    stream.socket().close(ignored);
-    buffer.clear();
-    instance.clear();
-    open = false;
+    upstream.close(ignored);
+    upstream_buffer.clear();
+    upstream_instance.clear();
   }
+};
+
+struct Worker {
+  asio::io_context io{1};
+  std::list<Conn*> conns;  // touched only on io's thread
 };
 
 class BeastProxy final : public Proxy {
@@ -67,14 +86,14 @@ class BeastProxy final : public Proxy {
   BeastProxy(runtime::Router& router, ProxyOptions options)
       : router_(router), options_(std::move(options)) {
     for (int i = 0; i < std::max(1, options_.threads); ++i) {
-      contexts_.push_back(std::make_unique<asio::io_context>(1));
-      guards_.push_back(asio::make_work_guard(*contexts_.back()));
+      workers_.push_back(std::make_unique<Worker>());
+      guards_.push_back(asio::make_work_guard(workers_.back()->io));
     }
   }
 
   ~BeastProxy() override {
     router_.Unsubscribe(subscription_);
-    for (auto& c : contexts_) c->stop();
+    for (auto& w : workers_) w->io.stop();
     for (auto& t : threads_) t.join();
   }
 
@@ -83,7 +102,10 @@ class BeastProxy final : public Proxy {
   }
 
   void Run() {
-    for (auto& c : contexts_) threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+    for (auto& w : workers_) {
+      asio::co_spawn(w->io, Sweep(*w), asio::detached);
+      threads_.emplace_back([io = &w->io] { io->run(); });
+    }
   }
 
   // Opens listeners for ports of `table` not listened on yet. Called on the publishing
@@ -92,7 +114,7 @@ class BeastProxy final : public Proxy {
     std::lock_guard lock(mutex_);
     for (const auto& [port, backend] : table.by_port) {
       if (acceptors_.contains(port)) continue;
-      auto acceptor = std::make_unique<tcp::acceptor>(*contexts_[0]);
+      auto acceptor = std::make_unique<Acceptor>(workers_[0]->io.get_executor());
       beast::error_code ec;
       tcp::endpoint endpoint(asio::ip::make_address(options_.address, ec), port);
       if (!ec) acceptor->open(endpoint.protocol(), ec);
@@ -105,9 +127,9 @@ class BeastProxy final : public Proxy {
                   << ec.message() << "\n";
         continue;
       }
-      tcp::acceptor* raw = acceptor.get();
+      Acceptor* raw = acceptor.get();
       acceptors_[port] = std::move(acceptor);
-      asio::co_spawn(*contexts_[0], Accept(*raw, port), asio::detached);
+      asio::co_spawn(workers_[0]->io, Accept(*raw, port), asio::detached);
     }
   }
 
@@ -119,45 +141,66 @@ class BeastProxy final : public Proxy {
   }
 
  private:
-  asio::awaitable<void> Accept(tcp::acceptor& acceptor, uint16_t port) {
+  Task<void> Accept(Acceptor& acceptor, uint16_t port) {
     size_t next = 0;
     for (;;) {
-      asio::io_context& home = *contexts_[next];
-      next = (next + 1) % contexts_.size();
-      auto [ec, socket] = co_await acceptor.async_accept(home, kTuple);
+      Worker& home = *workers_[next];
+      next = (next + 1) % workers_.size();
+      auto [ec, socket] = co_await acceptor.async_accept(home.io.get_executor(), kTuple);
       if (ec) {
         if (ec == asio::error::operation_aborted) co_return;
         continue;
       }
       socket.set_option(tcp::no_delay(true), ec);
-      asio::co_spawn(home, Connection(std::move(socket), port), asio::detached);
+      asio::co_spawn(home.io, Connection(home, std::move(socket), port), asio::detached);
     }
   }
 
-  asio::awaitable<void> Connection(tcp::socket socket, uint16_t port) {
+  // Once a second: connections past their deadline have their operations cancelled.
+  Task<void> Sweep(Worker& w) {
+    asio::basic_waitable_timer<Clock, asio::wait_traits<Clock>, Executor> timer(
+        w.io.get_executor());
+    for (;;) {
+      timer.expires_after(std::chrono::seconds(1));
+      auto [ec] = co_await timer.async_wait(kTuple);
+      if (ec) co_return;
+      Clock::time_point now = Clock::now();
+      for (Conn* c : w.conns) {
+        if (now < c->deadline) continue;
+        c->timed_out = true;
+        c->deadline = Clock::time_point::max();
+        beast::error_code ignored;
+        c->client.cancel(ignored);
+        c->upstream.cancel(ignored);
+      }
+    }
+  }
+
+  Task<void> Connection(Worker& w, Socket socket, uint16_t port) {
     beast::error_code ec;
     std::string client_ip = socket.remote_endpoint(ec).address().to_string();
-    beast::tcp_stream client(std::move(socket));
-    beast::flat_buffer buffer;
-    Upstream upstream(client.get_executor());
+    Conn conn(std::move(socket));
+    auto listed = w.conns.insert(w.conns.end(), &conn);
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
-      client.expires_after(options_.idle_timeout);
-      auto [read_ec, n] = co_await http::async_read_header(client, buffer, parser, kTuple);
+      conn.deadline = Clock::now() + options_.idle_timeout;
+      auto [read_ec, n] =
+          co_await http::async_read_header(conn.client, conn.client_buffer, parser, kTuple);
       if (read_ec) break;
       if (parser.get()[http::field::expect] == "100-continue") {
         Response go{http::status::continue_, parser.get().version()};
-        co_await http::async_write(client, go, kTuple);
+        co_await http::async_write(conn.client, go, kTuple);
       }
       if (!parser.is_done()) {
-        auto [body_ec, m] = co_await http::async_read(client, buffer, parser, kTuple);
+        auto [body_ec, m] =
+            co_await http::async_read(conn.client, conn.client_buffer, parser, kTuple);
         if (body_ec) {
           if (body_ec == http::error::body_limit) {
             Response too_big = Error(http::status::payload_too_large, parser.get().version(),
                                      "request body exceeds the proxy's limit");
             too_big.keep_alive(false);
-            co_await http::async_write(client, too_big, kTuple);
+            co_await http::async_write(conn.client, too_big, kTuple);
           }
           break;
         }
@@ -166,22 +209,22 @@ class BeastProxy final : public Proxy {
       bool keep_alive = req.keep_alive();
       bool head = req.method() == http::verb::head;
 
-      Response res = co_await Forward(req, port, client_ip, upstream);
+      Response res = co_await Forward(req, port, client_ip, conn);
       StripHopByHop(res);
       res.keep_alive(keep_alive);
       if (!head) res.prepare_payload();
-      client.expires_after(options_.upstream_timeout);
-      auto [write_ec, w] = co_await http::async_write(client, res, kTuple);
-      if (write_ec || !keep_alive) break;
+      conn.deadline = Clock::now() + options_.upstream_timeout;
+      auto [write_ec, written] = co_await http::async_write(conn.client, res, kTuple);
+      if (write_ec || !keep_alive || conn.timed_out) break;
     }
-    upstream.Close();
-    client.socket().shutdown(tcp::socket::shutdown_send, ec);
+    w.conns.erase(listed);
+    conn.CloseUpstream();
+    conn.client.shutdown(tcp::socket::shutdown_send, ec);
   }
 
   // Sends `req` to the backend routed at `port` and returns its answer, or the proxy's
   // own 502/503/504.
-  asio::awaitable<Response> Forward(Request& req, uint16_t port, const std::string& client_ip,
-                                    Upstream& upstream) {
+  Task<Response> Forward(Request& req, uint16_t port, const std::string& client_ip, Conn& conn) {
     unsigned version = req.version();
     std::shared_ptr<const runtime::Backend> backend;
     {
@@ -198,52 +241,48 @@ class BeastProxy final : public Proxy {
     req.set("X-Forwarded-For", forwarded.empty() ? client_ip : forwarded + ", " + client_ip);
     req.keep_alive(true);
     req.prepare_payload();
+    auto failed = [&](std::string_view what, const beast::error_code& ec) {
+      if (conn.timed_out) {
+        return Error(http::status::gateway_timeout, version,
+                     backend->environment + "/" + backend->service + " did not answer in time");
+      }
+      return Error(http::status::bad_gateway, version,
+                   backend->environment + "/" + backend->service + " (" + backend->instance_id +
+                       ") " + std::string(what) + ": " + ec.message());
+    };
 
     // A reused connection may have been closed by the backend while idle; then (and only
     // if nothing came back) the request is sent once more on a fresh connection.
+    conn.deadline = Clock::now() + options_.upstream_timeout;
     for (int attempt = 0; attempt < 2; ++attempt) {
-      bool reused = upstream.open && upstream.instance == backend->instance_id;
+      bool reused = conn.upstream_instance == backend->instance_id;
       if (!reused) {
-        upstream.Close();
+        conn.CloseUpstream();
         beast::error_code ec;
         tcp::endpoint to(asio::ip::make_address(backend->host, ec), backend->port);
-        upstream.stream.expires_after(options_.upstream_timeout);
-        auto [connect_ec] = co_await upstream.stream.async_connect(to, kTuple);
-        if (connect_ec) {
-          co_return Error(http::status::bad_gateway, version,
-                          backend->environment + "/" + backend->service + " (" +
-                              backend->instance_id +
-                              ") refused the connection: " + connect_ec.message());
-        }
-        upstream.stream.socket().set_option(tcp::no_delay(true), ec);
-        upstream.open = true;
-        upstream.instance = backend->instance_id;
+        auto [connect_ec] = co_await conn.upstream.async_connect(to, kTuple);
+        if (connect_ec) co_return failed("refused the connection", connect_ec);
+        conn.upstream.set_option(tcp::no_delay(true), ec);
+        conn.upstream_instance = backend->instance_id;
       }
-      upstream.stream.expires_after(options_.upstream_timeout);
-      auto [write_ec, w] = co_await http::async_write(upstream.stream, req, kTuple);
+      auto [write_ec, w] = co_await http::async_write(conn.upstream, req, kTuple);
       http::response_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
       if (req.method() == http::verb::head) parser.skip(true);
       beast::error_code read_ec = write_ec;
       if (!write_ec) {
-        auto [ec, r] = co_await http::async_read(upstream.stream, upstream.buffer, parser, kTuple);
+        auto [ec, r] =
+            co_await http::async_read(conn.upstream, conn.upstream_buffer, parser, kTuple);
         read_ec = ec;
       }
       if (read_ec) {
         bool nothing_back = !parser.got_some();
-        upstream.Close();
-        if (reused && nothing_back) continue;
-        if (read_ec == beast::error::timeout) {
-          co_return Error(
-              http::status::gateway_timeout, version,
-              backend->environment + "/" + backend->service + " did not answer in time");
-        }
-        co_return Error(http::status::bad_gateway, version,
-                        backend->environment + "/" + backend->service + " (" +
-                            backend->instance_id + ") failed: " + read_ec.message());
+        conn.CloseUpstream();
+        if (reused && nothing_back && !conn.timed_out) continue;
+        co_return failed("failed", read_ec);
       }
       Response res = parser.release();
-      if (!res.keep_alive()) upstream.Close();
+      if (!res.keep_alive()) conn.CloseUpstream();
       co_return res;
     }
     co_return Error(http::status::bad_gateway, version, "upstream connection lost");
@@ -252,11 +291,11 @@ class BeastProxy final : public Proxy {
   runtime::Router& router_;
   int subscription_ = 0;
   ProxyOptions options_;
-  std::vector<std::unique_ptr<asio::io_context>> contexts_;
-  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::vector<asio::executor_work_guard<Executor>> guards_;
   std::vector<std::thread> threads_;
   mutable std::mutex mutex_;
-  std::map<uint16_t, std::unique_ptr<tcp::acceptor>> acceptors_;
+  std::map<uint16_t, std::unique_ptr<Acceptor>> acceptors_;
 };
 
 }  // namespace

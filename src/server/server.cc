@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <unistd.h>
+
 #include <csignal>
 #include <iostream>
 #include <thread>
@@ -7,10 +9,13 @@
 #include "base/strings.h"
 #include "oci/registry.h"
 #include "os/clock.h"
+#include "runtime/local/local_target.h"
 #include "server/auth.h"
 #include "server/config.h"
+#include "server/embedded_fetch.h"
 #include "server/http_server.h"
 #include "server/oci_errors.h"
+#include "server/proxy.h"
 #include "server/registry_api.h"
 #include "state/token_store.h"
 
@@ -34,6 +39,40 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
   o.address = address;
   o.port = static_cast<uint16_t>(*port);
   return o;
+}
+
+// The local target and its front proxy, when enabled and possible here. Containers outlive
+// the server: on start it re-adopts them and serves the saved routes.
+struct LocalRuntime {
+  runtime::Router router;
+  std::unique_ptr<runtime::local::LocalTarget> target;
+  std::unique_ptr<Proxy> proxy;
+};
+
+Status StartRuntime(const RuntimeConfig& config, const std::filesystem::path& dir,
+                    const oci::Registry& registry, const std::string& own_address, LocalRuntime& rt,
+                    std::ostream& out) {
+  if (geteuid() != 0) {
+    return FailedPrecondition("the local runtime needs root (runc, overlay mounts, cgroups)",
+                              "run as root, or set [runtime] enabled = false");
+  }
+  runtime::local::LocalTargetOptions options;
+  options.dir = dir;
+  options.router = &rt.router;
+  options.log_bytes = config.log_bytes;
+  options.fetch = [&registry, own_address](const ImageRef& ref, artifact::OciLayout& into) {
+    return FetchFromEmbedded(registry, own_address, ref, into);
+  };
+  LS_ASSIGN_OR_RETURN(rt.target, runtime::local::LocalTarget::Open(std::move(options)));
+  LS_ASSIGN_OR_RETURN(rt.proxy, Proxy::Start(rt.router, {.address = config.proxy_address}));
+  LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> running, rt.target->Observe(""));
+  out << "lockstep: local runtime in " << dir.string() << " (" << running.size()
+      << " instances running)\n";
+  for (const auto& [port, backend] : rt.router.Current()->by_port) {
+    out << "lockstep: routing " << backend->environment << "/" << backend->service << " on "
+        << config.proxy_address << ":" << port << " to " << backend->instance_id << "\n";
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -76,6 +115,15 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   out << "lockstep: serving the registry on http://" << http.address << ":" << server->port()
       << "/v2/\n"
       << std::flush;
+
+  LocalRuntime runtime;
+  if (config.runtime.enabled) {
+    std::string own = http.address + ":" + std::to_string(server->port());
+    Status started =
+        StartRuntime(config.runtime, options.data_dir / "runtime", registry, own, runtime, out);
+    if (!started.ok()) out << "lockstep: local runtime off: " << started.ToString() << "\n";
+    out << std::flush;
+  }
 
   const int64_t ttl = config.upload_ttl_seconds;
   server->Run([&registry, ttl] { registry.uploads().ExpireIdle(ttl); });

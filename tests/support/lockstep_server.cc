@@ -29,7 +29,8 @@ ScratchDir::~ScratchDir() {
 }
 
 LockstepServer::LockstepServer(ServerOptions options)
-    : data_(scratch_.path() / "data"), options_(std::move(options)) {
+    : data_(options.data_dir.empty() ? scratch_.path() / "data" : options.data_dir),
+      options_(std::move(options)) {
   std::filesystem::create_directories(data_);
   if (!options_.config_toml.empty()) std::ofstream(data_ / "config.toml") << options_.config_toml;
   Start();

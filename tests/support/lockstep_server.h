@@ -31,7 +31,8 @@ class ScratchDir {
 
 struct ServerOptions {
   bool dev = true;
-  std::string config_toml;  // written to <data>/config.toml when not empty
+  std::string config_toml;         // written to <data>/config.toml when not empty
+  std::filesystem::path data_dir;  // empty: a fresh one, removed with the server
 };
 
 class LockstepServer {

@@ -12,15 +12,19 @@ namespace lockstep::testing {
 
 namespace fs = std::filesystem;
 
-RuntimeFixture::RuntimeFixture() : server_(std::make_unique<LockstepServer>()) {
+// The registry's own server does not run a local target; the fixture's target does.
+RuntimeFixture::RuntimeFixture()
+    : server_(std::make_unique<LockstepServer>(
+          ServerOptions{.config_toml = "[runtime]\nenabled = false\n"})) {
   fs::path tree = scratch_.path() / "tools";
   MakeBusyboxTree(tree);
   fs::copy_file(LOCKSTEP_TEST_MEMHOG, tree / "bin" / "memhog");
+  fs::copy_file(LOCKSTEP_TEST_HELLO_HTTP, tree / "bin" / "hello_http");
   RunResult pack = Lockstep({"pack", tree.string(), "--repo", server_->host() + "/test/tools",
                              "--version", "1.0.0", "--push", "--insecure", "--quiet"});
   EXPECT_EQ(pack.exit_code, 0) << pack.Describe();
   image_ = ImageRef::Parse(server_->host() + "/test/tools@" + pack.OutLine(), "").value();
-  dir_ = scratch_.path() / "runtime";
+  dir_ = scratch_.path() / "node" / "runtime";
   Open();
 }
 

@@ -14,6 +14,7 @@ namespace lockstep::testing {
 
 class RuntimeFixture {
  public:
+  // The target's directory is <node>/runtime, as `lockstep serve --data <node>` has it.
   RuntimeFixture();
   ~RuntimeFixture();  // retires instances, unprepares releases; the registry stops
 
@@ -21,7 +22,9 @@ class RuntimeFixture {
   runtime::local::LocalTarget& target() { return *target_; }
   runtime::Router& router() { return router_; }
   const std::filesystem::path& dir() const { return dir_; }
-  // The packed test image: busybox at /bin, memhog at /bin/memhog.
+  // A data directory whose runtime/ is the target's: for `lockstep serve --data node()`.
+  std::filesystem::path node() const { return dir_.parent_path(); }
+  // The packed test image: busybox at /bin, /bin/memhog and /bin/hello_http.
   const ImageRef& image() const { return image_; }
 
   // A function release running `sh -c SCRIPT`.

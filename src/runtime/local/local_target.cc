@@ -59,6 +59,8 @@ LocalTarget::LocalTarget(LocalTargetOptions options)
       images_(options_.dir, options_.fetch) {}
 
 Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions options) {
+  // Paths end up in runtime configs, where runc reads them relative to the bundle.
+  options.dir = fs::absolute(options.dir).lexically_normal();
   for (const char* sub : {"releases", "instances", "invocations", "logs", "volumes", "runc"}) {
     LS_RETURN_IF_ERROR(os::MakeDirs(options.dir / sub));
   }
@@ -207,6 +209,13 @@ Result<std::string> LocalTarget::SpecFor(const Prepared& prepared, const Placeme
                .cgroups_path = cgroups_path,
                .annotations = std::move(annotations)};
   return RuntimeSpec(in);
+}
+
+Result<std::string> LocalTarget::FunctionSpec(const Placement& where,
+                                              const std::string& release_id) {
+  LS_RETURN_IF_ERROR(ValidatePlacement(where));
+  LS_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> prepared, Load(release_id));
+  return SpecFor(*prepared, where, {}, "", {});
 }
 
 Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& environment) {

@@ -79,6 +79,10 @@ class LocalTarget final : public Target {
   // The root filesystem of a prepared release (for comparing with a bare `runc run`).
   Result<std::filesystem::path> RootfsOf(const std::string& release_id);
 
+  // The runtime config an invocation of a function release gets (minus lockstep's cgroup
+  // nesting): for comparing with a bare `runc run` of the same bundle.
+  Result<std::string> FunctionSpec(const Placement& where, const std::string& release_id);
+
   const Runc& runc() const { return runc_; }
 
  private:

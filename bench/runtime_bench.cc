@@ -1,0 +1,258 @@
+// The local runtime's benchmark: function invocation against a bare `runc run` of the
+// same bundle, cutover and rollback switch times, and the front proxy's throughput and
+// p99 latency against calling the service directly (wrk). Run by bench/runtime.sh, which
+// packs the image and starts the registry.
+//
+// Usage: runtime_bench IMAGE@DIGEST WORK_DIR [RUNS] [WRK_SECONDS]
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <regex>
+#include <thread>
+
+#include "client/transfer.h"
+#include "os/file.h"
+#include "os/process.h"
+#include "runtime/local/health_probe.h"
+#include "runtime/local/local_target.h"
+#include "server/proxy.h"
+
+namespace lockstep {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+using runtime::HealthState;
+
+double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+double Percentile(std::vector<double> v, double p) {
+  std::sort(v.begin(), v.end());
+  return v.empty()
+             ? 0
+             : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+[[noreturn]] void Die(const std::string& what, const Status& s) {
+  std::cerr << "runtime_bench: " << what << ": " << s.ToString() << "\n";
+  std::exit(1);
+}
+
+template <class T>
+T Must(Result<T> r, const std::string& what) {
+  if (!r.ok()) Die(what, r.status());
+  return std::move(r).value();
+}
+
+void Must(const Status& s, const std::string& what) {
+  if (!s.ok()) Die(what, s);
+}
+
+std::string WaitHealthy(runtime::local::LocalTarget& target, const std::string& id) {
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    if (Must(target.Health(id), "health").state == HealthState::kHealthy) return id;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Die("waiting for " + id, Unavailable("never healthy"));
+}
+
+// CPU seconds this process (the target and its proxy) has used.
+double ProcessCpuSeconds() {
+  Result<std::string> stat = os::ReadFile("/proc/self/stat", 4096);
+  if (!stat.ok()) return 0;
+  std::string rest = stat->substr(stat->rfind(')') + 2);
+  std::vector<std::string> fields;
+  size_t at = 0;
+  while (at < rest.size()) {
+    size_t space = rest.find(' ', at);
+    fields.push_back(rest.substr(at, space - at));
+    if (space == std::string::npos) break;
+    at = space + 1;
+  }
+  // utime and stime are fields 14 and 15 of the line; 12 and 13 after the command.
+  return (std::stod(fields[11]) + std::stod(fields[12])) /
+         static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+struct WrkResult {
+  double requests_per_second = 0;
+  double p99_ms = 0;
+};
+
+WrkResult Wrk(uint16_t port, int seconds) {
+  os::Captured run =
+      Must(os::RunCapture({"wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s", "--latency",
+                           "http://127.0.0.1:" + std::to_string(port) + "/"}),
+           "wrk");
+  WrkResult r;
+  std::smatch m;
+  if (std::regex_search(run.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
+    r.requests_per_second = std::stod(m[1]);
+  if (std::regex_search(run.out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) {
+    double v = std::stod(m[1]);
+    r.p99_ms = m[2] == "us" ? v / 1000 : m[2] == "s" ? v * 1000 : v;
+  }
+  if (std::regex_search(run.out, std::regex("Non-2xx|Socket errors"))) {
+    std::cerr << "runtime_bench: wrk saw errors:\n" << run.out;
+  }
+  return r;
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 3) {
+    std::cerr << "usage: runtime_bench IMAGE@DIGEST WORK_DIR [RUNS] [WRK_SECONDS]\n";
+    return 64;
+  }
+  ImageRef image = Must(ImageRef::Parse(argv[1], ""), "image");
+  fs::path work = argv[2];
+  int runs = argc > 3 ? std::atoi(argv[3]) : 30;
+  int wrk_seconds = argc > 4 ? std::atoi(argv[4]) : 10;
+
+  runtime::Router router;
+  runtime::local::LocalTargetOptions options;
+  options.dir = work / "node" / "runtime";
+  options.router = &router;
+  options.fetch = [](const ImageRef& ref, artifact::OciLayout& into) -> Status {
+    client::RegistryClient registry(ref.registry, {.insecure = true}, nullptr);
+    return client::PullImage(registry, ref, into, "").status();
+  };
+  auto target = Must(runtime::local::LocalTarget::Open(std::move(options)), "open target");
+  server::ProxyOptions proxy_options;
+  if (const char* t = std::getenv("LOCKSTEP_PROXY_THREADS")) proxy_options.threads = std::atoi(t);
+  auto proxy = Must(server::Proxy::Start(router, proxy_options), "proxy");
+
+  // --- 1. function invocation vs bare runc run --------------------------------------
+  Release fn;
+  fn.image = image;
+  fn.config.kind = ReleaseKind::kFunction;
+  fn.config.entrypoint = {"/bin/busybox", "true"};
+  std::string fn_id = Must(target->Prepare(fn), "prepare function").release_id;
+  fs::path bare = work / "bare";
+  Must(os::MakeDirs(bare), "bare bundle");
+  Must(os::WriteFileAtomic(bare / "config.json",
+                           Must(target->FunctionSpec({"bench", "fn"}, fn_id), "spec")),
+       "bare config");
+  fs::path bare_root = work / "bare-runc";
+  std::vector<double> invoke_ms, bare_ms;
+  for (int i = -3; i < runs; ++i) {  // three warm-up rounds
+    auto t0 = Clock::now();
+    runtime::Invocation inv = Must(target->Invoke({"bench", "fn"}, fn_id, {}), "invoke");
+    auto t1 = Clock::now();
+    os::Captured b = Must(os::RunCapture({"runc", "--root", bare_root.string(), "run", "--bundle",
+                                          bare.string(), "bare-" + std::to_string(i + 3)}),
+                          "bare runc");
+    auto t2 = Clock::now();
+    if (inv.exit_code != 0 || b.exit_code != 0) {
+      std::cerr << "runtime_bench: a run failed: " << inv.logs << b.err << "\n";
+      return 1;
+    }
+    if (i < 0) continue;
+    invoke_ms.push_back(Ms(t1 - t0));
+    bare_ms.push_back(Ms(t2 - t1));
+  }
+  std::printf(
+      "invoke      lockstep %.1f ms  bare runc %.1f ms  ratio %.3f  (median of %d; p90 %.1f vs "
+      "%.1f)\n",
+      Median(invoke_ms), Median(bare_ms), Median(invoke_ms) / Median(bare_ms), runs,
+      Percentile(invoke_ms, 0.9), Percentile(bare_ms, 0.9));
+
+  // --- 2. cutover and rollback switch -----------------------------------------------
+  auto service = [&](const std::string& version) {
+    Release r;
+    r.image = image;
+    r.config.kind = ReleaseKind::kService;
+    r.config.entrypoint = {"/bin/hello_http"};
+    r.config.env = {{"VERSION", version}};
+    r.config.health = {.path = "/", .interval_ms = 20, .timeout_ms = 500, .successes = 1};
+    return Must(target->Prepare(r), "prepare service").release_id;
+  };
+  std::string a = service("a"), b = service("b");
+  uint16_t public_port = Must(runtime::local::PickFreePort(), "public port");
+  std::string live = WaitHealthy(*target, Must(target->Start({"bench", "web"}, a), "start"));
+  Must(target->SwitchRoutes("bench", {{"web", {live, public_port}}}), "first route");
+  std::vector<double> switch_ms, rollback_ms, cutover_ms;
+  for (int i = 0; i < std::max(5, runs / 3); ++i) {
+    std::string next =
+        WaitHealthy(*target, Must(target->Start({"bench", "web"}, i % 2 ? a : b), "start"));
+    auto t0 = Clock::now();
+    Must(target->SwitchRoutes("bench", {{"web", {next, 0}}}), "switch");
+    auto t1 = Clock::now();
+    Must(target->SwitchRoutes("bench", {{"web", {live, 0}}}), "rollback");
+    auto t2 = Clock::now();
+    Must(target->SwitchRoutes("bench", {{"web", {next, 0}}}), "switch again");
+    auto t3 = Clock::now();
+    Must(target->Retire(live, std::chrono::seconds(5)), "retire");
+    auto t4 = Clock::now();
+    switch_ms.push_back(Ms(t1 - t0));
+    rollback_ms.push_back(Ms(t2 - t1));
+    cutover_ms.push_back(Ms(t4 - t3));
+    live = next;
+  }
+  std::printf(
+      "switch      %.2f ms median (p90 %.2f)  rollback to a running instance %.2f ms median\n",
+      Median(switch_ms), Percentile(switch_ms, 0.9), Median(rollback_ms));
+  std::printf("cutover     %.1f ms median from switch to old instance stopped (p90 %.1f)\n",
+              Median(cutover_ms), Percentile(cutover_ms, 0.9));
+
+  // --- 3. proxy vs direct, for backends doing 0, 50 and 200 us of work per request ---
+  for (int work_us : {0, 50, 200}) {
+    Release r;
+    r.image = image;
+    r.config.kind = ReleaseKind::kService;
+    r.config.entrypoint = {"/bin/hello_http"};
+    r.config.env = {{"VERSION", "w"}, {"WORK_US", std::to_string(work_us)}};
+    r.config.health = {.path = "/", .interval_ms = 20, .timeout_ms = 500, .successes = 1};
+    std::string release = Must(target->Prepare(r), "prepare").release_id;
+    std::string id = WaitHealthy(*target, Must(target->Start({"bench", "web"}, release), "start"));
+    Must(target->SwitchRoutes("bench", {{"web", {id, 0}}}), "route");
+    Must(target->Retire(live, std::chrono::seconds(5)), "retire");
+    live = id;
+    uint16_t direct_port = 0;
+    for (const auto& o : Must(target->Observe("bench"), "observe")) {
+      if (o.instance_id == live) direct_port = o.port;
+    }
+    WrkResult direct, proxied;
+    double proxy_cpu_us = 0;
+    for (int round = 0; round < 2; ++round) {
+      WrkResult d = Wrk(direct_port, wrk_seconds);
+      double cpu0 = ProcessCpuSeconds();
+      WrkResult p = Wrk(public_port, wrk_seconds);
+      double cpu = ProcessCpuSeconds() - cpu0;
+      if (d.requests_per_second > direct.requests_per_second) direct = d;
+      if (p.requests_per_second > proxied.requests_per_second) {
+        proxied = p;
+        proxy_cpu_us = cpu * 1e6 / (p.requests_per_second * wrk_seconds);
+      }
+    }
+    std::printf(
+        "proxy %3dus %6.0f req/s vs direct %6.0f req/s  ratio %.3f;  p99 %.2f vs %.2f ms;  "
+        "proxy CPU %.1f us/request  (wrk -t2 -c64, best of 2 x %ds)\n",
+        work_us, proxied.requests_per_second, direct.requests_per_second,
+        proxied.requests_per_second / direct.requests_per_second, proxied.p99_ms, direct.p99_ms,
+        proxy_cpu_us, wrk_seconds);
+    std::fflush(stdout);
+    (void)target->Unprepare(release);
+  }
+
+  // --- clean up ---------------------------------------------------------------------
+  router.Publish(std::make_shared<const runtime::RoutingTable>());
+  (void)os::RemoveFile(work / "node" / "runtime" / "routes.json");
+  for (const auto& o : Must(target->Observe(""), "observe"))
+    (void)target->Retire(o.instance_id, std::chrono::seconds(1));
+  for (const std::string& id : {fn_id, a, b}) (void)target->Unprepare(id);
+  return 0;
+}
+
+}  // namespace
+}  // namespace lockstep
+
+int main(int argc, char** argv) { return lockstep::Main(argc, argv); }
