@@ -163,3 +163,35 @@ TEST_F(Cutover, AnswersWithoutARouteAndForAFailedBackendClearly) {
 
 }  // namespace
 }  // namespace lockstep::testing
+
+namespace lockstep::testing {
+namespace {
+
+TEST(Proxy, AnswersGatewayTimeoutForABackendThatDoesNotAnswer) {
+  RuntimeFixture fixture;
+  server::ProxyOptions options;
+  options.upstream_timeout = std::chrono::seconds(1);
+  auto proxy = server::Proxy::Start(fixture.router(), options);
+  ASSERT_TRUE(proxy.ok());
+  Release slow = fixture.Service("slow");
+  slow.config.entrypoint = {"/bin/hello_http"};
+  slow.config.env = {{"VERSION", "slow"}, {"WORK_US", "0"}};
+  slow.config.health.path = "/";
+  std::string id = *fixture.target().Start({"prod", "web"}, fixture.Prepare(slow));
+  ASSERT_EQ(fixture.WaitHealthy(id).state, HealthState::kHealthy);
+  uint16_t port = runtime::local::PickFreePort().value();
+  ASSERT_TRUE(fixture.target().SwitchRoutes("prod", {{"web", {id, port}}}).ok());
+  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(port) + "/").body, "hello from slow\n");
+
+  // Now freeze the backend: it accepts connections (the kernel does) but never answers.
+  ASSERT_TRUE(fixture.target().runc().Kill(id, "STOP").ok());
+  auto started = std::chrono::steady_clock::now();
+  HttpResponse late = Get("http://127.0.0.1:" + std::to_string(port) + "/");
+  EXPECT_EQ(late.status, 504) << late.Describe();
+  EXPECT_NE(late.body.find("prod/web did not answer in time"), std::string::npos);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+  ASSERT_TRUE(fixture.target().runc().Kill(id, "CONT").ok());
+}
+
+}  // namespace
+}  // namespace lockstep::testing

@@ -1,6 +1,7 @@
 // Services on the local target: start, health gating, supervision, observation, retire and
 // re-adoption by a new target over the same directory. Real runc, busybox httpd.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <csignal>
 #include <fstream>
@@ -164,6 +165,39 @@ TEST_F(Services, RefusesBadSwitches) {
   Status both = target.SwitchRoutes("prod", {{"web", {web, 18084}}, {"api", {api, 18084}}});
   EXPECT_EQ(both.code(), Code::kFailedPrecondition);
   EXPECT_TRUE(fixture_->router().Current()->by_port.empty());
+}
+
+}  // namespace
+}  // namespace lockstep::testing
+
+namespace lockstep::testing {
+namespace {
+
+TEST(ServiceLogs, StayWithinTheirBoundAndKeepTheNewestLines) {
+  RuntimeFixture fixture(/*log_bytes=*/64 << 10);
+  Release chatty = fixture.Service("v1");
+  // 4 MiB of numbered lines, then a last line, then it serves.
+  chatty.config.entrypoint = {
+      "/bin/sh", "-c",
+      "seq 1 40000 | sed 's/^/line /; s/$/: "
+      "0123456789012345678901234567890123456789012345678901234567890123456789/'; "
+      "echo last-line; mkdir -p /tmp/w && echo ok > /tmp/w/health && "
+      "exec /bin/busybox httpd -f -p 127.0.0.1:$PORT -h /tmp/w"};
+  std::string id = *fixture.target().Start({"prod", "chatty"}, fixture.Prepare(chatty));
+  ASSERT_EQ(fixture.WaitHealthy(id, std::chrono::seconds(60)).state,
+            runtime::HealthState::kHealthy);
+  // The supervisor trims at each health check; give it one more round.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::filesystem::path log = fixture.dir() / "instances" / id / "log";
+  struct stat st;
+  ASSERT_EQ(stat(log.c_str(), &st), 0);
+  uint64_t on_disk = static_cast<uint64_t>(st.st_blocks) * 512;
+  EXPECT_LE(on_disk, (64u << 10) + (64u << 10)) << "blocks in use: " << on_disk;
+  Result<std::string> tail = fixture.target().Logs(id, 1 << 20);
+  ASSERT_TRUE(tail.ok());
+  EXPECT_LE(tail->size(), (64u << 10) + 4096);
+  EXPECT_TRUE(tail->ends_with("last-line\n"))
+      << tail->substr(tail->size() - std::min<size_t>(200, tail->size()));
 }
 
 }  // namespace

@@ -13,9 +13,10 @@ namespace lockstep::testing {
 namespace fs = std::filesystem;
 
 // The registry's own server does not run a local target; the fixture's target does.
-RuntimeFixture::RuntimeFixture()
+RuntimeFixture::RuntimeFixture(uint64_t log_bytes)
     : server_(std::make_unique<LockstepServer>(
-          ServerOptions{.config_toml = "[runtime]\nenabled = false\n"})) {
+          ServerOptions{.config_toml = "[runtime]\nenabled = false\n"})),
+      log_bytes_(log_bytes) {
   fs::path tree = scratch_.path() / "tools";
   MakeBusyboxTree(tree);
   fs::copy_file(LOCKSTEP_TEST_MEMHOG, tree / "bin" / "memhog");
@@ -33,6 +34,7 @@ void RuntimeFixture::Open() {
   options.dir = dir_;
   options.router = &router_;
   options.stop_grace = std::chrono::seconds(2);
+  options.log_bytes = log_bytes_;
   options.fetch = [](const ImageRef& ref, artifact::OciLayout& into) -> Status {
     client::RegistryClient registry(ref.registry, {.insecure = true}, nullptr);
     return client::PullImage(registry, ref, into, "").status();

@@ -15,7 +15,7 @@ namespace lockstep::testing {
 class RuntimeFixture {
  public:
   // The target's directory is <node>/runtime, as `lockstep serve --data <node>` has it.
-  RuntimeFixture();
+  explicit RuntimeFixture(uint64_t log_bytes = 1 << 20);
   ~RuntimeFixture();  // retires instances, unprepares releases; the registry stops
 
   LockstepServer& server() { return *server_; }
@@ -54,6 +54,7 @@ class RuntimeFixture {
   ImageRef image_;
   runtime::Router router_;
   std::unique_ptr<runtime::local::LocalTarget> target_;
+  uint64_t log_bytes_;
 };
 
 }  // namespace lockstep::testing
