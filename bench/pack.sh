@@ -12,9 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 TREE_MIB=${TREE_MIB:-256}
-scripts/setup
-build=$(scripts/build release)
-lockstep="$PWD/$build/src/app/lockstep"
+source bench/lib.sh
 work=$PWD/bench/out/pack
 mkdir -p "$work"
 results=$work/results
@@ -65,17 +63,8 @@ umoci_repack() {
 server=""
 reg=""
 start_registry() {
-  local data=$work/registry-$1
-  rm -rf "$data"
-  "$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$data.log" 2>&1 &
-  server=$!
-  local port=""
-  for _ in $(seq 1 200); do
-    port=$(grep -o 'http://127.0.0.1:[0-9]*' "$data.log" 2>/dev/null | head -1 | cut -d: -f3 || true)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  reg=127.0.0.1:$port
+  rm -rf "$work/registry-$1"
+  start_lockstep_registry "$work/registry-$1"
 }
 stop_registry() { kill "$server"; wait "$server" 2>/dev/null || true; rm -rf "$work/registry-$1"; }
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -14,9 +14,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
 SMALL=${SMALL:-200}
 LARGE_MIB=${LARGE_MIB:-256}
-scripts/setup
-build=$(scripts/build release)
-lockstep="$PWD/$build/src/app/lockstep"
+source bench/lib.sh
 work=$PWD/bench/out/registry
 mkdir -p "$work"
 tick=$(getconf CLK_TCK)

@@ -14,28 +14,21 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
 WRK_SECONDS=${WRK_SECONDS:-10}
-scripts/setup
-build=$(scripts/build release)
-lockstep="$PWD/$build/src/app/lockstep"
+source bench/lib.sh
 work=$PWD/bench/out/runtime
+# A run that was interrupted may have left root filesystems mounted.
+grep " $work/" /proc/self/mountinfo | awk '{print $5}' | xargs -r umount -l
 rm -rf "$work"
 mkdir -p "$work/tree/bin"
 cp "$(readlink -f /bin/busybox)" "$work/tree/bin/busybox"
 ln -s busybox "$work/tree/bin/sh"
 cp "$build/tests/support/hello_http" "$work/tree/bin/hello_http"
 
-data=$work/registry
-mkdir -p "$data"
-printf '[runtime]\nenabled = false\n' > "$data/config.toml"  # the benchmark runs its own target
-"$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$work/registry.log" 2>&1 &
-server=$!
+mkdir -p "$work/registry"
+printf '[runtime]\nenabled = false\n' > "$work/registry/config.toml"  # the benchmark runs its own target
+start_lockstep_registry "$work/registry"
 trap 'kill $server 2>/dev/null || true' EXIT
-port=""
-for _ in $(seq 1 200); do
-  port=$(grep -o 'http://127.0.0.1:[0-9]*' "$work/registry.log" 2>/dev/null | head -1 | cut -d: -f3 || true)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
+port=${reg##*:}
 digest=$("$lockstep" pack "$work/tree" --repo "127.0.0.1:$port/bench/runtime" --version 1.0.0 \
   --push --insecure --quiet)
 echo "image 127.0.0.1:$port/bench/runtime@$digest; $(nproc) cores; runc $(runc --version | head -1 | cut -d' ' -f3)"

@@ -109,5 +109,18 @@ TEST(Readopt, ASecondOwnerOfTheSameDirectoryIsRefused) {
       << second.status().ToString();
 }
 
+TEST(Readopt, ADamagedRoutingTableIsReportedNotGuessedAt) {
+  ScratchDir scratch;
+  fs::create_directories(scratch.path() / "runtime");
+  std::ofstream(scratch.path() / "runtime" / "routes.json") << R"({"routes":[{"public_port":80}]})";
+  runtime::local::LocalTargetOptions options;
+  options.dir = scratch.path() / "runtime";
+  Result<std::unique_ptr<runtime::local::LocalTarget>> target =
+      runtime::local::LocalTarget::Open(std::move(options));
+  ASSERT_FALSE(target.ok());
+  EXPECT_NE(target.status().message().find("routes.json is damaged"), std::string::npos)
+      << target.status().ToString();
+}
+
 }  // namespace
 }  // namespace lockstep::testing

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <mutex>
+#include <optional>
 
 #include "oci/manifest.h"
 #include "os/file.h"
@@ -58,18 +59,23 @@ Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const 
   LS_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(body, ""));
   if (manifest.is_index) {
     if (depth > 0) return InvalidArgument("image index " + digest.str() + " nests an index");
-    json::value index = json::parse(body);
-    for (const json::value& m : index.at("manifests").as_array()) {
-      const json::object* platform = m.as_object().if_contains("platform") != nullptr
-                                         ? m.as_object().at("platform").if_object()
-                                         : nullptr;
-      if (platform == nullptr || (StringField(*platform, "os") == "linux" &&
-                                  StringField(*platform, "architecture") == "amd64")) {
-        LS_ASSIGN_OR_RETURN(Digest child,
-                            Digest::Parse(std::string_view(m.at("digest").as_string())));
-        return Load(layout, child, depth + 1);
+    // ParseManifest checked the descriptors; only the platforms are read here.
+    std::optional<Digest> chosen;
+    try {
+      json::value index = json::parse(body);
+      for (const json::value& m : index.at("manifests").as_array()) {
+        const json::value* p = m.as_object().if_contains("platform");
+        const json::object* platform = p != nullptr ? p->if_object() : nullptr;
+        if (platform == nullptr || (StringField(*platform, "os") == "linux" &&
+                                    StringField(*platform, "architecture") == "amd64")) {
+          LS_ASSIGN_OR_RETURN(chosen, Digest::Parse(std::string_view(m.at("digest").as_string())));
+          break;
+        }
       }
+    } catch (const std::exception& e) {
+      return InvalidArgument("image index " + digest.str() + " is malformed: " + e.what());
     }
+    if (chosen) return Load(layout, *chosen, depth + 1);
     return NotFound("image index " + digest.str() + " has no linux/amd64 image");
   }
   if (!manifest.config) return InvalidArgument("manifest " + digest.str() + " has no config");

@@ -143,15 +143,21 @@ Result<std::shared_ptr<const LocalTarget::Prepared>> LocalTarget::Load(const std
   boost::system::error_code ec;
   json::value record = json::parse(*text, ec);
   if (ec) return Internal(dir.string() + "/prepared.json is not JSON");
-  LS_ASSIGN_OR_RETURN(Release release, ReleaseFromJson(json::serialize(record.at("release"))));
-  const json::object& img = record.at("image").as_object();
+  Release release;
   UnpackedImage image;
-  LS_ASSIGN_OR_RETURN(image.manifest,
-                      Digest::Parse(std::string_view(img.at("manifest").as_string())));
-  image.config = {StringsOf(img.at("entrypoint")), StringsOf(img.at("cmd")),
-                  StringsOf(img.at("env")), std::string(img.at("working_dir").as_string()),
-                  std::string(img.at("user").as_string())};
-  for (const std::string& l : StringsOf(img.at("layers"))) image.layers.emplace_back(l);
+  try {  // Boost.JSON's accessors throw on a missing key or a wrong type
+    LS_ASSIGN_OR_RETURN(release, ReleaseFromJson(json::serialize(record.at("release"))));
+    const json::object& img = record.at("image").as_object();
+    LS_ASSIGN_OR_RETURN(image.manifest,
+                        Digest::Parse(std::string_view(img.at("manifest").as_string())));
+    image.config = {StringsOf(img.at("entrypoint")), StringsOf(img.at("cmd")),
+                    StringsOf(img.at("env")), std::string(img.at("working_dir").as_string()),
+                    std::string(img.at("user").as_string())};
+    for (const std::string& l : StringsOf(img.at("layers"))) image.layers.emplace_back(l);
+  } catch (const std::exception& e) {
+    return Internal(dir.string() + "/prepared.json is damaged: " + e.what() +
+                    "; remove the directory and prepare the release again");
+  }
   // After a reboot the mount is gone; it is made again from the same layers.
   LS_RETURN_IF_ERROR(MountRootfs(dir / "rootfs", dir / "skeleton", image.layers));
   auto prepared =

@@ -156,13 +156,17 @@ Status LocalTarget::LoadRoutes() {
     return Internal((options_.dir / "routes.json").string() + " is not a routing table");
   }
   auto table = std::make_shared<RoutingTable>();
-  for (const json::value& r : v.at("routes").as_array()) {
-    const json::object& o = r.as_object();
-    auto port = static_cast<uint16_t>(o.at("public_port").to_number<uint64_t>());
-    table->by_port[port] = std::make_shared<const Backend>(Backend{
-        std::string(o.at("instance").as_string()), std::string(o.at("environment").as_string()),
-        std::string(o.at("service").as_string()), "127.0.0.1",
-        static_cast<uint16_t>(o.at("backend_port").to_number<uint64_t>())});
+  try {  // Boost.JSON's accessors throw on a missing key or a wrong type
+    for (const json::value& r : v.at("routes").as_array()) {
+      const json::object& o = r.as_object();
+      auto port = static_cast<uint16_t>(o.at("public_port").to_number<uint64_t>());
+      table->by_port[port] = std::make_shared<const Backend>(Backend{
+          std::string(o.at("instance").as_string()), std::string(o.at("environment").as_string()),
+          std::string(o.at("service").as_string()), "127.0.0.1",
+          static_cast<uint16_t>(o.at("backend_port").to_number<uint64_t>())});
+    }
+  } catch (const std::exception& e) {
+    return Internal((options_.dir / "routes.json").string() + " is damaged: " + e.what());
   }
   router_->Publish(std::move(table));
   return Status::Ok();
@@ -170,7 +174,6 @@ Status LocalTarget::LoadRoutes() {
 
 Status LocalTarget::Retire(const std::string& instance_id, milliseconds drain) {
   std::shared_ptr<Instance> instance;
-  std::weak_ptr<const Backend> backend;
   {
     std::lock_guard switching(routes_mutex_);
     std::lock_guard lock(mutex_);
