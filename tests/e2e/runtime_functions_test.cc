@@ -199,6 +199,14 @@ TEST_F(Functions, RefusesWhatCannotRun) {
   std::string id = fixture_->Prepare(fixture_->Function("true"));
   EXPECT_EQ(fixture_->target().Invoke({"../x", "fn"}, id, {}).status().code(),
             Code::kInvalidArgument);
+  // The test image has no ENTRYPOINT or CMD: a release that gives none cannot run, and is
+  // refused before anything is mounted for it.
+  Release nothing = fixture_->Function("true");
+  nothing.config.entrypoint.clear();
+  Result<runtime::PreparedRelease> refused = fixture_->target().Prepare(nothing);
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("nothing to run"), std::string::npos);
+  EXPECT_FALSE(fs::exists(fixture_->dir() / "releases" / ReleaseId(nothing)));
 }
 
 }  // namespace

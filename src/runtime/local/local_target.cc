@@ -94,19 +94,19 @@ Result<PreparedRelease> LocalTarget::Prepare(const Release& release) {
     return result;
   }
 
+  // One prepare at a time: two of the same release must not both mount its root.
+  std::lock_guard preparing(prepare_mutex_);
+  if (Result<std::shared_ptr<const Prepared>> known = Load(id); known.ok()) {
+    result.already_prepared = true;
+    return result;
+  }
   LS_ASSIGN_OR_RETURN(UnpackedImage image, images_.Ensure(release.image));
+  // A release that cannot run is refused now rather than at its first start.
+  LS_RETURN_IF_ERROR(CheckRunnable(image.config, release.config));
   fs::path dir = options_.dir / "releases" / id;
   LS_RETURN_IF_ERROR(MakeSkeleton(dir / "skeleton", MountPoints(release.config)));
   LS_RETURN_IF_ERROR(MountRootfs(dir / "rootfs", dir / "skeleton", image.layers));
-
-  // Checked now rather than at the first start: a release that cannot run is refused here.
-  Prepared prepared{release, id, image, dir};
-  std::map<std::string, fs::path> no_volumes;
-  ImageConfig config = image.config;
-  if (ContainerArgs(config, release.config).empty()) {
-    return InvalidArgument("release " + id + " has nothing to run: image " + release.image.str() +
-                           " has no entrypoint or cmd and the release gives none");
-  }
+  const ImageConfig& config = image.config;
 
   json::array layers;
   for (const fs::path& l : image.layers) layers.emplace_back(l.string());
@@ -123,8 +123,9 @@ Result<PreparedRelease> LocalTarget::Prepare(const Release& release) {
   };
   // Written last: a release is prepared when this file exists.
   LS_RETURN_IF_ERROR(os::WriteFileAtomic(dir / "prepared.json", json::serialize(record)));
+  auto prepared = std::make_shared<const Prepared>(Prepared{release, id, std::move(image), dir});
   std::lock_guard lock(mutex_);
-  prepared_[id] = std::make_shared<const Prepared>(std::move(prepared));
+  prepared_[id] = std::move(prepared);
   return result;
 }
 
@@ -136,6 +137,12 @@ Result<std::shared_ptr<const LocalTarget::Prepared>> LocalTarget::Load(const std
   if (id.size() != 25 || id[0] != 'r' ||
       id.find_first_not_of("0123456789abcdef", 1) != std::string::npos) {
     return InvalidArgument("'" + id + "' is not a release id");
+  }
+  // Two first uses of one release (after a restart) must not both mount its root.
+  std::lock_guard loading(load_mutex_);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = prepared_.find(id); it != prepared_.end()) return it->second;
   }
   fs::path dir = options_.dir / "releases" / id;
   Result<std::string> text = os::ReadFile(dir / "prepared.json");

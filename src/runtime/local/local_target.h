@@ -112,7 +112,9 @@ class LocalTarget final : public Target {
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Prepared>> prepared_;
   std::map<std::string, std::shared_ptr<Instance>> instances_;
-  std::mutex routes_mutex_;  // one switch at a time
+  std::mutex routes_mutex_;   // one switch at a time
+  std::mutex prepare_mutex_;  // one prepare at a time
+  std::mutex load_mutex_;     // one first load (and mount) of a prepared release at a time
 
   std::atomic<uint64_t> invocations_{0};
   std::atomic<bool> stopping_{false};

@@ -85,12 +85,17 @@ std::vector<std::string> MountPoints(const ReleaseConfig& release) {
   return points;
 }
 
-Result<std::string> RuntimeSpec(const SpecInput& in) {
-  std::vector<std::string> args = ContainerArgs(*in.image, *in.release);
-  if (args.empty()) {
+Status CheckRunnable(const ImageConfig& image, const ReleaseConfig& release) {
+  if (ContainerArgs(image, release).empty()) {
     return InvalidArgument("nothing to run: the image has no entrypoint or cmd",
                            "give the release an entrypoint or cmd");
   }
+  return ParseUser(image.user).status();
+}
+
+Result<std::string> RuntimeSpec(const SpecInput& in) {
+  LS_RETURN_IF_ERROR(CheckRunnable(*in.image, *in.release));
+  std::vector<std::string> args = ContainerArgs(*in.image, *in.release);
   LS_ASSIGN_OR_RETURN(auto user, ParseUser(in.image->user));
   const Limits& limits = in.release->limits;
 

@@ -39,11 +39,16 @@ struct SpecInput {
 // (a release cmd without an entrypoint keeps the image's entrypoint, as Docker does).
 std::vector<std::string> ContainerArgs(const ImageConfig& image, const ReleaseConfig& release);
 
+// kInvalidArgument when there is nothing to run (no entrypoint or cmd anywhere) or the
+// image's user is not numeric ("uid" or "uid:gid"; names would need an /etc/passwd lookup
+// lockstep does not do).
+Status CheckRunnable(const ImageConfig& image, const ReleaseConfig& release);
+
 // The mount points the root filesystem must already have for `release`.
 std::vector<std::string> MountPoints(const ReleaseConfig& release);
 
-// config.json text. kInvalidArgument when there is nothing to run or the image's user is
-// not numeric ("uid" or "uid:gid"; names need an /etc/passwd lookup lockstep does not do).
+// config.json text. Fails as CheckRunnable does, and with kFailedPrecondition for a granted
+// volume missing from `in.volumes`.
 Result<std::string> RuntimeSpec(const SpecInput& in);
 
 }  // namespace lockstep::runtime::local
