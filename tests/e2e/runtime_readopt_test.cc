@@ -109,6 +109,19 @@ TEST(Readopt, ASecondOwnerOfTheSameDirectoryIsRefused) {
       << second.status().ToString();
 }
 
+TEST(Readopt, HalfUnpackedLayersOfDeadProcessesAreSwept) {
+  RuntimeFixture fixture;
+  fs::path layers = fixture.dir() / "layers";
+  fs::path dead = layers / ".unpack.999999999-0123abcd.0123456789ab";
+  fs::path alive = layers / (".unpack." + std::to_string(getpid()) + "-0123abcd.0123456789ab");
+  fs::create_directories(dead / "usr");
+  fs::create_directories(alive / "usr");
+  fixture.Reopen();
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(alive)) << "a live process may still be writing it";
+  fs::remove_all(alive);
+}
+
 TEST(Readopt, ADamagedRoutingTableIsReportedNotGuessedAt) {
   ScratchDir scratch;
   fs::create_directories(scratch.path() / "runtime");

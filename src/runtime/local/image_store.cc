@@ -1,9 +1,13 @@
 #include "runtime/local/image_store.h"
 
+#include <signal.h>
+
 #include <boost/json.hpp>
+#include <cerrno>
 #include <mutex>
 #include <optional>
 
+#include "base/strings.h"
 #include "oci/manifest.h"
 #include "os/file.h"
 #include "runtime/local/layer_unpack.h"
@@ -51,6 +55,19 @@ Result<UnpackedImage> ImageStore::Ensure(const ImageRef& ref) {
   }
   lock.unlock();
   return Load(layout, *ref.digest, 0);
+}
+
+void ImageStore::SweepTemporaries() {
+  Result<std::vector<std::string>> names = os::ListDir(dir_ / "layers");
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    if (!name.starts_with(".unpack.")) continue;
+    std::optional<uint64_t> pid = ParseUint(name.substr(8, name.find('-') - 8));
+    // Left by a process that died mid-extraction (a live one is still writing it).
+    if (!pid || (kill(static_cast<pid_t>(*pid), 0) != 0 && errno == ESRCH)) {
+      (void)os::RemoveTree(dir_ / "layers" / name);
+    }
+  }
 }
 
 Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const Digest& digest,
@@ -118,7 +135,8 @@ Result<fs::path> ImageStore::UnpackedLayer(const artifact::OciLayout& layout,
   fs::path dest = layers / diff_id.hex();
   if (os::Exists(dest)) return dest;
   LS_RETURN_IF_ERROR(os::MakeDirs(layers));
-  fs::path temp = layers / (".unpack-" + diff_id.hex().substr(0, 12) + os::TempSuffix());
+  // ".unpack.PID-RANDOM.DIFFID": SweepTemporaries knows whose it is.
+  fs::path temp = layers / (".unpack." + os::TempSuffix() + "." + diff_id.hex().substr(0, 12));
   LS_RETURN_IF_ERROR(UnpackLayer(layout.BlobPath(blob), media_type, diff_id, temp));
   std::error_code ec;
   fs::rename(temp, dest, ec);

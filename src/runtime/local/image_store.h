@@ -44,6 +44,9 @@ class ImageStore {
   // the cache lacks, and returns the image. For an index, the linux/amd64 image is used.
   Result<UnpackedImage> Ensure(const ImageRef& ref);
 
+  // Removes layer extractions that a process killed mid-way left behind.
+  void SweepTemporaries();
+
  private:
   Result<UnpackedImage> Load(const artifact::OciLayout& layout, const Digest& digest, int depth);
   Result<std::filesystem::path> UnpackedLayer(const artifact::OciLayout& layout,

@@ -207,6 +207,7 @@ Status LocalTarget::Retire(const std::string& instance_id, milliseconds drain) {
 }
 
 Status LocalTarget::Recover() {
+  images_.SweepTemporaries();
   LS_ASSIGN_OR_RETURN(std::vector<ContainerState> containers, runc_.List());
   std::set<std::string> known;
   for (const ContainerState& c : containers) {
