@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <fstream>
 #include <regex>
 
@@ -120,6 +121,31 @@ TEST(Readopt, HalfUnpackedLayersOfDeadProcessesAreSwept) {
   EXPECT_FALSE(fs::exists(dead));
   EXPECT_TRUE(fs::exists(alive)) << "a live process may still be writing it";
   fs::remove_all(alive);
+}
+
+TEST(Readopt, AnInvocationWhoseCallerWasKilledIsCleanedUp) {
+  RuntimeFixture fixture;
+  fs::path runc_root = fixture.dir() / "runc";
+  Background run(
+      {LockstepBinary(), "run", fixture.server().host() + "/test/tools:1.0.0", "--insecure",
+       "--data", fixture.node().string(), "--timeout", "60s", "--", "/bin/busybox", "sleep", "60"},
+      fixture.node().parent_path() / "run-logs");
+  std::string id;
+  ASSERT_TRUE(WaitFor([&] {
+    RunResult list = RunCommand({"runc", "--root", runc_root.string(), "list", "-q"});
+    id = list.OutLine();
+    return id.starts_with("inv-");
+  })) << run.Stderr();
+  run.Stop(SIGKILL);  // the caller dies; runc's container does not
+  ASSERT_TRUE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id) ||
+              fs::exists("/sys/fs/cgroup/lockstep/" + id));
+
+  fixture.Reopen();
+  RunResult list = RunCommand({"runc", "--root", runc_root.string(), "list", "-q"});
+  EXPECT_EQ(list.out, "") << "the orphaned invocation is gone";
+  EXPECT_FALSE(fs::exists(fixture.dir() / "invocations" / id));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/lockstep/" + id));
 }
 
 TEST(Readopt, ADamagedRoutingTableIsReportedNotGuessedAt) {

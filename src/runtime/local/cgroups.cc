@@ -73,4 +73,16 @@ void OwnCgroup::Remove() {
   name_.clear();
 }
 
+void RemoveIdleInvocationCgroups() {
+  for (const fs::path& h : Hierarchies()) {
+    Result<std::vector<std::string>> names = os::ListDir(h / "lockstep");
+    if (!names.ok()) continue;
+    for (const std::string& n : *names) {
+      if (!n.starts_with("inv-")) continue;
+      rmdir((h / "lockstep" / n / "c").c_str());
+      rmdir((h / "lockstep" / n).c_str());
+    }
+  }
+}
+
 }  // namespace lockstep::runtime::local

@@ -33,4 +33,8 @@ class OwnCgroup {
   std::string name_;
 };
 
+// Removes the cgroups of invocations whose owner died before cleaning up. A cgroup that
+// still holds processes cannot be removed (the kernel refuses), so live ones are safe.
+void RemoveIdleInvocationCgroups();
+
 }  // namespace lockstep::runtime::local

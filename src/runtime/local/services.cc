@@ -20,6 +20,7 @@
 #include "base/strings.h"
 #include "os/file.h"
 #include "os/random.h"
+#include "runtime/local/cgroups.h"
 #include "runtime/local/health_probe.h"
 #include "runtime/local/local_target.h"
 #include "runtime/local/local_target_internal.h"
@@ -237,6 +238,7 @@ Status LocalTarget::Recover() {
     instance->next_restart = Clock::now();
     instances_[c.id] = instance;
   }
+  RemoveIdleInvocationCgroups();
   // Bundles without a container were being started or retired when the process died.
   for (const char* sub : {"instances", "invocations"}) {
     Result<std::vector<std::string>> names = os::ListDir(options_.dir / sub);
