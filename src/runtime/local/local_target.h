@@ -100,7 +100,9 @@ class LocalTarget final : public Target {
   Status PublishRoutes(std::shared_ptr<const RoutingTable> table);
   Status LoadRoutes();
   void Supervise();
-  void CheckInstance(const std::string& id);
+  // Handles an exit (restart with backoff); true when a health check is due.
+  bool CheckInstance(const std::string& id);
+  void Probe(const std::string& id);
   void TrimLog(const std::filesystem::path& log);
 
   LocalTargetOptions options_;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <future>
 #include <set>
 #include <thread>
 
@@ -258,27 +259,32 @@ void LocalTarget::Supervise() {
       if (!instance->retiring) ids.push_back(id);
     }
     lock.unlock();
+    // Exits and restarts are handled one by one (quick); the health checks that are due
+    // run side by side, so one slow check does not hold up the others.
+    std::vector<std::future<void>> probes;
     for (const std::string& id : ids) {
       if (stopping_) break;
-      CheckInstance(id);
+      if (CheckInstance(id))
+        probes.push_back(std::async(std::launch::async, [this, id] { Probe(id); }));
     }
+    probes.clear();  // waits for each
     lock.lock();
     wake_.wait_for(lock, milliseconds(50), [this] { return stopping_.load(); });
   }
 }
 
-void LocalTarget::CheckInstance(const std::string& id) {
+bool LocalTarget::CheckInstance(const std::string& id) {
   std::shared_ptr<Instance> instance;
   {
     std::lock_guard lock(mutex_);
     auto it = instances_.find(id);
-    if (it == instances_.end() || it->second->retiring) return;
+    if (it == instances_.end() || it->second->retiring) return false;
     instance = it->second;
   }
   auto now = Clock::now();
   if (!Running(instance->pid)) {
     std::unique_lock lock(mutex_);
-    if (instance->retiring) return;
+    if (instance->retiring) return false;
     if (instance->health.state != HealthState::kExited) {
       instance->health.state = HealthState::kExited;
       instance->health.last_error = "the process exited";
@@ -292,9 +298,9 @@ void LocalTarget::CheckInstance(const std::string& id) {
         instance->backoff = kFirstBackoff;
       }
       instance->next_restart = now + instance->backoff;
-      return;
+      return false;
     }
-    if (now < instance->next_restart) return;
+    if (now < instance->next_restart) return false;
     lock.unlock();
     fs::path bundle = options_.dir / "instances" / id;
     (void)runc_.Delete(id, true);
@@ -312,9 +318,19 @@ void LocalTarget::CheckInstance(const std::string& id) {
       instance->backoff = std::min(instance->backoff * 2, kMaxBackoff);
       instance->next_restart = Clock::now() + instance->backoff;
     }
-    return;
+    return false;
   }
-  if (now < instance->next_check) return;
+  return now >= instance->next_check;
+}
+
+void LocalTarget::Probe(const std::string& id) {
+  std::shared_ptr<Instance> instance;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = instances_.find(id);
+    if (it == instances_.end() || it->second->retiring) return;
+    instance = it->second;
+  }
   Status probe =
       ProbeHttp(instance->port, instance->check.path, milliseconds(instance->check.timeout_ms));
   TrimLog(options_.dir / "instances" / id / "log");
