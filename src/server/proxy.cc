@@ -15,6 +15,7 @@
 #include <list>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace lockstep::server {
@@ -75,6 +76,10 @@ struct Conn {
     upstream_instance.clear();
   }
 };
+
+// Bodies up to this size are held whole (and a request may be sent twice); larger or
+// chunked ones are streamed through.
+constexpr uint64_t kBufferedBody = 1 << 20;
 
 struct Worker {
   asio::io_context io{1};
@@ -182,110 +187,250 @@ class BeastProxy final : public Proxy {
     Conn conn(std::move(socket));
     auto listed = w.conns.insert(w.conns.end(), &conn);
     for (;;) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(options_.max_body_bytes);
+      http::request_parser<http::empty_body> head;
+      head.header_limit(64 * 1024);
+      head.body_limit(boost::none);  // checked below; Beast would refuse past 1 MB
       conn.deadline = Clock::now() + options_.idle_timeout;
       auto [read_ec, n] =
-          co_await http::async_read_header(conn.client, conn.client_buffer, parser, kTuple);
+          co_await http::async_read_header(conn.client, conn.client_buffer, head, kTuple);
       if (read_ec) break;
-      if (parser.get()[http::field::expect] == "100-continue") {
-        Response go{http::status::continue_, parser.get().version()};
+      if (head.get()[http::field::expect] == "100-continue") {
+        Response go{http::status::continue_, head.get().version()};
         co_await http::async_write(conn.client, go, kTuple);
       }
-      if (!parser.is_done()) {
-        auto [body_ec, m] =
-            co_await http::async_read(conn.client, conn.client_buffer, parser, kTuple);
-        if (body_ec) {
-          if (body_ec == http::error::body_limit) {
-            Response too_big = Error(http::status::payload_too_large, parser.get().version(),
-                                     "request body exceeds the proxy's limit");
-            too_big.keep_alive(false);
-            co_await http::async_write(conn.client, too_big, kTuple);
-          }
-          break;
-        }
+      bool keep_alive = head.get().keep_alive();
+      boost::optional<uint64_t> length = head.content_length();
+      bool streamed = head.chunked() || (length && *length > kBufferedBody);
+      if (length && *length > options_.max_request_bytes) {
+        Response too_big = Error(http::status::payload_too_large, head.get().version(),
+                                 "request body exceeds the proxy's limit of " +
+                                     std::to_string(options_.max_request_bytes) + " bytes");
+        co_await Reply(conn, too_big, false, false);
+        break;
       }
-      Request req = parser.release();
-      bool keep_alive = req.keep_alive();
-      bool head = req.method() == http::verb::head;
-
-      Response res = co_await Forward(req, port, client_ip, conn);
-      StripHopByHop(res);
-      res.keep_alive(keep_alive);
-      if (!head) res.prepare_payload();
-      conn.deadline = Clock::now() + options_.upstream_timeout;
-      auto [write_ec, written] = co_await http::async_write(conn.client, res, kTuple);
-      if (write_ec || !keep_alive || conn.timed_out) break;
+      bool ok = false;
+      if (!streamed) {
+        http::request_parser<http::string_body> parser(std::move(head));
+        if (!parser.is_done()) {
+          auto [body_ec, m] =
+              co_await http::async_read(conn.client, conn.client_buffer, parser, kTuple);
+          if (body_ec) break;
+        }
+        Request req = parser.release();
+        ok = co_await Exchange(req, port, client_ip, conn, keep_alive);
+      } else {
+        http::request_parser<http::buffer_body> parser(std::move(head));
+        parser.body_limit(options_.max_request_bytes);
+        ok = co_await StreamExchange(parser, port, client_ip, conn, keep_alive);
+      }
+      if (!ok || !keep_alive || conn.timed_out) break;
     }
     w.conns.erase(listed);
     conn.CloseUpstream();
     conn.client.shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  // Sends `req` to the backend routed at `port` and returns its answer, or the proxy's
-  // own 502/503/504.
-  Task<Response> Forward(Request& req, uint16_t port, const std::string& client_ip, Conn& conn) {
+  std::shared_ptr<const runtime::Backend> RouteOf(uint16_t port) const {
+    std::shared_ptr<const runtime::RoutingTable> table = router_.Current();
+    auto it = table->by_port.find(port);
+    return it == table->by_port.end() ? nullptr : it->second;
+  }
+
+  // The proxy's own answer when the backend cannot give one.
+  Response Failure(const runtime::Backend& backend, const Conn& conn, unsigned version,
+                   std::string_view what, const beast::error_code& ec) const {
+    if (conn.timed_out) {
+      return Error(http::status::gateway_timeout, version,
+                   backend.environment + "/" + backend.service + " did not answer in time");
+    }
+    return Error(http::status::bad_gateway, version,
+                 backend.environment + "/" + backend.service + " (" + backend.instance_id + ") " +
+                     std::string(what) + ": " + ec.message());
+  }
+
+  template <class Fields>
+  static void PrepareForUpstream(Fields& f, const std::string& client_ip) {
+    StripHopByHop(f);
+    std::string forwarded = std::string(f["X-Forwarded-For"]);
+    f.set("X-Forwarded-For", forwarded.empty() ? client_ip : forwarded + ", " + client_ip);
+  }
+
+  Task<beast::error_code> ConnectUpstream(const runtime::Backend& backend, Conn& conn) {
+    conn.CloseUpstream();
+    beast::error_code ec;
+    tcp::endpoint to(asio::ip::make_address(backend.host, ec), backend.port);
+    auto [connect_ec] = co_await conn.upstream.async_connect(to, kTuple);
+    if (connect_ec) co_return connect_ec;
+    conn.upstream.set_option(tcp::no_delay(true), ec);
+    conn.upstream_instance = backend.instance_id;
+    co_return beast::error_code{};
+  }
+
+  // Writes `res` to the client; false when the client connection is done for.
+  Task<bool> Reply(Conn& conn, Response& res, bool keep_alive, bool head) {
+    StripHopByHop(res);
+    res.keep_alive(keep_alive);
+    if (!head) res.prepare_payload();
+    auto [write_ec, written] = co_await http::async_write(conn.client, res, kTuple);
+    co_return !write_ec;
+  }
+
+  // A request small enough to hold (and so to send again): sends it to the routed backend,
+  // once more on a fresh connection if a reused one turns out closed before any answer,
+  // then passes the answer on. False when the client connection must close.
+  Task<bool> Exchange(Request& req, uint16_t port, const std::string& client_ip, Conn& conn,
+                      bool keep_alive) {
     unsigned version = req.version();
-    std::shared_ptr<const runtime::Backend> backend;
-    {
-      std::shared_ptr<const runtime::RoutingTable> table = router_.Current();
-      auto it = table->by_port.find(port);
-      if (it != table->by_port.end()) backend = it->second;
-    }
+    bool head = req.method() == http::verb::head;
+    std::shared_ptr<const runtime::Backend> backend = RouteOf(port);
     if (backend == nullptr) {
-      co_return Error(http::status::service_unavailable, version,
-                      "no service is routed at port " + std::to_string(port));
+      Response none = Error(http::status::service_unavailable, version,
+                            "no service is routed at port " + std::to_string(port));
+      co_return co_await Reply(conn, none, keep_alive, false);
     }
-    StripHopByHop(req);
-    std::string forwarded = std::string(req["X-Forwarded-For"]);
-    req.set("X-Forwarded-For", forwarded.empty() ? client_ip : forwarded + ", " + client_ip);
+    PrepareForUpstream(req, client_ip);
     req.keep_alive(true);
     req.prepare_payload();
-    auto failed = [&](std::string_view what, const beast::error_code& ec) {
-      if (conn.timed_out) {
-        return Error(http::status::gateway_timeout, version,
-                     backend->environment + "/" + backend->service + " did not answer in time");
-      }
-      return Error(http::status::bad_gateway, version,
-                   backend->environment + "/" + backend->service + " (" + backend->instance_id +
-                       ") " + std::string(what) + ": " + ec.message());
-    };
-
-    // A reused connection may have been closed by the backend while idle; then (and only
-    // if nothing came back) the request is sent once more on a fresh connection.
     conn.deadline = Clock::now() + options_.upstream_timeout;
     for (int attempt = 0; attempt < 2; ++attempt) {
       bool reused = conn.upstream_instance == backend->instance_id;
       if (!reused) {
-        conn.CloseUpstream();
-        beast::error_code ec;
-        tcp::endpoint to(asio::ip::make_address(backend->host, ec), backend->port);
-        auto [connect_ec] = co_await conn.upstream.async_connect(to, kTuple);
-        if (connect_ec) co_return failed("refused the connection", connect_ec);
-        conn.upstream.set_option(tcp::no_delay(true), ec);
-        conn.upstream_instance = backend->instance_id;
+        beast::error_code connect_ec = co_await ConnectUpstream(*backend, conn);
+        if (connect_ec) {
+          Response failed = Failure(*backend, conn, version, "refused the connection", connect_ec);
+          co_return co_await Reply(conn, failed, keep_alive, false);
+        }
       }
       auto [write_ec, w] = co_await http::async_write(conn.upstream, req, kTuple);
-      http::response_parser<http::string_body> parser;
-      parser.body_limit(options_.max_body_bytes);
-      if (req.method() == http::verb::head) parser.skip(true);
+      http::response_parser<http::empty_body> answer;
+      answer.body_limit(boost::none);  // Beast would refuse past 8 MB
+      if (head) answer.skip(true);
       beast::error_code read_ec = write_ec;
       if (!write_ec) {
         auto [ec, r] =
-            co_await http::async_read(conn.upstream, conn.upstream_buffer, parser, kTuple);
+            co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
         read_ec = ec;
       }
       if (read_ec) {
-        bool nothing_back = !parser.got_some();
+        bool nothing_back = !answer.got_some();
         conn.CloseUpstream();
         if (reused && nothing_back && !conn.timed_out) continue;
-        co_return failed("failed", read_ec);
+        Response failed = Failure(*backend, conn, version, "failed", read_ec);
+        co_return co_await Reply(conn, failed, keep_alive, false);
+      }
+      co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, head);
+    }
+    Response lost = Error(http::status::bad_gateway, version, "upstream connection lost");
+    co_return co_await Reply(conn, lost, keep_alive, false);
+  }
+
+  // A request too large to hold (or chunked): streamed to a fresh upstream connection
+  // while it arrives; it cannot be sent twice.
+  Task<bool> StreamExchange(http::request_parser<http::buffer_body>& parser, uint16_t port,
+                            const std::string& client_ip, Conn& conn, bool keep_alive) {
+    auto& req = parser.get();
+    unsigned version = req.version();
+    std::shared_ptr<const runtime::Backend> backend = RouteOf(port);
+    if (backend == nullptr) {
+      Response none = Error(http::status::service_unavailable, version,
+                            "no service is routed at port " + std::to_string(port));
+      co_await Reply(conn, none, false, false);
+      co_return false;  // the unread body makes the connection unusable
+    }
+    bool chunked = req.chunked();
+    PrepareForUpstream(req, client_ip);
+    req.keep_alive(true);
+    if (chunked) req.chunked(true);
+    conn.deadline = Clock::now() + options_.upstream_timeout;
+    beast::error_code ec = co_await ConnectUpstream(*backend, conn);
+    if (!ec) ec = co_await Relay(conn.client, conn.client_buffer, parser, conn.upstream, conn);
+    if (ec) {
+      conn.CloseUpstream();
+      Response failed = Failure(*backend, conn, version, "failed while receiving the request", ec);
+      co_await Reply(conn, failed, false, false);
+      co_return false;
+    }
+    http::response_parser<http::empty_body> answer;
+    answer.body_limit(boost::none);
+    auto [read_ec, r] =
+        co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
+    if (read_ec) {
+      conn.CloseUpstream();
+      Response failed = Failure(*backend, conn, version, "failed", read_ec);
+      co_return co_await Reply(conn, failed, keep_alive, false);
+    }
+    co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, false);
+  }
+
+  // Passes the backend's answer, whose header `answer` has read, to the client: held
+  // whole when small, streamed otherwise.
+  Task<bool> PassAnswer(http::response_parser<http::empty_body>& answer,
+                        const runtime::Backend& backend, Conn& conn, unsigned version,
+                        bool keep_alive, bool head) {
+    boost::optional<uint64_t> length = answer.content_length();
+    bool small = answer.is_done() || (length && *length <= kBufferedBody);
+    if (small) {
+      http::response_parser<http::string_body> parser(std::move(answer));
+      if (!parser.is_done()) {
+        auto [ec, r] =
+            co_await http::async_read(conn.upstream, conn.upstream_buffer, parser, kTuple);
+        if (ec) {
+          conn.CloseUpstream();
+          Response failed = Failure(backend, conn, version, "failed", ec);
+          co_return co_await Reply(conn, failed, keep_alive, false);
+        }
       }
       Response res = parser.release();
       if (!res.keep_alive()) conn.CloseUpstream();
-      co_return res;
+      co_return co_await Reply(conn, res, keep_alive, head);
     }
-    co_return Error(http::status::bad_gateway, version, "upstream connection lost");
+    http::response_parser<http::buffer_body> parser(std::move(answer));
+    parser.body_limit(boost::none);
+    auto& res = parser.get();
+    bool upstream_keeps = res.keep_alive();
+    StripHopByHop(res);
+    // Without a length the body ends with chunking, or (for an HTTP/1.0 client) with
+    // the connection.
+    if (!res.has_content_length()) {
+      if (version >= 11) {
+        res.chunked(true);
+      } else {
+        keep_alive = false;
+      }
+    }
+    res.keep_alive(keep_alive);
+    beast::error_code ec =
+        co_await Relay(conn.upstream, conn.upstream_buffer, parser, conn.client, conn);
+    if (ec || !upstream_keeps) conn.CloseUpstream();
+    co_return !ec && keep_alive;
+  }
+
+  // Moves the message whose header `parser` has read from `from` to `to` through a 64 KiB
+  // buffer, header first (Beast's relay pattern): memory stays flat whatever the size.
+  template <bool isRequest>
+  Task<beast::error_code> Relay(Socket& from, beast::flat_buffer& buffer,
+                                http::parser<isRequest, http::buffer_body>& parser, Socket& to,
+                                Conn& conn) {
+    std::vector<char> chunk(64 * 1024);
+    http::serializer<isRequest, http::buffer_body> serializer(parser.get());
+    do {
+      conn.deadline = Clock::now() + options_.upstream_timeout;
+      if (!parser.is_done()) {
+        parser.get().body().data = chunk.data();
+        parser.get().body().size = chunk.size();
+        auto [read_ec, n] = co_await http::async_read(from, buffer, parser, kTuple);
+        if (read_ec && read_ec != http::error::need_buffer) co_return read_ec;
+        parser.get().body().size = chunk.size() - parser.get().body().size;
+        parser.get().body().data = chunk.data();
+        parser.get().body().more = !parser.is_done();
+      } else {
+        parser.get().body().data = nullptr;
+        parser.get().body().size = 0;
+      }
+      auto [write_ec, m] = co_await http::async_write(to, serializer, kTuple);
+      if (write_ec && write_ec != http::error::need_buffer) co_return write_ec;
+    } while (!parser.is_done() || !serializer.is_done());
+    co_return beast::error_code{};
   }
 
   runtime::Router& router_;

@@ -3,6 +3,8 @@
 //
 // A request loads the table once and holds the chosen Backend until the backend's
 // response is complete; that is what lets Retire drain an instance (runtime/router.h).
+// Bodies up to 1 MiB are held whole; larger and chunked ones stream through a 64 KiB
+// buffer in both directions, so memory stays flat for uploads and downloads of any size.
 // Client connections are kept alive across switches: each request picks its backend
 // again, and an upstream connection to a backend that is no longer routed is closed.
 // New public ports are listened on as soon as a table naming them is published.
@@ -24,7 +26,7 @@ namespace lockstep::server {
 struct ProxyOptions {
   std::string address = "127.0.0.1";
   int threads = 2;
-  uint64_t max_body_bytes = 64ull << 20;      // per request and per response
+  uint64_t max_request_bytes = 8ull << 30;    // a larger request body is refused (413)
   std::chrono::seconds upstream_timeout{60};  // connect, send and answer
   std::chrono::seconds idle_timeout{120};     // a keep-alive client connection
 };
