@@ -148,6 +148,19 @@ TEST(Readopt, AnInvocationWhoseCallerWasKilledIsCleanedUp) {
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/lockstep/" + id));
 }
 
+TEST(Readopt, ARetirementACrashInterruptedIsFinishedNotUndone) {
+  RuntimeFixture fixture;
+  std::string id = *fixture.target().Start({"prod", "web"}, fixture.Prepare(fixture.Service("v1")));
+  ASSERT_EQ(fixture.WaitHealthy(id).state, HealthState::kHealthy);
+  // The journal as Retire leaves it before it stops the container.
+  fixture.Close();
+  std::ofstream(fixture.dir() / "instances" / id / "retiring");
+  fixture.Reopen();
+  EXPECT_EQ(fixture.target().runc().State(id).status().code(), Code::kNotFound);
+  EXPECT_FALSE(fs::exists(fixture.dir() / "instances" / id));
+  EXPECT_EQ(fixture.target().Health(id).status().code(), Code::kNotFound);
+}
+
 TEST(Readopt, ADamagedRoutingTableIsReportedNotGuessedAt) {
   ScratchDir scratch;
   fs::create_directories(scratch.path() / "runtime");

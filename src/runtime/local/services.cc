@@ -192,6 +192,10 @@ Status LocalTarget::Retire(const std::string& instance_id, milliseconds drain) {
     }
     instance->retiring = true;
   }
+  // Journaled: if lockstep dies from here on, the next start finishes the retirement
+  // instead of restarting the instance.
+  LS_RETURN_IF_ERROR(
+      os::WriteFileAtomic(options_.dir / "instances" / instance_id / "retiring", ""));
   // Requests that picked this instance before the switch finish first.
   (void)Router::WaitDrained(router_->LastBackendOf(instance_id), drain);
 
@@ -214,6 +218,13 @@ Status LocalTarget::Recover() {
   std::set<std::string> known;
   for (const ContainerState& c : containers) {
     known.insert(c.id);
+    if (os::Exists(options_.dir / "instances" / c.id / "retiring")) {
+      // A retirement that a crash interrupted: finished now.
+      (void)runc_.Delete(c.id, true);
+      (void)os::RemoveTree(options_.dir / "instances" / c.id);
+      known.erase(c.id);
+      continue;
+    }
     if (c.id.starts_with("inv-")) {
       // An invocation whose caller is gone: nobody waits for its result.
       (void)runc_.Delete(c.id, true);
