@@ -202,7 +202,7 @@ void AddPackCommand(CLI::App& app, Globals&, ExitCode* exit) {
                   "base image: [REGISTRY/]NAME[:TAG|@DIGEST] or oci:LAYOUT:NAME");
   sub->add_option("--entrypoint", a->entrypoint, "entrypoint, as words or a JSON array");
   sub->add_option("--cmd", a->cmd, "default arguments, as words or a JSON array");
-  sub->add_option("--env", a->env, "KEY=VALUE environment (repeatable)");
+  sub->add_option("--env", a->env, "KEY=VALUE environment (repeatable)")->allow_extra_args(false);
   sub->add_option("--workdir", a->workdir, "working directory");
   sub->add_option("--user", a->user, "user[:group] to run as");
   sub->add_option("--label", a->labels, "KEY=VALUE label (repeatable)");

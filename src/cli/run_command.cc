@@ -110,9 +110,11 @@ void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit) {
   sub->add_option("--memory", args->memory, "memory limit; passing it kills the run")
       ->capture_default_str();
   sub->add_option("--timeout", args->timeout, "time limit (500ms, 30s, 5m)")->capture_default_str();
-  sub->add_option("--env", args->env, "KEY=VALUE added to the environment (repeatable)");
+  sub->add_option("--env", args->env, "KEY=VALUE added to the environment (repeatable)")
+      ->allow_extra_args(false);
   sub->add_option("--volume", args->volumes,
-                  "grant a volume of the 'local' environment: NAME[:ro|:rw] at /volumes/NAME");
+                  "grant a volume of the 'local' environment: NAME[:ro|:rw] at /volumes/NAME")
+      ->allow_extra_args(false);
   sub->add_option("--network", args->network, "none (loopback only) or host")
       ->capture_default_str();
   AddRegistryFlags(*sub, args->flags);

@@ -250,6 +250,14 @@ TEST_F(RunCommandTest, PrintsTheOutputAndExitsWithTheFunctionsStatus) {
   EXPECT_EQ(mounts.OutLine(), "0");
 }
 
+TEST_F(RunCommandTest, RepeatedOptionsBeforeTheImageTakeOneValueEach) {
+  RunResult r = RunCommand({LockstepBinary(), "run", "--env", "A=1", "--env", "B=2",
+                            fixture_->server().host() + "/test/tools:1.0.0", "--insecure", "--data",
+                            data_.path().string(), "--", "/bin/sh", "-c", "echo $A$B"});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  EXPECT_EQ(r.out, "12\n");
+}
+
 TEST_F(RunCommandTest, ReportsAMemoryKillAndATimeout) {
   RunResult hog = Run({"--memory", "24MiB", "--", "/bin/memhog", "64"});
   EXPECT_EQ(hog.exit_code, 137) << hog.Describe();
