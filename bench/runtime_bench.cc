@@ -210,6 +210,7 @@ int Main(int argc, char** argv) {
     r.config.kind = ReleaseKind::kService;
     r.config.entrypoint = {"/bin/hello_http"};
     r.config.env = {{"VERSION", "w"}, {"WORK_US", std::to_string(work_us)}};
+    r.config.network = NetworkGrant::kHost;  // so wrk can also call it directly
     r.config.health = {.path = "/", .interval_ms = 20, .timeout_ms = 500, .successes = 1};
     std::string release = Must(target->Prepare(r), "prepare").release_id;
     std::string id = WaitHealthy(*target, Must(target->Start({"bench", "web"}, release), "start"));

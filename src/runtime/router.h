@@ -25,6 +25,7 @@ struct Backend {
   std::string service;
   std::string host = "127.0.0.1";
   uint16_t port = 0;
+  std::string netns;  // the network namespace to connect from (empty: the host's)
 };
 
 struct RoutingTable {

@@ -75,6 +75,7 @@ struct ObservedInstance {
   Digest image;
   std::string config_hash;  // sha256 of the runtime config the instance runs with
   uint16_t port = 0;        // where the instance listens (services)
+  std::string netns;        // its own network namespace (empty: the host's)
   std::string status;       // the runtime's word: "running", "stopped", "created"...
   HealthState health = HealthState::kStarting;
   bool routed = false;

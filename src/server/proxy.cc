@@ -7,6 +7,8 @@
 // deadline per connection that a sweeper checks once a second.
 #include "server/proxy.h"
 
+#include <sys/socket.h>
+
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -17,6 +19,8 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include "os/netns.h"
 
 namespace lockstep::server {
 
@@ -259,6 +263,14 @@ class BeastProxy final : public Proxy {
     conn.CloseUpstream();
     beast::error_code ec;
     tcp::endpoint to(asio::ip::make_address(backend.host, ec), backend.port);
+    if (!backend.netns.empty()) {
+      // An isolated instance listens on the loopback of its own namespace: the socket is
+      // made there (and keeps that namespace) before it connects.
+      Result<os::UniqueFd> fd = os::SocketIn(backend.netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+      if (!fd.ok()) co_return asio::error::make_error_code(asio::error::host_unreachable);
+      conn.upstream.assign(tcp::v4(), fd->release(), ec);
+      if (ec) co_return ec;
+    }
     auto [connect_ec] = co_await conn.upstream.async_connect(to, kTuple);
     if (connect_ec) co_return connect_ec;
     conn.upstream.set_option(tcp::no_delay(true), ec);

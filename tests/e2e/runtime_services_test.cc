@@ -40,8 +40,12 @@ class Services : public ::testing::Test {
     return {};
   }
 
-  std::string Body(uint16_t port, const std::string& path = "/") {
-    return Get("http://127.0.0.1:" + std::to_string(port) + path).body;
+  // What the instance answers at `path`, asked from inside its network namespace (or from
+  // the host, for one granted the host's network).
+  static std::string Body(const ObservedInstance& o, const std::string& path = "/") {
+    std::string url = "http://127.0.0.1:" + std::to_string(o.port) + path;
+    if (o.netns.empty()) return Get(url).body;
+    return RunCommand({"nsenter", "--net=" + o.netns, "curl", "-s", url}).out;
   }
 
   std::unique_ptr<RuntimeFixture> fixture_;
@@ -63,10 +67,26 @@ TEST_F(Services, StartBecomeHealthyAndAreObservedFromTheRuntime) {
   std::ifstream config(fixture_->dir() / "instances" / id / "config.json");
   std::string text((std::istreambuf_iterator<char>(config)), {});
   EXPECT_EQ(o.config_hash, DigestOf(text).str());
-  EXPECT_EQ(Body(o.port), "v1\n");
+  EXPECT_EQ(Body(o), "v1\n");
+  // Isolated by default: the instance's namespace has loopback and nothing else.
+  ASSERT_FALSE(o.netns.empty());
+  RunResult links = RunCommand({"nsenter", "--net=" + o.netns, "cat", "/proc/net/dev"});
+  EXPECT_EQ(std::count(links.out.begin(), links.out.end(), ':'), 1) << links.out;
+  EXPECT_NE(links.out.find("lo:"), std::string::npos) << links.out;
   Result<std::string> logs = fixture_->target().Logs(id, 4096);
   ASSERT_TRUE(logs.ok()) << logs.status().ToString();
   EXPECT_EQ(*logs, "serving v1 on " + std::to_string(o.port) + "\n");
+}
+
+TEST_F(Services, GrantedTheHostNetworkListenOnAHostPort) {
+  Release open = fixture_->Service("v1");
+  open.config.network = NetworkGrant::kHost;
+  std::string id = *fixture_->target().Start({"prod", "web"}, fixture_->Prepare(open));
+  ASSERT_EQ(fixture_->WaitHealthy(id).state, HealthState::kHealthy);
+  ObservedInstance o = Observed(id);
+  EXPECT_TRUE(o.netns.empty());
+  EXPECT_NE(o.port, 8080);
+  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(o.port) + "/").body, "v1\n");
 }
 
 TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
@@ -100,7 +120,7 @@ TEST_F(Services, ACrashedInstanceIsRestartedAndTheRestartReported) {
   EXPECT_EQ(health.state, HealthState::kHealthy);
   EXPECT_EQ(health.restarts, 1u);
   EXPECT_NE(fixture_->target().runc().State(id)->pid, state->pid);
-  EXPECT_EQ(Body(Observed(id).port), "v1\n");
+  EXPECT_EQ(Body(Observed(id)), "v1\n");
   Result<std::string> logs = fixture_->target().Logs(id, 4096);
   ASSERT_TRUE(logs.ok());
   // Started twice, logged twice, into the one bounded log.
@@ -122,12 +142,13 @@ TEST_F(Services, RetireLeavesNothingBehindAndRefusesARoutedInstance) {
   ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {next, 0}}}).ok());
   EXPECT_EQ(fixture_->router().Current()->RouteOf("prod", "web")->instance_id, next);
   EXPECT_EQ(fixture_->router().Current()->PortOf("prod", "web"), 18081) << "the port is kept";
-  uint16_t old_port = Observed(id).port;
+  std::string old_netns = Observed(id).netns;
+  ASSERT_FALSE(old_netns.empty());
   ASSERT_TRUE(fixture_->target().Retire(id, std::chrono::milliseconds(100)).ok());
   EXPECT_EQ(fixture_->target().runc().State(id).status().code(), Code::kNotFound);
   EXPECT_FALSE(fs::exists(fixture_->dir() / "instances" / id));
   EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id));
-  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(old_port) + "/").status, 0);
+  EXPECT_FALSE(fs::exists(old_netns)) << "its network namespace is released";
   EXPECT_EQ(fixture_->target().Health(id).status().code(), Code::kNotFound);
 }
 

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "os/file.h"
+#include "os/netns.h"
 
 namespace lockstep::runtime::local {
 
@@ -41,10 +42,16 @@ bool WaitFor(int fd, short events, Clock::time_point deadline) {
 
 }  // namespace
 
-Status ProbeHttp(uint16_t port, const std::string& path, std::chrono::milliseconds timeout) {
+Status ProbeHttp(uint16_t port, const std::string& path, std::chrono::milliseconds timeout,
+                 const std::string& netns) {
   auto deadline = Clock::now() + timeout;
-  os::UniqueFd fd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (!fd.valid()) return os::ErrnoStatus("socket", "");
+  os::UniqueFd fd;
+  if (netns.empty()) {
+    fd = os::UniqueFd(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return os::ErrnoStatus("socket", "");
+  } else {
+    LS_ASSIGN_OR_RETURN(fd, os::SocketIn(netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK));
+  }
   sockaddr_in addr = Loopback(port);
   if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 &&
       errno != EINPROGRESS) {

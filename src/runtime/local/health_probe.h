@@ -12,7 +12,9 @@
 namespace lockstep::runtime::local {
 
 // Ok, or why the check failed ("connect: Connection refused", "status 503", "timed out").
-Status ProbeHttp(uint16_t port, const std::string& path, std::chrono::milliseconds timeout);
+// With `netns` (a file holding a network namespace), the connection is made inside it.
+Status ProbeHttp(uint16_t port, const std::string& path, std::chrono::milliseconds timeout,
+                 const std::string& netns = "");
 
 // A loopback TCP port that was free a moment ago (the kernel's pick).
 Result<uint16_t> PickFreePort();

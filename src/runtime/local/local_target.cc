@@ -205,7 +205,8 @@ Result<fs::path> LocalTarget::RootfsOf(const std::string& release_id) {
 Result<std::string> LocalTarget::SpecFor(const Prepared& prepared, const Placement& where,
                                          const std::map<std::string, std::string>& extra_env,
                                          const std::string& cgroups_path,
-                                         std::map<std::string, std::string> annotations) {
+                                         std::map<std::string, std::string> annotations,
+                                         const std::string& netns) {
   std::map<std::string, fs::path> volumes;
   for (const VolumeGrant& grant : prepared.release.config.volumes) {
     LS_ASSIGN_OR_RETURN(volumes[grant.name], Volume(where.environment, grant.name));
@@ -220,6 +221,7 @@ Result<std::string> LocalTarget::SpecFor(const Prepared& prepared, const Placeme
                .extra_env = extra_env,
                .volumes = std::move(volumes),
                .cgroups_path = cgroups_path,
+               .network_namespace = netns,
                .annotations = std::move(annotations)};
   return RuntimeSpec(in);
 }
@@ -257,6 +259,7 @@ Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& en
     if (Result<Digest> d = Digest::Parse(get(kAnnotationImage)); d.ok()) o.image = *d;
     o.config_hash = DigestOf(*config).str();
     o.port = static_cast<uint16_t>(ParseUint(get(kAnnotationPort)).value_or(0));
+    o.netns = get(kAnnotationNetns);
     o.status = c.status;
     o.since_unix = c.created_unix;
     const Backend* route = table->RouteOf(o.environment, o.service);

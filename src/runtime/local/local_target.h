@@ -95,7 +95,8 @@ class LocalTarget final : public Target {
   Result<std::string> SpecFor(const Prepared& prepared, const Placement& where,
                               const std::map<std::string, std::string>& extra_env,
                               const std::string& cgroups_path,
-                              std::map<std::string, std::string> annotations);
+                              std::map<std::string, std::string> annotations,
+                              const std::string& netns = "");
   // Saves `table` to routes.json, then publishes it.
   Status PublishRoutes(std::shared_ptr<const RoutingTable> table);
   Status LoadRoutes();

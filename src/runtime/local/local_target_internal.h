@@ -18,6 +18,10 @@ inline constexpr const char* kAnnotationService = "dev.lockstep.service";
 inline constexpr const char* kAnnotationRelease = "dev.lockstep.release";
 inline constexpr const char* kAnnotationImage = "dev.lockstep.image";
 inline constexpr const char* kAnnotationPort = "dev.lockstep.port";
+inline constexpr const char* kAnnotationNetns = "dev.lockstep.netns";
+
+// The port every isolated service listens on: its namespace is its own, so any is free.
+inline constexpr uint16_t kIsolatedServicePort = 8080;
 
 struct LocalTarget::Prepared {
   Release release;
@@ -32,6 +36,7 @@ struct LocalTarget::Instance {
   std::string release_id;
   HealthCheck check;
   uint16_t port = 0;
+  std::string netns;  // held on instances/ID/netns, or empty for the host's
   int pid = 0;
   InstanceHealth health;
   uint32_t passes = 0;  // consecutive successful checks

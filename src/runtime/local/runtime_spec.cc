@@ -132,9 +132,13 @@ Result<std::string> RuntimeSpec(const SpecInput& in) {
 
   json::array namespaces = {
       {{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}};
-  // A service listens on a loopback port of the host, where the proxy reaches it.
-  if (in.release->kind == ReleaseKind::kFunction && in.release->network == NetworkGrant::kNone)
-    namespaces.push_back(json::object{{"type", "network"}});
+  // Without the host network granted, a function gets a fresh namespace; a service joins
+  // the one lockstep made for the instance, which outlives its restarts.
+  if (in.release->network == NetworkGrant::kNone) {
+    json::object netns{{"type", "network"}};
+    if (!in.network_namespace.empty()) netns["path"] = in.network_namespace;
+    namespaces.push_back(std::move(netns));
+  }
 
   auto memory = static_cast<int64_t>(limits.memory_bytes);
   json::object linux = {

@@ -7,9 +7,9 @@
 //   root      the release's read-only root filesystem; /tmp is a private tmpfs
 //   mounts    /proc, /dev, /sys (read-only), and each granted volume at /volumes/NAME,
 //             read-only unless granted writable
-//   linux     new pid/ipc/uts/mount namespaces; for functions a network namespace with
-//             only loopback unless the host network is granted (services listen on a
-//             loopback port of the host, for the proxy); memory (no swap), pids and CPU-share
+//   linux     new pid/ipc/uts/mount namespaces; a network namespace with only loopback
+//             unless the host network is granted (a fresh one for a function, the
+//             instance's own for a service); memory (no swap), pids and CPU-share
 //             limits, masked and read-only kernel paths
 #pragma once
 
@@ -31,6 +31,7 @@ struct SpecInput {
   std::map<std::string, std::string> extra_env;          // set last
   std::map<std::string, std::filesystem::path> volumes;  // granted name → host directory
   std::string cgroups_path;
+  std::string network_namespace;  // join this one (a service's own) instead of a new one
   std::map<std::string, std::string> annotations;
   std::string hostname = "lockstep";
 };

@@ -81,11 +81,16 @@ TEST(RuntimeSpec, NetworkIsOwnNamespaceUnlessGranted) {
   };
   EXPECT_TRUE(has_netns(NetworkGrant::kNone));
   EXPECT_FALSE(has_netns(NetworkGrant::kHost));
+  // A service joins the namespace lockstep holds for the instance.
   ReleaseConfig service{.kind = ReleaseKind::kService};
-  json::object spec = Spec(image, service);
+  SpecInput in{.image = &image, .release = &service, .rootfs = "/r",
+               .network_namespace = "/data/instances/x/netns"};
+  json::object spec = json::parse(RuntimeSpec(in).value()).as_object();
+  std::string joined;
   for (const json::value& ns : spec["linux"].at("namespaces").as_array()) {
-    EXPECT_NE(ns.at("type"), "network") << "services listen on the host's loopback";
+    if (ns.at("type") == "network") joined = std::string(ns.at("path").as_string());
   }
+  EXPECT_EQ(joined, "/data/instances/x/netns");
 }
 
 TEST(RuntimeSpec, MountsOnlyGrantedVolumesWithTheirMode) {

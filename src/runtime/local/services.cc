@@ -20,6 +20,7 @@
 
 #include "base/strings.h"
 #include "os/file.h"
+#include "os/netns.h"
 #include "os/random.h"
 #include "runtime/local/cgroups.h"
 #include "runtime/local/health_probe.h"
@@ -48,6 +49,14 @@ bool Running(int pid) {
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
 }
 
+// A service bundle may hold the instance's network namespace, a mount point that must be
+// released before the directory can go.
+Status RemoveBundle(const fs::path& bundle) {
+  if (os::Exists(bundle / "netns"))
+    LS_RETURN_IF_ERROR(os::RemoveNetworkNamespace(bundle / "netns"));
+  return os::RemoveTree(bundle);
+}
+
 }  // namespace
 
 Result<std::string> LocalTarget::Start(const Placement& where, const std::string& release_id) {
@@ -63,20 +72,38 @@ Result<std::string> LocalTarget::Start(const Placement& where, const std::string
   instance->where = where;
   instance->release_id = release_id;
   instance->check = prepared->release.config.health;
-  LS_ASSIGN_OR_RETURN(instance->port, PickFreePort());
-
   fs::path bundle = options_.dir / "instances" / instance->id;
-  std::string port = std::to_string(instance->port);
-  LS_ASSIGN_OR_RETURN(std::string spec,
-                      SpecFor(*prepared, where, {{"PORT", port}}, "/lockstep/" + instance->id,
-                              {{kAnnotationPort, port}}));
   LS_RETURN_IF_ERROR(os::MakeDirs(bundle));
-  LS_RETURN_IF_ERROR(os::WriteFileAtomic(bundle / "config.json", spec));
-  LS_ASSIGN_OR_RETURN(os::UniqueFd log, os::OpenAppend(bundle / "log"));
-  if (Status s = runc_.RunDetached(instance->id, bundle, log.get()); !s.ok()) {
+  // Without the host network granted, the instance gets a namespace of its own, made here
+  // so it outlives restarts of the container; the proxy and the health checks connect
+  // from inside it.
+  if (prepared->release.config.network == NetworkGrant::kNone) {
+    instance->netns = (bundle / "netns").string();
+    instance->port = kIsolatedServicePort;
+    if (Status s = os::CreateNetworkNamespace(instance->netns); !s.ok()) {
+      (void)os::RemoveTree(bundle);
+      return s;
+    }
+  } else {
+    LS_ASSIGN_OR_RETURN(instance->port, PickFreePort());
+  }
+  auto undo = [&] {
     (void)runc_.Delete(instance->id, true);
+    if (!instance->netns.empty()) (void)os::RemoveNetworkNamespace(instance->netns);
     (void)os::RemoveTree(bundle);
-    return s;
+  };
+
+  std::string port = std::to_string(instance->port);
+  Result<std::string> spec =
+      SpecFor(*prepared, where, {{"PORT", port}}, "/lockstep/" + instance->id,
+              {{kAnnotationPort, port}, {kAnnotationNetns, instance->netns}}, instance->netns);
+  Status written = spec.ok() ? os::WriteFileAtomic(bundle / "config.json", *spec) : spec.status();
+  Result<os::UniqueFd> log =
+      written.ok() ? os::OpenAppend(bundle / "log") : Result<os::UniqueFd>(written);
+  Status started = log.ok() ? runc_.RunDetached(instance->id, bundle, log->get()) : log.status();
+  if (!started.ok()) {
+    undo();
+    return started;
   }
   LS_ASSIGN_OR_RETURN(ContainerState state, runc_.State(instance->id));
   instance->pid = state.pid;
@@ -128,7 +155,7 @@ Status LocalTarget::SwitchRoutes(const std::string& environment, const RouteChan
                                   taken->second->environment + "/" + taken->second->service);
       }
       next->by_port[port] = std::make_shared<const Backend>(
-          Backend{instance.id, environment, service, "127.0.0.1", instance.port});
+          Backend{instance.id, environment, service, "127.0.0.1", instance.port, instance.netns});
     }
   }
   return PublishRoutes(std::move(next));
@@ -141,7 +168,8 @@ Status LocalTarget::PublishRoutes(std::shared_ptr<const RoutingTable> table) {
                       {"service", b->service},
                       {"public_port", port},
                       {"instance", b->instance_id},
-                      {"backend_port", b->port}});
+                      {"backend_port", b->port},
+                      {"netns", b->netns}});
   }
   LS_RETURN_IF_ERROR(os::WriteFileAtomic(options_.dir / "routes.json",
                                          json::serialize(json::object{{"routes", routes}})));
@@ -162,10 +190,12 @@ Status LocalTarget::LoadRoutes() {
     for (const json::value& r : v.at("routes").as_array()) {
       const json::object& o = r.as_object();
       auto port = static_cast<uint16_t>(o.at("public_port").to_number<uint64_t>());
+      const json::value* netns = o.if_contains("netns");
       table->by_port[port] = std::make_shared<const Backend>(Backend{
           std::string(o.at("instance").as_string()), std::string(o.at("environment").as_string()),
           std::string(o.at("service").as_string()), "127.0.0.1",
-          static_cast<uint16_t>(o.at("backend_port").to_number<uint64_t>())});
+          static_cast<uint16_t>(o.at("backend_port").to_number<uint64_t>()),
+          netns != nullptr ? std::string(netns->as_string()) : std::string()});
     }
   } catch (const std::exception& e) {
     return Internal((options_.dir / "routes.json").string() + " is damaged: " + e.what());
@@ -206,7 +236,7 @@ Status LocalTarget::Retire(const std::string& instance_id, milliseconds drain) {
   }
   Status deleted = runc_.Delete(instance_id, true);
   if (!deleted.ok() && deleted.code() != Code::kNotFound) return deleted;
-  LS_RETURN_IF_ERROR(os::RemoveTree(options_.dir / "instances" / instance_id));
+  LS_RETURN_IF_ERROR(RemoveBundle(options_.dir / "instances" / instance_id));
   std::lock_guard lock(mutex_);
   instances_.erase(instance_id);
   return Status::Ok();
@@ -221,7 +251,7 @@ Status LocalTarget::Recover() {
     if (os::Exists(options_.dir / "instances" / c.id / "retiring")) {
       // A retirement that a crash interrupted: finished now.
       (void)runc_.Delete(c.id, true);
-      (void)os::RemoveTree(options_.dir / "instances" / c.id);
+      (void)RemoveBundle(options_.dir / "instances" / c.id);
       known.erase(c.id);
       continue;
     }
@@ -240,6 +270,7 @@ Status LocalTarget::Recover() {
     instance->where = {get(kAnnotationEnvironment), get(kAnnotationService)};
     instance->release_id = get(kAnnotationRelease);
     instance->port = static_cast<uint16_t>(ParseUint(get(kAnnotationPort)).value_or(0));
+    instance->netns = get(kAnnotationNetns);
     instance->pid = c.status == "running" ? c.pid : 0;
     Result<std::shared_ptr<const Prepared>> prepared = Load(instance->release_id);
     if (!prepared.ok() || instance->port == 0) continue;  // not one of ours to supervise
@@ -256,7 +287,7 @@ Status LocalTarget::Recover() {
     Result<std::vector<std::string>> names = os::ListDir(options_.dir / sub);
     if (!names.ok()) continue;
     for (const std::string& n : *names) {
-      if (!known.contains(n)) (void)os::RemoveTree(options_.dir / sub / n);
+      if (!known.contains(n)) (void)RemoveBundle(options_.dir / sub / n);
     }
   }
   return LoadRoutes();
@@ -342,8 +373,8 @@ void LocalTarget::Probe(const std::string& id) {
     if (it == instances_.end() || it->second->retiring) return;
     instance = it->second;
   }
-  Status probe =
-      ProbeHttp(instance->port, instance->check.path, milliseconds(instance->check.timeout_ms));
+  Status probe = ProbeHttp(instance->port, instance->check.path,
+                           milliseconds(instance->check.timeout_ms), instance->netns);
   TrimLog(options_.dir / "instances" / id / "log");
   std::lock_guard lock(mutex_);
   instance->next_check = Clock::now() + milliseconds(instance->check.interval_ms);
