@@ -83,7 +83,9 @@ TEST(RuntimeSpec, NetworkIsOwnNamespaceUnlessGranted) {
   EXPECT_FALSE(has_netns(NetworkGrant::kHost));
   // A service joins the namespace lockstep holds for the instance.
   ReleaseConfig service{.kind = ReleaseKind::kService};
-  SpecInput in{.image = &image, .release = &service, .rootfs = "/r",
+  SpecInput in{.image = &image,
+               .release = &service,
+               .rootfs = "/r",
                .network_namespace = "/data/instances/x/netns"};
   json::object spec = json::parse(RuntimeSpec(in).value()).as_object();
   std::string joined;
