@@ -2,22 +2,23 @@
 # Local runtime benchmark (needs root: runc, overlay mounts, cgroups).
 #
 # - invoke: a function (busybox true) invoked through the local target, beside a bare
-#   `runc run` of the same bundle (the physical floor), interleaved, RUNS times.
+#   `runc run` of the same bundle (the physical floor), interleaved in alternating order,
+#   RUNS times.
 # - switch / cutover: routing a service to a new healthy instance, switching back to the
 #   still-running old one (a rollback), and from the switch to the old instance stopped.
 # - proxy: wrk -t2 -c64 against the front proxy and against the service directly.
 # The image (busybox + a small static keep-alive HTTP server) is packed by lockstep and
 # served by lockstep's registry. Medians and ratios are printed.
 #
-# Usage: bench/runtime.sh            (RUNS=50 WRK_SECONDS=10 to change)
+# Usage: bench/runtime.sh            (RUNS=100 WRK_SECONDS=10 to change)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-30}
+RUNS=${RUNS:-100}
 WRK_SECONDS=${WRK_SECONDS:-10}
 source bench/lib.sh
 work=$PWD/bench/out/runtime
 # A run that was interrupted may have left root filesystems mounted.
-grep " $work/" /proc/self/mountinfo | awk '{print $5}' | xargs -r umount -l
+{ grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | xargs -r umount -l
 rm -rf "$work"
 mkdir -p "$work/tree/bin"
 cp "$(readlink -f /bin/busybox)" "$work/tree/bin/busybox"
