@@ -171,6 +171,23 @@ TEST_F(Services, ANewTargetReadoptsWhatRunsAndRestoresRoutes) {
   EXPECT_EQ(fixture_->target().Health(web)->restarts, 0u);
 }
 
+TEST_F(Services, AHangingHealthCheckHoldsUpNoOtherInstance) {
+  Release slow = fixture_->Service("slow");
+  slow.config.health.timeout_ms = 20'000;
+  std::string hung = *fixture_->target().Start({"prod", "slow"}, fixture_->Prepare(slow));
+  ASSERT_EQ(fixture_->WaitHealthy(hung).state, HealthState::kHealthy);
+  // Frozen, it accepts connections (the kernel does) and never answers: its next check
+  // hangs for 20 s.
+  ASSERT_TRUE(fixture_->target().runc().Kill(hung, "STOP").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string other = StartService("v1");
+  // Healthy needs two passing checks 100 ms apart: well inside the hung check's 20 s.
+  EXPECT_EQ(fixture_->WaitHealthy(other, std::chrono::seconds(15)).state, HealthState::kHealthy);
+  EXPECT_EQ(fixture_->target().Health(hung)->state, HealthState::kHealthy)
+      << "its check is still running";
+  ASSERT_TRUE(fixture_->target().runc().Kill(hung, "CONT").ok());
+}
+
 TEST_F(Services, RefusesBadSwitches) {
   std::string web = StartService("v1", "prod", "web");
   std::string api = StartService("a1", "prod", "api");

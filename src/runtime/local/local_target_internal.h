@@ -41,6 +41,7 @@ struct LocalTarget::Instance {
   InstanceHealth health;
   uint32_t passes = 0;  // consecutive successful checks
   bool retiring = false;
+  bool probing = false;  // a health check is running
   std::chrono::steady_clock::time_point next_check;
   std::chrono::steady_clock::time_point next_restart;
   std::chrono::milliseconds backoff{0};

@@ -294,6 +294,7 @@ Status LocalTarget::Recover() {
 }
 
 void LocalTarget::Supervise() {
+  std::vector<std::future<void>> probes;
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     std::vector<std::string> ids;
@@ -301,18 +302,23 @@ void LocalTarget::Supervise() {
       if (!instance->retiring) ids.push_back(id);
     }
     lock.unlock();
-    // Exits and restarts are handled one by one (quick); the health checks that are due
-    // run side by side, so one slow check does not hold up the others.
-    std::vector<std::future<void>> probes;
+    // Exits and restarts are handled here one by one (quick). A health check that is due
+    // runs on a thread of its own and the loop goes on: a slow check holds up nobody, and
+    // an instance is not checked again before its last check is over.
+    std::erase_if(probes, [](std::future<void>& f) {
+      return f.wait_for(milliseconds(0)) == std::future_status::ready;
+    });
     for (const std::string& id : ids) {
       if (stopping_) break;
-      if (CheckInstance(id))
+      if (CheckInstance(id)) {
         probes.push_back(std::async(std::launch::async, [this, id] { Probe(id); }));
+      }
     }
-    probes.clear();  // waits for each
     lock.lock();
     wake_.wait_for(lock, milliseconds(50), [this] { return stopping_.load(); });
   }
+  lock.unlock();
+  probes.clear();  // waits for the checks still running
 }
 
 bool LocalTarget::CheckInstance(const std::string& id) {
@@ -362,7 +368,10 @@ bool LocalTarget::CheckInstance(const std::string& id) {
     }
     return false;
   }
-  return now >= instance->next_check;
+  std::lock_guard lock(mutex_);
+  if (instance->probing || now < instance->next_check) return false;
+  instance->probing = true;
+  return true;
 }
 
 void LocalTarget::Probe(const std::string& id) {
@@ -377,6 +386,7 @@ void LocalTarget::Probe(const std::string& id) {
                            milliseconds(instance->check.timeout_ms), instance->netns);
   TrimLog(options_.dir / "instances" / id / "log");
   std::lock_guard lock(mutex_);
+  instance->probing = false;
   instance->next_check = Clock::now() + milliseconds(instance->check.interval_ms);
   if (probe.ok()) {
     if (++instance->passes >= instance->check.successes &&
