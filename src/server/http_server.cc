@@ -10,6 +10,7 @@
 
 #include <sys/sendfile.h>
 
+#include <array>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -401,6 +402,15 @@ class BeastServer final : public HttpServer {
     }
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Lingering close: a client still sending a body that was refused (413, 401...) reads
+    // the answer instead of a reset, which closing with unread input would send it.
+    stream.expires_after(std::chrono::seconds(2));
+    std::array<char, 16384> sink;
+    for (size_t drained = 0; drained < (4u << 20);) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
+      if (ec) break;
+      drained += n;
+    }
   }
 
   Task<void> Housekeeping(std::function<void()> work) {

@@ -61,12 +61,10 @@ RuntimeFixture::~RuntimeFixture() {
     router_.Publish(std::make_shared<const runtime::RoutingTable>());
     std::error_code ec;
     fs::remove(dir_ / "routes.json", ec);
-    auto observed = target_->Observe("");
-    if (observed.ok()) {
-      for (const auto& o : *observed) {
-        Status s = target_->Retire(o.instance_id, std::chrono::milliseconds(0));
-        if (!s.ok()) ADD_FAILURE() << "retire " << o.instance_id << ": " << s.ToString();
-      }
+    // Every instance the target supervises, also one it is restarting right now.
+    for (const std::string& id : target_->InstanceIds()) {
+      Status s = target_->Retire(id, std::chrono::milliseconds(0));
+      if (!s.ok()) ADD_FAILURE() << "retire " << id << ": " << s.ToString();
     }
     for (const auto& entry : fs::directory_iterator(dir_ / "releases", ec)) {
       Status s = target_->Unprepare(entry.path().filename().string());

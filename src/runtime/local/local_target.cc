@@ -173,6 +173,13 @@ Result<std::shared_ptr<const LocalTarget::Prepared>> LocalTarget::Load(const std
   return prepared_.try_emplace(id, std::move(prepared)).first->second;
 }
 
+std::vector<std::string> LocalTarget::InstanceIds() {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  for (const auto& [id, instance] : instances_) ids.push_back(id);
+  return ids;
+}
+
 Status LocalTarget::Unprepare(const std::string& release_id) {
   LS_ASSIGN_OR_RETURN(std::shared_ptr<const Prepared> prepared, Load(release_id));
   std::lock_guard lock(mutex_);

@@ -70,6 +70,9 @@ class LocalTarget final : public Target {
   Result<std::vector<ObservedInstance>> Observe(const std::string& environment) override;
   Result<std::string> Logs(const std::string& id, uint64_t max_bytes) override;
 
+  // The service instances this target supervises (running or being restarted).
+  std::vector<std::string> InstanceIds();
+
   // Unmounts and removes a prepared release no instance runs (old releases, tests).
   Status Unprepare(const std::string& release_id);
 

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <string>
 
 #include "core/release.h"
@@ -42,6 +43,7 @@ struct LocalTarget::Instance {
   uint32_t passes = 0;  // consecutive successful checks
   bool retiring = false;
   bool probing = false;  // a health check is running
+  std::mutex lifecycle;  // held while the container is restarted or stopped
   std::chrono::steady_clock::time_point next_check;
   std::chrono::steady_clock::time_point next_restart;
   std::chrono::milliseconds backoff{0};

@@ -228,6 +228,7 @@ Status LocalTarget::Retire(const std::string& instance_id, milliseconds drain) {
       os::WriteFileAtomic(options_.dir / "instances" / instance_id / "retiring", ""));
   // Requests that picked this instance before the switch finish first.
   (void)Router::WaitDrained(router_->LastBackendOf(instance_id), drain);
+  std::lock_guard life(instance->lifecycle);  // no restart runs from here on
 
   (void)runc_.Kill(instance_id, "TERM");
   auto deadline = Clock::now() + options_.stop_grace;
@@ -350,6 +351,9 @@ bool LocalTarget::CheckInstance(const std::string& id) {
     }
     if (now < instance->next_restart) return false;
     lock.unlock();
+    // Retire waits for a restart in progress (and a restart never follows a retire).
+    std::lock_guard life(instance->lifecycle);
+    if (instance->retiring) return false;
     fs::path bundle = options_.dir / "instances" / id;
     (void)runc_.Delete(id, true);
     Result<os::UniqueFd> log = os::OpenAppend(bundle / "log");
