@@ -19,6 +19,19 @@ namespace {
 namespace fs = std::filesystem;
 using runtime::HealthState;
 
+// Whether a cgroup named `id` exists in lockstep's part of the memory (v1) or unified
+// hierarchy, at any depth.
+bool CgroupExists(const std::string& id) {
+  for (const char* root : {"/sys/fs/cgroup/memory/lockstep", "/sys/fs/cgroup/lockstep"}) {
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::end(it);
+         it.increment(ec)) {
+      if (it->is_directory() && it->path().filename() == id) return true;
+    }
+  }
+  return false;
+}
+
 std::string Body(uint16_t port) {
   return Get("http://127.0.0.1:" + std::to_string(port) + "/").body;
 }
@@ -123,6 +136,25 @@ TEST(Readopt, HalfUnpackedLayersOfDeadProcessesAreSwept) {
   fs::remove_all(alive);
 }
 
+TEST(Readopt, AServerStartingLeavesAnInvocationInProgressAlone) {
+  RuntimeFixture fixture;
+  fs::path runc_root = fixture.dir() / "runc";
+  fixture.Close();
+  Background run({LockstepBinary(), "run", fixture.server().host() + "/test/tools:1.0.0",
+                  "--insecure", "--data", fixture.node().string(), "--", "/bin/busybox", "sh", "-c",
+                  "sleep 1; echo survived"},
+                 fixture.node().parent_path() / "run-logs");
+  std::string id;
+  ASSERT_TRUE(WaitFor([&] {
+    id = RunCommand({"runc", "--root", runc_root.string(), "list", "-q"}).OutLine();
+    return id.starts_with("inv-");
+  })) << run.Stderr();
+  fixture.Reopen();  // recovery runs while the invocation does
+  ASSERT_TRUE(WaitFor([&] { return !run.Running(); }));
+  EXPECT_EQ(run.Stdout(), "survived\n") << run.Stderr();
+  EXPECT_FALSE(CgroupExists(id));
+}
+
 TEST(Readopt, AnInvocationWhoseCallerWasKilledIsCleanedUp) {
   RuntimeFixture fixture;
   fs::path runc_root = fixture.dir() / "runc";
@@ -137,15 +169,13 @@ TEST(Readopt, AnInvocationWhoseCallerWasKilledIsCleanedUp) {
     return id.starts_with("inv-");
   })) << run.Stderr();
   run.Stop(SIGKILL);  // the caller dies; runc's container does not
-  ASSERT_TRUE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id) ||
-              fs::exists("/sys/fs/cgroup/lockstep/" + id));
+  ASSERT_TRUE(CgroupExists(id));
 
   fixture.Reopen();
   RunResult list = RunCommand({"runc", "--root", runc_root.string(), "list", "-q"});
   EXPECT_EQ(list.out, "") << "the orphaned invocation is gone";
   EXPECT_FALSE(fs::exists(fixture.dir() / "invocations" / id));
-  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id));
-  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/lockstep/" + id));
+  EXPECT_FALSE(CgroupExists(id));
 }
 
 TEST(Readopt, ARetirementACrashInterruptedIsFinishedNotUndone) {

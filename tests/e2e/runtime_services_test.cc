@@ -147,7 +147,7 @@ TEST_F(Services, RetireLeavesNothingBehindAndRefusesARoutedInstance) {
   ASSERT_TRUE(fixture_->target().Retire(id, std::chrono::milliseconds(100)).ok());
   EXPECT_EQ(fixture_->target().runc().State(id).status().code(), Code::kNotFound);
   EXPECT_FALSE(fs::exists(fixture_->dir() / "instances" / id));
-  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id));
+  EXPECT_FALSE(fs::exists("/sys/fs/cgroup/memory/lockstep/" + id)) << "its cgroup is gone";
   EXPECT_FALSE(fs::exists(old_netns)) << "its network namespace is released";
   EXPECT_EQ(fixture_->target().Health(id).status().code(), Code::kNotFound);
 }

@@ -40,7 +40,8 @@ uint64_t ReadNumber(const fs::path& file) {
 
 }  // namespace
 
-Result<OwnCgroup> OwnCgroup::Create(const std::string& name) {
+Result<OwnCgroup> OwnCgroup::Create(const std::string& scope, const std::string& id) {
+  std::string name = scope + "/" + id;
   // Only the memory hierarchy needs to exist before runc runs; runc makes the rest.
   fs::path dir = Unified() ? kRoot / "lockstep" / name : kRoot / "memory" / "lockstep" / name;
   std::error_code ec;
@@ -73,14 +74,16 @@ void OwnCgroup::Remove() {
   name_.clear();
 }
 
-void RemoveIdleInvocationCgroups() {
+void RemoveIdleInvocationCgroups(const std::string& scope,
+                                 const std::function<bool(const std::string&)>& in_progress) {
   for (const fs::path& h : Hierarchies()) {
-    Result<std::vector<std::string>> names = os::ListDir(h / "lockstep");
+    fs::path dir = h / "lockstep" / scope;
+    Result<std::vector<std::string>> names = os::ListDir(dir);
     if (!names.ok()) continue;
     for (const std::string& n : *names) {
-      if (!n.starts_with("inv-")) continue;
-      rmdir((h / "lockstep" / n / "c").c_str());
-      rmdir((h / "lockstep" / n).c_str());
+      if (!n.starts_with("inv-") || in_progress(n)) continue;
+      rmdir((dir / n / "c").c_str());
+      rmdir((dir / n).c_str());
     }
   }
 }

@@ -1,6 +1,8 @@
 // A cgroup of lockstep's own around one container, to read what the container used after
 // it is gone: `runc run` removes the container's cgroup when it exits, so the container is
-// placed one level below ours (cgroupsPath /lockstep/ID/c) and ours keeps the counters.
+// placed one level below ours (cgroupsPath /lockstep/SCOPE/ID/c) and ours keeps the
+// counters. SCOPE names the runtime directory, so targets over different directories never
+// touch each other's cgroups.
 //
 // Works with cgroup v1 (and the "hybrid" layout: v1 controllers plus a v2 mount) and with
 // the unified v2 hierarchy. Not thread-safe; one owner per invocation.
@@ -8,6 +10,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "base/status.h"
@@ -16,8 +19,8 @@ namespace lockstep::runtime::local {
 
 class OwnCgroup {
  public:
-  // Creates lockstep/NAME (NAME is a container id: [A-Za-z0-9_.-]).
-  static Result<OwnCgroup> Create(const std::string& name);
+  // Creates lockstep/SCOPE/NAME (both [A-Za-z0-9_.-]).
+  static Result<OwnCgroup> Create(const std::string& scope, const std::string& name);
   OwnCgroup(OwnCgroup&& o) noexcept;
   OwnCgroup& operator=(OwnCgroup&&) = delete;
   ~OwnCgroup();  // removes what is left (best effort)
@@ -33,8 +36,10 @@ class OwnCgroup {
   std::string name_;
 };
 
-// Removes the cgroups of invocations whose owner died before cleaning up. A cgroup that
-// still holds processes cannot be removed (the kernel refuses), so live ones are safe.
-void RemoveIdleInvocationCgroups();
+// Removes the invocation cgroups of `scope` whose invocation is not `in_progress` (their
+// owner died before cleaning up). A cgroup that still holds processes cannot be removed
+// (the kernel refuses), so running containers are safe either way.
+void RemoveIdleInvocationCgroups(const std::string& scope,
+                                 const std::function<bool(const std::string&)>& in_progress);
 
 }  // namespace lockstep::runtime::local

@@ -16,6 +16,7 @@
 
 #include "base/strings.h"
 #include "os/file.h"
+#include "os/file_lock.h"
 #include "os/random.h"
 #include "runtime/local/cgroups.h"
 #include "runtime/local/local_target.h"
@@ -88,14 +89,19 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
   result.invocation_id = "inv-" + HexEncode(os::RandomBytes(8));
   const std::string& id = result.invocation_id;
 
-  LS_ASSIGN_OR_RETURN(OwnCgroup cgroup, OwnCgroup::Create(id));
+  // The bundle, locked for as long as the invocation runs, comes first: a server starting
+  // meanwhile sees the lock and leaves the invocation (and its cgroup) alone. Destroyed in
+  // reverse: the cgroup, then the lock, then the bundle.
   fs::path bundle = options_.dir / "invocations" / id;
-  LS_ASSIGN_OR_RETURN(std::string spec, SpecFor(*prepared, where, {}, cgroup.ContainerPath(), {}));
   LS_RETURN_IF_ERROR(os::MakeDirs(bundle));
   struct Cleanup {
     fs::path bundle;
     ~Cleanup() { (void)os::RemoveTree(bundle); }
   } cleanup{bundle};
+  LS_ASSIGN_OR_RETURN(os::FileLock running,
+                      os::FileLock::Acquire(bundle / kRunningLock, os::FileLock::Mode::kExclusive));
+  LS_ASSIGN_OR_RETURN(OwnCgroup cgroup, OwnCgroup::Create(cgroup_scope_, id));
+  LS_ASSIGN_OR_RETURN(std::string spec, SpecFor(*prepared, where, {}, cgroup.ContainerPath(), {}));
   LS_RETURN_IF_ERROR(WriteUnsynced(bundle / "config.json", spec));
 
   LS_ASSIGN_OR_RETURN(auto in, os::MakePipe());

@@ -51,12 +51,18 @@ Status ValidatePlacement(const Placement& where) {
   return Status::Ok();
 }
 
+bool InvocationInProgress(const fs::path& bundle) {
+  if (!os::Exists(bundle / kRunningLock)) return false;
+  return !os::FileLock::TryAcquire(bundle / kRunningLock, os::FileLock::Mode::kExclusive).ok();
+}
+
 LocalTarget::LocalTarget(LocalTargetOptions options)
     : options_(std::move(options)),
       own_router_(options_.router == nullptr ? std::make_unique<Router>() : nullptr),
       router_(options_.router != nullptr ? options_.router : own_router_.get()),
       runc_(options_.dir / "runc"),
-      images_(options_.dir, options_.fetch) {}
+      images_(options_.dir, options_.fetch),
+      cgroup_scope_(DigestOf(options_.dir.string()).hex().substr(0, 12)) {}
 
 Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions options) {
   // Paths end up in runtime configs, where runc reads them relative to the bundle.

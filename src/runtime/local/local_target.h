@@ -114,6 +114,7 @@ class LocalTarget final : public Target {
   Router* router_;
   Runc runc_;
   ImageStore images_;
+  std::string cgroup_scope_;  // names this directory among lockstep's cgroups
 
   std::mutex mutex_;
   std::map<std::string, std::shared_ptr<const Prepared>> prepared_;

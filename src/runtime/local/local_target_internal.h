@@ -21,6 +21,12 @@ inline constexpr const char* kAnnotationImage = "dev.lockstep.image";
 inline constexpr const char* kAnnotationPort = "dev.lockstep.port";
 inline constexpr const char* kAnnotationNetns = "dev.lockstep.netns";
 
+// Held (flock) by the process running an invocation, in the invocation's bundle.
+inline constexpr const char* kRunningLock = ".running";
+
+// True while some process runs the invocation whose bundle is `bundle`.
+bool InvocationInProgress(const std::filesystem::path& bundle);
+
 // The port every isolated service listens on: its namespace is its own, so any is free.
 inline constexpr uint16_t kIsolatedServicePort = 8080;
 

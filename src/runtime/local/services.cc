@@ -257,9 +257,13 @@ Status LocalTarget::Recover() {
       continue;
     }
     if (c.id.starts_with("inv-")) {
-      // An invocation whose caller is gone: nobody waits for its result.
-      (void)runc_.Delete(c.id, true);
-      (void)os::RemoveTree(options_.dir / "invocations" / c.id);
+      // An invocation whose caller is gone: nobody waits for its result. (One a `lockstep
+      // run` beside this server is running holds its bundle's lock, and is left alone.)
+      if (!InvocationInProgress(options_.dir / "invocations" / c.id)) {
+        (void)runc_.Delete(c.id, true);
+        (void)os::RemoveTree(options_.dir / "invocations" / c.id);
+        known.erase(c.id);
+      }
       continue;
     }
     auto get = [&c](const char* key) {
@@ -282,13 +286,17 @@ Status LocalTarget::Recover() {
     instance->next_restart = Clock::now();
     instances_[c.id] = instance;
   }
-  RemoveIdleInvocationCgroups();
+  RemoveIdleInvocationCgroups(cgroup_scope_, [this](const std::string& id) {
+    return InvocationInProgress(options_.dir / "invocations" / id);
+  });
   // Bundles without a container were being started or retired when the process died.
   for (const char* sub : {"instances", "invocations"}) {
     Result<std::vector<std::string>> names = os::ListDir(options_.dir / sub);
     if (!names.ok()) continue;
     for (const std::string& n : *names) {
-      if (!known.contains(n)) (void)RemoveBundle(options_.dir / sub / n);
+      fs::path bundle = options_.dir / sub / n;
+      if (known.contains(n) || InvocationInProgress(bundle)) continue;
+      (void)RemoveBundle(bundle);
     }
   }
   return LoadRoutes();
