@@ -5,6 +5,7 @@
 
 #include "oci/registry.h"
 #include "os/clock.h"
+#include "runtime/local/cgroups.h"
 #include "server/embedded_fetch.h"
 #include "tests/support/images.h"
 #include "tests/support/runtime_fixture.h"
@@ -51,6 +52,7 @@ TEST(EmbeddedFetch, RunsAnImageStraightFromTheServersOwnStore) {
   ASSERT_TRUE(layout.ok());
   EXPECT_TRUE(layout->HasBlob(*ref.digest));
   EXPECT_TRUE((*target)->Unprepare(prepared->release_id).ok());
+  runtime::local::RemoveCgroupScope((*target)->cgroup_scope());
 
   // Another registry's image is not fetched from here.
   Result<artifact::OciLayout> elsewhere = artifact::OciLayout::Create(scratch.path() / "other");

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "runtime/local/cgroups.h"
 #include "tests/support/runtime_fixture.h"
 
 namespace lockstep::testing {
@@ -231,6 +232,15 @@ class RunCommandTest : public ::testing::Test {
     argv.insert(argv.end(), full.begin(), full.end());
     return RunCommand(argv, std::chrono::seconds(120), stdin_text);
   }
+  // The runs' data directory goes away with the test, and its cgroup scope with it.
+  void TearDown() override {
+    runtime::local::LocalTargetOptions options;
+    options.dir = data_.path() / "runtime";
+    options.own = false;
+    auto target = runtime::local::LocalTarget::Open(std::move(options));
+    if (target.ok()) runtime::local::RemoveCgroupScope((*target)->cgroup_scope());
+  }
+
   static RuntimeFixture* fixture_;
   ScratchDir data_;
 };

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "client/transfer.h"
+#include "runtime/local/cgroups.h"
 #include "tests/support/images.h"
 
 namespace lockstep::testing {
@@ -70,6 +71,7 @@ RuntimeFixture::~RuntimeFixture() {
       Status s = target_->Unprepare(entry.path().filename().string());
       if (!s.ok()) ADD_FAILURE() << s.ToString();
     }
+    runtime::local::RemoveCgroupScope(target_->cgroup_scope());
     target_.reset();
   }
 }

@@ -74,6 +74,10 @@ void OwnCgroup::Remove() {
   name_.clear();
 }
 
+void RemoveCgroupScope(const std::string& scope) {
+  for (const fs::path& h : Hierarchies()) rmdir((h / "lockstep" / scope).c_str());
+}
+
 void RemoveIdleInvocationCgroups(const std::string& scope,
                                  const std::function<bool(const std::string&)>& in_progress) {
   for (const fs::path& h : Hierarchies()) {

@@ -36,6 +36,10 @@ class OwnCgroup {
   std::string name_;
 };
 
+// Removes the (empty) cgroups of `scope` itself, when nothing runs in it any more: a target
+// over a directory that is going away (tests) leaves nothing in the hierarchy.
+void RemoveCgroupScope(const std::string& scope);
+
 // Removes the invocation cgroups of `scope` whose invocation is not `in_progress` (their
 // owner died before cleaning up). A cgroup that still holds processes cannot be removed
 // (the kernel refuses), so running containers are safe either way.

@@ -87,6 +87,8 @@ class LocalTarget final : public Target {
   Result<std::string> FunctionSpec(const Placement& where, const std::string& release_id);
 
   const Runc& runc() const { return runc_; }
+  // Names this directory among lockstep's cgroups (/lockstep/SCOPE/...).
+  const std::string& cgroup_scope() const { return cgroup_scope_; }
 
  private:
   struct Prepared;
