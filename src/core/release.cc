@@ -10,14 +10,6 @@ namespace json = boost::json;
 
 namespace {
 
-bool IsVolumeName(std::string_view name) {
-  if (name.empty() || name.size() > 63) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return name.front() != '-';
-}
-
 json::array Strings(const std::vector<std::string>& v) {
   json::array a;
   for (const std::string& s : v) a.emplace_back(s);
@@ -77,6 +69,14 @@ Result<T> Number(const json::object& o, std::string_view key, T fallback) {
 
 }  // namespace
 
+bool IsResourceName(std::string_view name) {
+  if (name.empty() || name.size() > 63 || name.front() == '-') return false;
+  for (char c : name) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
 std::string_view KindName(ReleaseKind kind) {
   return kind == ReleaseKind::kService ? "service" : "function";
 }
@@ -100,7 +100,7 @@ Status Validate(const Release& r) {
     }
   }
   for (const VolumeGrant& g : r.config.volumes) {
-    if (!IsVolumeName(g.name)) {
+    if (!IsResourceName(g.name)) {
       return InvalidArgument("volume name '" + g.name + "' is not valid",
                              "use 1-63 characters of a-z, 0-9 and '-', not starting with '-'");
     }

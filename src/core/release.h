@@ -83,6 +83,10 @@ std::string ReleaseId(const Release& release);
 std::string ToJson(const Release& release);
 Result<Release> ReleaseFromJson(std::string_view json);
 
+// Names of environments, services and volumes: 1-63 of a-z, 0-9 and '-', not starting with
+// '-' (safe as a path component and in a container id).
+bool IsResourceName(std::string_view name);
+
 std::string_view KindName(ReleaseKind kind);
 std::string_view NetworkName(NetworkGrant network);
 

@@ -33,17 +33,9 @@ std::vector<std::string> StringsOf(const json::value& v) {
 
 }  // namespace
 
-bool IsPlacementName(std::string_view name) {
-  if (name.empty() || name.size() > 63 || name.front() == '-') return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 Status ValidatePlacement(const Placement& where) {
   for (const std::string* name : {&where.environment, &where.service}) {
-    if (!IsPlacementName(*name)) {
+    if (!IsResourceName(*name)) {
       return InvalidArgument("'" + *name + "' is not a valid environment or service name",
                              "use 1-63 characters of a-z, 0-9 and '-', not starting with '-'");
     }

@@ -56,7 +56,6 @@ struct LocalTarget::Instance {
   std::chrono::steady_clock::time_point healthy_since;
 };
 
-bool IsPlacementName(std::string_view name);
 Status ValidatePlacement(const Placement& where);
 
 // The last `max_bytes` of the file open at `fd`.
