@@ -16,9 +16,9 @@
 #include "client/transfer.h"
 #include "os/file.h"
 #include "os/process.h"
+#include "proxy/proxy.h"
 #include "runtime/local/health_probe.h"
 #include "runtime/local/local_target.h"
-#include "server/proxy.h"
 
 namespace lockstep {
 namespace {
@@ -121,14 +121,14 @@ int Main(int argc, char** argv) {
   runtime::local::LocalTargetOptions options;
   options.dir = work / "node" / "runtime";
   options.router = &router;
-  options.fetch = [](const ImageRef& ref, artifact::OciLayout& into) -> Status {
+  options.fetch = [](const ImageRef& ref, image::OciLayout& into) -> Status {
     client::RegistryClient registry(ref.registry, {.insecure = true}, nullptr);
     return client::PullImage(registry, ref, into, "").status();
   };
   auto target = Must(runtime::local::LocalTarget::Open(std::move(options)), "open target");
-  server::ProxyOptions proxy_options;
+  proxy::ProxyOptions proxy_options;
   if (const char* t = std::getenv("LOCKSTEP_PROXY_THREADS")) proxy_options.threads = std::atoi(t);
-  auto proxy = Must(server::Proxy::Start(router, proxy_options), "proxy");
+  auto proxy = Must(proxy::Proxy::Start(router, proxy_options), "proxy");
 
   // --- 1. function invocation vs bare runc run --------------------------------------
   Release fn;

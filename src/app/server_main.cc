@@ -4,10 +4,13 @@
 #include <CLI/CLI.hpp>
 #include <iostream>
 
+#include "app/serve.h"
 #include "cli/cli.h"
 
 int main(int argc, char** argv) {
   using namespace lockstep::cli;
+  using lockstep::app::AddServeCommand;
+  using lockstep::app::ServeMode;
   CLI::App app{"lockstep-server: the process behind `lockstep serve`"};
   app.require_subcommand(1);
   Globals globals;

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "core/media_types.h"
+#include "image/media_types.h"
 
 namespace lockstep::artifact {
 
@@ -94,7 +94,7 @@ Result<Compression> ParseCompression(std::string_view name) {
 }
 
 std::string_view MediaTypeFor(Compression c) {
-  return c == Compression::kGzip ? media::kOciLayerGzip : media::kOciLayerZstd;
+  return c == Compression::kGzip ? image::media::kOciLayerGzip : image::media::kOciLayerZstd;
 }
 
 std::unique_ptr<Compressor> Compressor::Create(Compression c, ByteSink sink) {

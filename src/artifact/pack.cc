@@ -6,7 +6,7 @@
 #include <ctime>
 
 #include "base/strings.h"
-#include "core/media_types.h"
+#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::artifact {
@@ -83,7 +83,7 @@ json::object Descriptor(std::string_view media_type, const Digest& d, uint64_t s
 
 }  // namespace
 
-Result<PackResult> Pack(const PackOptions& options, OciLayout& layout) {
+Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout) {
   // The base image, if any: its config and layers carry over.
   json::object config{{"architecture", HostArchitecture()}, {"os", "linux"}};
   json::array layers;
@@ -143,14 +143,15 @@ Result<PackResult> Pack(const PackOptions& options, OciLayout& layout) {
   }
   json::object manifest{
       {"schemaVersion", 2},
-      {"mediaType", media::kOciManifest},
-      {"config", Descriptor(media::kOciConfig, config_digest, config_text.size())},
+      {"mediaType", image::media::kOciManifest},
+      {"config", Descriptor(image::media::kOciConfig, config_digest, config_text.size())},
       {"layers", std::move(layers)},
       {"annotations", std::move(annotations)}};
   std::string manifest_text = json::serialize(manifest);
   LS_ASSIGN_OR_RETURN(Digest manifest_digest, layout.PutBlob(manifest_text));
-  LS_RETURN_IF_ERROR(layout.SetEntry(LayoutEntry{std::string(media::kOciManifest), manifest_digest,
-                                                 manifest_text.size(), options.name}));
+  LS_RETURN_IF_ERROR(
+      layout.SetEntry(image::LayoutEntry{std::string(image::media::kOciManifest), manifest_digest,
+                                         manifest_text.size(), options.name}));
   return PackResult{manifest_digest, manifest_text.size(), layer};
 }
 

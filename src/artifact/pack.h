@@ -18,9 +18,9 @@
 #include <vector>
 
 #include "artifact/layer.h"
-#include "artifact/oci_layout.h"
 #include "base/status.h"
 #include "core/digest.h"
+#include "image/oci_layout.h"
 
 namespace lockstep::artifact {
 
@@ -56,6 +56,6 @@ struct PackResult {
   LayerInfo layer;
 };
 
-Result<PackResult> Pack(const PackOptions& options, OciLayout& layout);
+Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout);
 
 }  // namespace lockstep::artifact

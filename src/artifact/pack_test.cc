@@ -30,15 +30,15 @@ class PackTest : public ::testing::Test {
     o.settings.env = {"MODE=prod"};
     return o;
   }
-  json::value Blob(OciLayout& layout, const Digest& d) {
+  json::value Blob(image::OciLayout& layout, const Digest& d) {
     return json::parse(layout.ReadBlob(d).value());
   }
   os::testing::TempDir dir_;
 };
 
 TEST_F(PackTest, TwoLayoutsTwoPacksOneDigest) {
-  OciLayout one = OciLayout::Create(dir_.path() / "one").value();
-  OciLayout two = OciLayout::Create(dir_.path() / "two").value();
+  image::OciLayout one = image::OciLayout::Create(dir_.path() / "one").value();
+  image::OciLayout two = image::OciLayout::Create(dir_.path() / "two").value();
   PackResult a = Pack(Options("1.0.0"), one).value();
   PackResult b = Pack(Options("1.0.0"), two).value();
   EXPECT_EQ(a.manifest, b.manifest);
@@ -50,7 +50,7 @@ TEST_F(PackTest, TwoLayoutsTwoPacksOneDigest) {
 }
 
 TEST_F(PackTest, ConfigCarriesRuntimeSettingsAndProvenance) {
-  OciLayout layout = OciLayout::Create(dir_.path() / "l").value();
+  image::OciLayout layout = image::OciLayout::Create(dir_.path() / "l").value();
   PackOptions o = Options("2.0.0-rc.1");
   o.settings.entrypoint = std::vector<std::string>{"/bin/sh", "-c"};
   o.settings.workdir = "/srv";
@@ -79,7 +79,7 @@ TEST_F(PackTest, ConfigCarriesRuntimeSettingsAndProvenance) {
 }
 
 TEST_F(PackTest, BaseLayersComeFirstAndEnvMerges) {
-  OciLayout layout = OciLayout::Create(dir_.path() / "l").value();
+  image::OciLayout layout = image::OciLayout::Create(dir_.path() / "l").value();
   PackOptions base;
   base.dir = dir_.path() / "base";
   base.name = "base";

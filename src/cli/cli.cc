@@ -40,7 +40,7 @@ std::string Suggest(const CLI::App& app, std::string_view typed) {
 
 }  // namespace
 
-int Main(int argc, char** argv) {
+int Main(int argc, char** argv, std::span<const AddCommand> more) {
   CLI::App app{
       "lockstep: artifact and config move together, from one registry, through ordered "
       "environments"};
@@ -51,7 +51,7 @@ int Main(int argc, char** argv) {
   globals.argv.assign(argv, argv + argc);
   ExitCode exit = ExitCode::kOk;
 
-  AddServeCommand(app, globals, &exit, ServeMode::kExecServerBinary);
+  for (AddCommand add : more) add(app, globals, &exit);
   AddTokenCommands(app, globals, &exit);
   AddRegistryCommands(app, globals, &exit);
   AddPackCommand(app, globals, &exit);

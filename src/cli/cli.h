@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <iosfwd>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,13 +31,10 @@ struct Globals {
 // $LOCKSTEP_DATA, else $XDG_DATA_HOME/lockstep, else ~/.local/share/lockstep.
 std::filesystem::path DefaultDataDir();
 
-// How `serve` runs: in this process, or by handing over (exec) to the lockstep-server
-// binary beside this one, which links only what the server needs and so stays small.
-enum class ServeMode { kInProcess, kExecServerBinary };
+// Adds one subcommand (or group of them) to `app`; sets `*exit` when it runs. Each command
+// file provides one.
+using AddCommand = void (*)(CLI::App& app, Globals& g, ExitCode* exit);
 
-// Each command file provides one of these; it adds its subcommand to `app` and sets
-// `*exit` when the subcommand runs.
-void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode);
 void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit);
 
@@ -47,6 +45,8 @@ void AddOutputOption(CLI::App& sub, Globals& g);
 // Prints "lockstep: <message>" to stderr and returns kError.
 ExitCode Fail(const std::string& message);
 
-int Main(int argc, char** argv);
+// Parses the command line and runs the command it names: this module's commands, and
+// `more`, added by the modules above this one (`serve`, which runs the server).
+int Main(int argc, char** argv, std::span<const AddCommand> more);
 
 }  // namespace lockstep::cli

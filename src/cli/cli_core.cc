@@ -1,5 +1,5 @@
-// What every command shares: data directory and output options, error reporting, and
-// `serve` (which the slim lockstep-server binary also uses).
+// What every command shares: data directory and output options, error reporting (the slim
+// lockstep-server binary uses these too).
 #include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>

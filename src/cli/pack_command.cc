@@ -146,7 +146,7 @@ Status Run(const PackArgs& a) {
   auto cleanup = [&] {
     if (!temp.empty()) (void)os::RemoveTree(temp);
   };
-  Result<artifact::OciLayout> layout = artifact::OciLayout::Create(layout_dir);
+  Result<image::OciLayout> layout = image::OciLayout::Create(layout_dir);
   if (!layout.ok()) return cleanup(), layout.status();
 
   std::optional<RegistryAccess> access;
@@ -158,9 +158,9 @@ Status Run(const PackArgs& a) {
   if (!a.base.empty()) {
     Result<Digest> base = InvalidArgument("unset");
     if (StartsWith(a.base, "oci:")) {
-      auto [dir, name] = artifact::SplitLayoutRef(a.base);
-      Result<artifact::OciLayout> from = artifact::OciLayout::Open(dir);
-      base = from.ok() ? artifact::CopyBetweenLayouts(*from, name, *layout)
+      auto [dir, name] = image::SplitLayoutRef(a.base);
+      Result<image::OciLayout> from = image::OciLayout::Open(dir);
+      base = from.ok() ? image::CopyBetweenLayouts(*from, name, *layout)
                        : Result<Digest>(from.status());
     } else {
       Result<ImageRef> ref = ParseImageRef(a.base);

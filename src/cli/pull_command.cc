@@ -3,10 +3,10 @@
 #include <iostream>
 #include <memory>
 
-#include "artifact/oci_layout.h"
 #include "cli/image_commands.h"
 #include "cli/registry_access.h"
 #include "client/transfer.h"
+#include "image/oci_layout.h"
 
 namespace lockstep::cli {
 
@@ -29,9 +29,9 @@ void AddPullCommand(CLI::App& app, Globals&, ExitCode* exit) {
   sub->callback([args, exit] {
     Result<ImageRef> ref = ParseImageRef(args->ref);
     if (!ref.ok()) return void(*exit = Fail(ref.status().message()));
-    auto [dir, name] = artifact::SplitLayoutRef(args->layout);
+    auto [dir, name] = image::SplitLayoutRef(args->layout);
     if (args->layout.find(':') == std::string::npos) name = ref->tag.value_or("latest");
-    Result<artifact::OciLayout> layout = artifact::OciLayout::Create(dir);
+    Result<image::OciLayout> layout = image::OciLayout::Create(dir);
     if (!layout.ok()) return void(*exit = Fail(layout.status().message()));
     Result<RegistryAccess> access = RegistryAccess::Create(args->flags);
     if (!access.ok()) return void(*exit = Fail(access.status().message()));

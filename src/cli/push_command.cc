@@ -3,10 +3,10 @@
 #include <iostream>
 #include <memory>
 
-#include "artifact/oci_layout.h"
 #include "cli/image_commands.h"
 #include "cli/registry_access.h"
 #include "client/transfer.h"
+#include "image/oci_layout.h"
 
 namespace lockstep::cli {
 
@@ -28,13 +28,13 @@ void AddPushCommand(CLI::App& app, Globals&, ExitCode* exit) {
   sub->add_option("REF", args->ref, "[REGISTRY/]REPOSITORY[:TAG]")->required();
   AddRegistryFlags(*sub, args->flags);
   sub->callback([args, exit] {
-    auto [dir, name] = artifact::SplitLayoutRef(args->layout);
-    Result<artifact::OciLayout> layout = artifact::OciLayout::Open(dir);
+    auto [dir, name] = image::SplitLayoutRef(args->layout);
+    Result<image::OciLayout> layout = image::OciLayout::Open(dir);
     if (!layout.ok()) return void(*exit = Fail(layout.status().message()));
     Result<ImageRef> ref = ParseImageRef(args->ref);
     if (!ref.ok()) return void(*exit = Fail(ref.status().message()));
     if (!ref->tag) {
-      Result<artifact::LayoutEntry> entry = layout->Resolve(name);
+      Result<image::LayoutEntry> entry = layout->Resolve(name);
       if (entry.ok()) ref->tag = name;
     }
     Result<RegistryAccess> access = RegistryAccess::Create(args->flags);

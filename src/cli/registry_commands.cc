@@ -6,8 +6,8 @@
 
 #include "base/strings.h"
 #include "cli/cli.h"
-#include "oci/gc.h"
-#include "server/config.h"
+#include "config/config.h"
+#include "registry/gc.h"
 
 namespace lockstep::cli {
 
@@ -39,9 +39,9 @@ void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     std::optional<int64_t> grace = ParseDurationSeconds(args->grace);
     if (!grace)
       return void(*exit = Fail("--grace '" + args->grace + "' is not a duration like 30m or 1h"));
-    Result<server::ServerConfig> config = server::LoadConfig(g.data_dir / "config.toml", false);
+    Result<config::ServerConfig> config = config::LoadConfig(g.data_dir / "config.toml", false);
     if (!config.ok()) return void(*exit = Fail(config.status().message()));
-    oci::GcOptions options{args->dry_run, *grace, config->upload_ttl_seconds};
+    registry::GcOptions options{args->dry_run, *grace, config->upload_ttl_seconds};
     if (!args->upload_ttl.empty()) {
       std::optional<int64_t> ttl = ParseDurationSeconds(args->upload_ttl);
       if (!ttl)
@@ -49,8 +49,8 @@ void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
       options.upload_ttl_seconds = *ttl;
     }
     os::SystemClock clock;
-    oci::Registry store(g.data_dir / "registry", config->registry, &clock);
-    Result<oci::GcReport> report = oci::CollectGarbage(store, clock, options);
+    registry::Registry store(g.data_dir / "registry", config->registry, &clock);
+    Result<registry::GcReport> report = registry::CollectGarbage(store, clock, options);
     if (!report.ok()) return void(*exit = Fail(report.status().message()));
     if (g.output == "json") {
       boost::json::array manifests, blobs;

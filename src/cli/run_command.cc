@@ -145,7 +145,7 @@ void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     runtime::local::LocalTargetOptions options;
     options.dir = g.data_dir / "runtime";
     options.own = false;
-    options.fetch = [&access](const ImageRef& image, artifact::OciLayout& into) {
+    options.fetch = [&access](const ImageRef& image, image::OciLayout& into) {
       return client::PullImage(access->For(image.registry), image, into, "").status();
     };
     Result<std::unique_ptr<runtime::local::LocalTarget>> target =

@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "base/strings.h"
-#include "core/media_types.h"
+#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::client {
@@ -377,7 +377,7 @@ Result<RemoteManifest> RegistryClient::GetManifest(const std::string& repo,
     return FailedPrecondition("manifest " + reference + " from " + registry_ + "/" + repo +
                               " does not match its digest (" + m.digest.str() + "); refused");
   }
-  if (!media::IsManifest(m.media_type)) {
+  if (!image::media::IsManifest(m.media_type)) {
     boost::system::error_code ec;
     json::value doc = json::parse(m.body, ec);
     const json::object* o = ec ? nullptr : doc.if_object();

@@ -2,7 +2,7 @@
 
 #include <boost/json.hpp>
 
-#include "core/media_types.h"
+#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::client {
@@ -40,12 +40,11 @@ Result<std::vector<Descriptor>> References(const std::string& body) {
 
 namespace {
 
-bool IsManifestType(const std::string& t) { return media::IsManifest(t); }
+bool IsManifestType(const std::string& t) { return image::media::IsManifest(t); }
 
 // Pushes one manifest (and, depth first, what it references) from a layout.
-Status PushTree(const artifact::OciLayout& layout, const Descriptor& manifest,
-                RegistryClient& client, const std::string& repo, const std::string& reference,
-                Pushed& stats) {
+Status PushTree(const image::OciLayout& layout, const Descriptor& manifest, RegistryClient& client,
+                const std::string& repo, const std::string& reference, Pushed& stats) {
   LS_ASSIGN_OR_RETURN(std::string body, layout.ReadBlob(manifest.digest));
   LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(body));
   for (const Descriptor& d : refs) {
@@ -66,7 +65,7 @@ Status PushTree(const artifact::OciLayout& layout, const Descriptor& manifest,
 }
 
 Status PullTree(RegistryClient& client, const std::string& repo, const RemoteManifest& m,
-                artifact::OciLayout& layout) {
+                image::OciLayout& layout) {
   LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(m.body));
   for (const Descriptor& d : refs) {
     if (IsManifestType(d.media_type)) {
@@ -124,9 +123,9 @@ Status CopyTree(RegistryClient& from, const std::string& src_repo, const RemoteM
 
 }  // namespace
 
-Result<Pushed> PushImage(const artifact::OciLayout& layout, const std::string& name,
+Result<Pushed> PushImage(const image::OciLayout& layout, const std::string& name,
                          RegistryClient& client, const ImageRef& ref) {
-  LS_ASSIGN_OR_RETURN(artifact::LayoutEntry entry, layout.Resolve(name));
+  LS_ASSIGN_OR_RETURN(image::LayoutEntry entry, layout.Resolve(name));
   if (ref.digest && *ref.digest != entry.digest) {
     return InvalidArgument("the layout's " + name + " is " + entry.digest.str() + ", not " +
                            ref.digest->str());
@@ -139,14 +138,14 @@ Result<Pushed> PushImage(const artifact::OciLayout& layout, const std::string& n
   return stats;
 }
 
-Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, artifact::OciLayout& layout,
+Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, image::OciLayout& layout,
                          const std::string& name) {
   LS_ASSIGN_OR_RETURN(RemoteManifest m, client.GetManifest(ref.repository, ref.reference()));
   // Everything below fetches by this digest, whatever the tag does meanwhile.
   LS_RETURN_IF_ERROR(PullTree(client, ref.repository, m, layout));
   if (!name.empty()) {
     LS_RETURN_IF_ERROR(
-        layout.SetEntry(artifact::LayoutEntry{m.media_type, m.digest, m.body.size(), name}));
+        layout.SetEntry(image::LayoutEntry{m.media_type, m.digest, m.body.size(), name}));
   }
   return m.digest;
 }

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
-#include "artifact/oci_layout.h"
 #include "base/status.h"
 #include "client/registry_client.h"
 #include "core/image_ref.h"
+#include "image/oci_layout.h"
 
 namespace lockstep::client {
 
@@ -23,11 +23,11 @@ struct Pushed {
 };
 
 // Pushes the layout's image `name` to `ref` (its tag, or by digest when it has none).
-Result<Pushed> PushImage(const artifact::OciLayout& layout, const std::string& name,
+Result<Pushed> PushImage(const image::OciLayout& layout, const std::string& name,
                          RegistryClient& client, const ImageRef& ref);
 
 // Pulls `ref` into `layout` under `name` (unnamed when empty); returns the manifest digest.
-Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, artifact::OciLayout& layout,
+Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, image::OciLayout& layout,
                          const std::string& name);
 
 // Copies `src` to `dst` (registry to registry) keeping the digest.

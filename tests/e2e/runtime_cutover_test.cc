@@ -6,8 +6,8 @@
 #include <fstream>
 #include <thread>
 
+#include "proxy/proxy.h"
 #include "runtime/local/health_probe.h"
-#include "server/proxy.h"
 #include "tests/support/http.h"
 #include "tests/support/load_loop.h"
 #include "tests/support/runtime_fixture.h"
@@ -22,7 +22,7 @@ class Cutover : public ::testing::Test {
  protected:
   void SetUp() override {
     fixture_ = std::make_unique<RuntimeFixture>();
-    Result<std::unique_ptr<server::Proxy>> proxy = server::Proxy::Start(fixture_->router(), {});
+    Result<std::unique_ptr<proxy::Proxy>> proxy = proxy::Proxy::Start(fixture_->router(), {});
     ASSERT_TRUE(proxy.ok()) << proxy.status().ToString();
     proxy_ = std::move(proxy).value();
   }
@@ -42,7 +42,7 @@ class Cutover : public ::testing::Test {
   static uint16_t FreePort() { return runtime::local::PickFreePort().value(); }
 
   std::unique_ptr<RuntimeFixture> fixture_;
-  std::unique_ptr<server::Proxy> proxy_;
+  std::unique_ptr<proxy::Proxy> proxy_;
 };
 
 TEST_F(Cutover, TwentySwitchesUnderLoadLoseNoRequest) {
@@ -170,9 +170,9 @@ namespace {
 
 TEST(Proxy, AnswersGatewayTimeoutForABackendThatDoesNotAnswer) {
   RuntimeFixture fixture;
-  server::ProxyOptions options;
+  proxy::ProxyOptions options;
   options.upstream_timeout = std::chrono::seconds(1);
-  auto proxy = server::Proxy::Start(fixture.router(), options);
+  auto proxy = proxy::Proxy::Start(fixture.router(), options);
   ASSERT_TRUE(proxy.ok());
   Release slow = fixture.Service("slow");
   slow.config.entrypoint = {"/bin/hello_http"};
@@ -212,7 +212,7 @@ uint64_t PeakRss() {
 
 TEST(Proxy, StreamsLargeBodiesBothWaysInFlatMemory) {
   RuntimeFixture fixture;
-  auto proxy = server::Proxy::Start(fixture.router(), {});
+  auto proxy = proxy::Proxy::Start(fixture.router(), {});
   ASSERT_TRUE(proxy.ok());
   // busybox httpd serving a 48 MiB file, and a CGI script that counts what it is sent
   // (busybox passes a CGI header through as written; HTTP wants CRLF).

@@ -3,10 +3,10 @@
 // prepared and run; an image of another registry is refused with what to do.
 #include <gtest/gtest.h>
 
-#include "oci/registry.h"
 #include "os/clock.h"
+#include "registry/embedded_fetch.h"
+#include "registry/registry.h"
 #include "runtime/local/cgroups.h"
-#include "server/embedded_fetch.h"
 #include "tests/support/images.h"
 #include "tests/support/runtime_fixture.h"
 
@@ -28,13 +28,13 @@ TEST(EmbeddedFetch, RunsAnImageStraightFromTheServersOwnStore) {
 
   // The store as the server sees it, read beside the running server.
   os::SystemClock clock;
-  oci::Registry registry(server.data_dir() / "registry", {}, &clock);
+  registry::Registry registry(server.data_dir() / "registry", {}, &clock);
   runtime::local::LocalTargetOptions options;
   options.dir = scratch.path() / "runtime";
   options.own = false;
   std::string own = server.host();
-  options.fetch = [&](const ImageRef& image, artifact::OciLayout& into) {
-    return server::FetchFromEmbedded(registry, own, image, into);
+  options.fetch = [&](const ImageRef& image, image::OciLayout& into) {
+    return registry::FetchFromEmbedded(registry, own, image, into);
   };
   auto target = runtime::local::LocalTarget::Open(std::move(options));
   ASSERT_TRUE(target.ok()) << target.status().ToString();
@@ -47,24 +47,23 @@ TEST(EmbeddedFetch, RunsAnImageStraightFromTheServersOwnStore) {
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->output, "from the store\n");
   // Every blob came over and was checked: the layout holds the manifest by digest.
-  Result<artifact::OciLayout> layout =
-      artifact::OciLayout::Open(scratch.path() / "runtime" / "images");
+  Result<image::OciLayout> layout = image::OciLayout::Open(scratch.path() / "runtime" / "images");
   ASSERT_TRUE(layout.ok());
   EXPECT_TRUE(layout->HasBlob(*ref.digest));
   EXPECT_TRUE((*target)->Unprepare(prepared->release_id).ok());
   runtime::local::RemoveCgroupScope((*target)->cgroup_scope());
 
   // Another registry's image is not fetched from here.
-  Result<artifact::OciLayout> elsewhere = artifact::OciLayout::Create(scratch.path() / "other");
+  Result<image::OciLayout> elsewhere = image::OciLayout::Create(scratch.path() / "other");
   ImageRef foreign =
       ImageRef::Parse("registry.example.com/apps/tools@" + pack.OutLine(), "").value();
-  Status refused = server::FetchFromEmbedded(registry, own, foreign, *elsewhere);
+  Status refused = registry::FetchFromEmbedded(registry, own, foreign, *elsewhere);
   EXPECT_EQ(refused.code(), Code::kFailedPrecondition);
   EXPECT_NE(refused.reason().find("lockstep copy"), std::string::npos) << refused.ToString();
   // Nor one the store does not hold.
   ImageRef absent = ref;
   absent.digest = DigestOf("no such manifest");
-  EXPECT_FALSE(server::FetchFromEmbedded(registry, own, absent, *elsewhere).ok());
+  EXPECT_FALSE(registry::FetchFromEmbedded(registry, own, absent, *elsewhere).ok());
 }
 
 }  // namespace

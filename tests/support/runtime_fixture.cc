@@ -36,7 +36,7 @@ void RuntimeFixture::Open() {
   options.router = &router_;
   options.stop_grace = std::chrono::seconds(2);
   options.log_bytes = log_bytes_;
-  options.fetch = [](const ImageRef& ref, artifact::OciLayout& into) -> Status {
+  options.fetch = [](const ImageRef& ref, image::OciLayout& into) -> Status {
     client::RegistryClient registry(ref.registry, {.insecure = true}, nullptr);
     return client::PullImage(registry, ref, into, "").status();
   };

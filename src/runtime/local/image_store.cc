@@ -8,7 +8,7 @@
 #include <optional>
 
 #include "base/strings.h"
-#include "oci/manifest.h"
+#include "image/manifest.h"
 #include "os/file.h"
 #include "runtime/local/layer_unpack.h"
 
@@ -46,7 +46,7 @@ ImageStore::ImageStore(fs::path dir, ImageFetcher fetch)
 Result<UnpackedImage> ImageStore::Ensure(const ImageRef& ref) {
   if (!ref.digest) return InvalidArgument("image " + ref.str() + " is not pinned to a digest");
   std::unique_lock lock(fetch_mutex);
-  LS_ASSIGN_OR_RETURN(artifact::OciLayout layout, artifact::OciLayout::Create(dir_ / "images"));
+  LS_ASSIGN_OR_RETURN(image::OciLayout layout, image::OciLayout::Create(dir_ / "images"));
   if (!layout.HasBlob(*ref.digest)) {
     LS_RETURN_IF_ERROR(fetch_(ref, layout));
     if (!layout.HasBlob(*ref.digest)) {
@@ -70,10 +70,10 @@ void ImageStore::SweepTemporaries() {
   }
 }
 
-Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const Digest& digest,
+Result<UnpackedImage> ImageStore::Load(const image::OciLayout& layout, const Digest& digest,
                                        int depth) {
   LS_ASSIGN_OR_RETURN(std::string body, layout.ReadBlob(digest));
-  LS_ASSIGN_OR_RETURN(oci::Manifest manifest, oci::ParseManifest(body, ""));
+  LS_ASSIGN_OR_RETURN(image::Manifest manifest, image::ParseManifest(body, ""));
   if (manifest.is_index) {
     if (depth > 0) return InvalidArgument("image index " + digest.str() + " nests an index");
     // ParseManifest checked the descriptors; only the platforms are read here.
@@ -120,7 +120,7 @@ Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const 
   }
   for (size_t i = 0; i < diff_ids.size(); ++i) {
     LS_ASSIGN_OR_RETURN(Digest diff_id, Digest::Parse(diff_ids[i]));
-    const oci::Descriptor& layer = manifest.references[i];
+    const image::Descriptor& layer = manifest.references[i];
     LS_ASSIGN_OR_RETURN(fs::path dir,
                         UnpackedLayer(layout, layer.media_type, layer.digest, diff_id));
     image.layers.push_back(std::move(dir));
@@ -128,7 +128,7 @@ Result<UnpackedImage> ImageStore::Load(const artifact::OciLayout& layout, const 
   return image;
 }
 
-Result<fs::path> ImageStore::UnpackedLayer(const artifact::OciLayout& layout,
+Result<fs::path> ImageStore::UnpackedLayer(const image::OciLayout& layout,
                                            const std::string& media_type, const Digest& blob,
                                            const Digest& diff_id) {
   fs::path layers = dir_ / "layers";

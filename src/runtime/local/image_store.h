@@ -11,15 +11,15 @@
 #include <string>
 #include <vector>
 
-#include "artifact/oci_layout.h"
 #include "base/status.h"
 #include "core/image_ref.h"
+#include "image/oci_layout.h"
 
 namespace lockstep::runtime::local {
 
 // Fetches a pinned image (manifest, config, layers) into a layout; the target does not
 // know how to reach registries, its owner does.
-using ImageFetcher = std::function<Status(const ImageRef& ref, artifact::OciLayout& into)>;
+using ImageFetcher = std::function<Status(const ImageRef& ref, image::OciLayout& into)>;
 
 // What the image config says about running it.
 struct ImageConfig {
@@ -48,8 +48,8 @@ class ImageStore {
   void SweepTemporaries();
 
  private:
-  Result<UnpackedImage> Load(const artifact::OciLayout& layout, const Digest& digest, int depth);
-  Result<std::filesystem::path> UnpackedLayer(const artifact::OciLayout& layout,
+  Result<UnpackedImage> Load(const image::OciLayout& layout, const Digest& digest, int depth);
+  Result<std::filesystem::path> UnpackedLayer(const image::OciLayout& layout,
                                               const std::string& media_type, const Digest& blob,
                                               const Digest& diff_id);
 

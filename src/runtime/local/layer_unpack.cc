@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <vector>
 
-#include "core/media_types.h"
+#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::runtime::local {
@@ -241,7 +241,7 @@ Status UnpackLayer(const fs::path& blob, std::string_view media_type,
   } else if (media_type.ends_with("+zstd")) {
     src.codec = Codec::kZstd;
     src.zstd = ZSTD_createDStream();
-  } else if (!media_type.ends_with(".tar") && media_type != media::kOciLayerGzip) {
+  } else if (!media_type.ends_with(".tar") && media_type != image::media::kOciLayerGzip) {
     return InvalidArgument("layer media type '" + std::string(media_type) + "' is not a tar layer");
   }
   if (os::Exists(dest)) return AlreadyExists(dest.string() + " exists already");

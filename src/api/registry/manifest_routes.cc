@@ -1,0 +1,60 @@
+// GET / HEAD / PUT / DELETE /v2/<name>/manifests/<reference>
+#include "api/registry/registry_routes.h"
+#include "core/names.h"
+#include "image/manifest.h"
+
+namespace lockstep::api {
+
+http::Task<void> HandleManifest(RegistryCall& call) {
+  Result<Reference> ref = Reference::Parse(call.ref);
+  if (!ref.ok()) {
+    co_return co_await call.Fail(ref.status(), call.ref.find(':') != std::string::npos
+                                                   ? "DIGEST_INVALID"
+                                                   : "MANIFEST_INVALID");
+  }
+  registry::Registry& registry = call.registry;
+  const std::string& method = call.req.method;
+
+  if (method == "GET" || method == "HEAD") {
+    Result<registry::ManifestContent> m = registry.GetManifest(call.repo, *ref);
+    if (!m.ok()) co_return co_await call.Fail(m.status(), "MANIFEST_UNKNOWN");
+    http::Response r;
+    r.Set("Content-Type", m->media_type);
+    r.Set("Docker-Content-Digest", m->digest.str());
+    r.Set("ETag", "\"" + m->digest.str() + "\"");
+    if (method == "HEAD") {
+      r.head_length = m->body.size();
+    } else {
+      r.body = std::move(m->body);
+    }
+    co_return co_await call.ex.Send(std::move(r));
+  }
+
+  if (method == "DELETE") {
+    Status s = registry.DeleteManifest(call.repo, *ref);
+    if (!s.ok()) co_return co_await call.Fail(s, "MANIFEST_UNKNOWN");
+    co_return co_await call.ex.Send(http::Response::Empty(202));
+  }
+
+  // PUT
+  Result<std::string> body = co_await call.ex.ReadSmallBody(image::kMaxManifestBytes);
+  if (!body.ok()) {
+    Status s = body.status();
+    if (s.code() == Code::kOutOfRange)
+      s = OutOfRange("manifest is larger than 4 MiB", "SIZE_INVALID");
+    co_return co_await call.Fail(s, "MANIFEST_INVALID");
+  }
+  std::string content_type(call.req.Header("content-type"));
+  if (size_t semi = content_type.find(';'); semi != std::string::npos) content_type.resize(semi);
+  Result<registry::PutManifestResult> put =
+      registry.PutManifest(call.repo, *ref, *body, content_type, call.Params("tag"));
+  if (!put.ok()) co_return co_await call.Fail(put.status(), "MANIFEST_INVALID");
+  http::Response r;
+  r.status = 201;
+  r.Set("Location", "/v2/" + call.repo + "/manifests/" + put->digest.str());
+  r.Set("Docker-Content-Digest", put->digest.str());
+  if (put->subject) r.Set("OCI-Subject", put->subject->str());
+  co_await call.ex.Send(std::move(r));
+}
+
+}  // namespace lockstep::api

@@ -1,0 +1,51 @@
+// Shared by the registry's route groups (blob, upload, manifest and discovery routes).
+// Internal to the server module.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "api/registry/oci_errors.h"
+#include "core/access.h"
+#include "http/exchange.h"
+#include "registry/registry.h"
+
+namespace lockstep::auth {
+class Authenticator;
+}
+
+namespace lockstep::api {
+
+// One routed registry request: /v2/<repo>/<kind>/<ref>?<query>.
+struct RegistryCall {
+  http::Exchange& ex;
+  const http::Request& req;
+  registry::Registry& registry;
+  const Identity& who;
+  std::string repo;
+  std::string ref;  // the last path segment (reference, digest or upload id); may be empty
+  std::vector<std::pair<std::string, std::string>> query;
+
+  // The first query parameter of that name, if present.
+  std::optional<std::string> Param(std::string_view name) const;
+  std::vector<std::string> Params(std::string_view name) const;
+  http::Task<void> Fail(const Status& status, std::string_view fallback_code) {
+    co_await ex.Send(OciError(status, fallback_code));
+  }
+};
+
+http::Task<void> HandleBlob(RegistryCall& call);
+http::Task<void> HandleUploadStart(RegistryCall& call);
+http::Task<void> HandleUpload(RegistryCall& call);
+http::Task<void> HandleManifest(RegistryCall& call);
+http::Task<void> HandleTagsList(RegistryCall& call);
+http::Task<void> HandleReferrers(RegistryCall& call);
+
+std::string BlobLocation(std::string_view repo, const Digest& d);
+std::string UploadLocation(std::string_view repo, std::string_view id);
+// The Range header value for an upload holding `offset` bytes: "0-<offset-1>".
+std::string UploadRange(uint64_t offset);
+
+}  // namespace lockstep::api

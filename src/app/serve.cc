@@ -1,0 +1,141 @@
+#include "app/serve.h"
+
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+#include <thread>
+
+#include "api/registry/oci_errors.h"
+#include "api/registry/registry_api.h"
+#include "auth/auth.h"
+#include "base/strings.h"
+#include "config/config.h"
+#include "http/http_server.h"
+#include "os/clock.h"
+#include "proxy/proxy.h"
+#include "registry/embedded_fetch.h"
+#include "registry/registry.h"
+#include "runtime/local/local_target.h"
+#include "state/token_store.h"
+
+namespace lockstep::app {
+
+using http::Exchange;
+using http::HttpServer;
+using http::HttpServerOptions;
+using http::Response;
+using http::Task;
+
+namespace {
+
+Result<HttpServerOptions> ParseListen(std::string_view listen) {
+  size_t colon = listen.rfind(':');
+  std::optional<uint64_t> port;
+  if (colon != std::string_view::npos) port = ParseUint(listen.substr(colon + 1));
+  if (!port || *port > 65535) {
+    return InvalidArgument("--listen '" + std::string(listen) +
+                           "' must be ADDRESS:PORT, e.g. 127.0.0.1:5000 (port 0 picks a free one)");
+  }
+  std::string address(listen.substr(0, colon));
+  if (address.size() > 2 && address.front() == '[' && address.back() == ']') {
+    address = address.substr(1, address.size() - 2);
+  }
+  HttpServerOptions o;
+  o.address = address;
+  o.port = static_cast<uint16_t>(*port);
+  return o;
+}
+
+// The local target and its front proxy, when enabled and possible here. Containers outlive
+// the server: on start it re-adopts them and serves the saved routes.
+struct LocalRuntime {
+  runtime::Router router;
+  std::unique_ptr<runtime::local::LocalTarget> target;
+  std::unique_ptr<proxy::Proxy> proxy;
+};
+
+Status StartRuntime(const config::RuntimeConfig& config, const std::filesystem::path& dir,
+                    const registry::Registry& registry, const std::string& own_address,
+                    LocalRuntime& rt, std::ostream& out) {
+  if (geteuid() != 0) {
+    return FailedPrecondition("the local runtime needs root (runc, overlay mounts, cgroups)",
+                              "run as root, or set [runtime] enabled = false");
+  }
+  runtime::local::LocalTargetOptions options;
+  options.dir = dir;
+  options.router = &rt.router;
+  options.log_bytes = config.log_bytes;
+  options.fetch = [&registry, own_address](const ImageRef& ref, image::OciLayout& into) {
+    return FetchFromEmbedded(registry, own_address, ref, into);
+  };
+  LS_ASSIGN_OR_RETURN(rt.target, runtime::local::LocalTarget::Open(std::move(options)));
+  LS_ASSIGN_OR_RETURN(rt.proxy, proxy::Proxy::Start(rt.router, {.address = config.proxy_address}));
+  LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> running, rt.target->Observe(""));
+  out << "lockstep: local runtime in " << dir.string() << " (" << running.size()
+      << " instances running)\n";
+  for (const auto& [port, backend] : rt.router.Current()->by_port) {
+    out << "lockstep: routing " << backend->environment << "/" << backend->service << " on "
+        << config.proxy_address << ":" << port << " to " << backend->instance_id << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status Serve(const ServeOptions& options, std::ostream& out) {
+  // A peer that goes away during sendfile(2) must cost that response, not the process.
+  std::signal(SIGPIPE, SIG_IGN);
+  LS_ASSIGN_OR_RETURN(HttpServerOptions http, ParseListen(options.listen));
+  http.threads = options.threads > 0
+                     ? options.threads
+                     : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
+  std::filesystem::path config_path =
+      options.config_file.empty() ? options.data_dir / "config.toml" : options.config_file;
+  LS_ASSIGN_OR_RETURN(config::ServerConfig config,
+                      config::LoadConfig(config_path, !options.config_file.empty()));
+
+  LS_RETURN_IF_ERROR(os::MakeDirs(options.data_dir));
+  os::SystemClock clock;
+  registry::Registry registry(options.data_dir / "registry", config.registry, &clock);
+  LS_ASSIGN_OR_RETURN(auto tokens,
+                      state::TokenStore::Open((options.data_dir / "state.db").string(), &clock));
+  LS_ASSIGN_OR_RETURN(std::string key, auth::LoadOrCreateSigningKey(
+                                           (options.data_dir / "secrets" / "bearer.key").string()));
+  auth::Authenticator auth(tokens.get(), std::move(key), &clock, options.dev);
+  api::RegistryApi api(&registry, &auth);
+
+  http::Handler handler = [&api](Exchange& ex) -> Task<void> {
+    const std::string& target = ex.request().target;
+    std::string_view path = std::string_view(target).substr(0, target.find('?'));
+    if (api::RegistryApi::Owns(path)) co_return co_await api.Handle(ex);
+    if (path == "/healthz") co_return co_await ex.Send(Response{200, {}, "ok\n", {}});
+    co_await ex.Send(api::OciError(404, "NOT_FOUND", "no endpoint at " + std::string(path)));
+  };
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Bind(http, handler));
+
+  out << "lockstep: data in " << options.data_dir.string() << "\n";
+  if (options.dev) {
+    out << "lockstep: DEV MODE: requests without credentials act as admin; never expose this "
+           "port\n";
+  }
+  out << "lockstep: serving the registry on http://" << http.address << ":" << server->port()
+      << "/v2/\n"
+      << std::flush;
+
+  LocalRuntime runtime;
+  if (config.runtime.enabled) {
+    std::string own = http.address + ":" + std::to_string(server->port());
+    Status started =
+        StartRuntime(config.runtime, options.data_dir / "runtime", registry, own, runtime, out);
+    if (!started.ok()) out << "lockstep: local runtime off: " << started.ToString() << "\n";
+    out << std::flush;
+  }
+
+  const int64_t ttl = config.upload_ttl_seconds;
+  server->Run([&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
+  out << "lockstep: stopped\n";
+  return Status::Ok();
+}
+
+}  // namespace lockstep::app

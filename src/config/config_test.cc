@@ -1,0 +1,78 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include "os/testing/temp_dir.h"
+
+namespace lockstep::config {
+namespace {
+
+TEST(Config, MissingFileMeansDefaults) {
+  os::testing::TempDir dir;
+  Result<ServerConfig> c = LoadConfig(dir.path() / "config.toml", false);
+  ASSERT_TRUE(c.ok());
+  EXPECT_FALSE(c->registry.tag_policy.IsMutable("app", "latest"));
+  EXPECT_FALSE(LoadConfig(dir.path() / "config.toml", true).ok());
+}
+
+TEST(Config, MutableTagRulesAndLimits) {
+  os::testing::TempDir dir;
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "c.toml",
+                          "[registry]\nupload_ttl = \"2h\"\nmax_upload_size = \"1MiB\"\n"
+                          "[[registry.mutable_tags]]\nrepos = \"dev/*\"\ntags = \"latest\"\n")
+          .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->upload_ttl_seconds, 7200);
+  EXPECT_EQ(c->registry.max_upload_bytes, 1u << 20);
+  EXPECT_TRUE(c->registry.tag_policy.IsMutable("dev/api", "latest"));
+  EXPECT_FALSE(c->registry.tag_policy.IsMutable("prod/api", "latest"));
+}
+
+TEST(Config, Runtime) {
+  os::testing::TempDir dir;
+  Result<ServerConfig> defaults = LoadConfig(dir.path() / "none.toml", false);
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_TRUE(defaults->runtime.enabled);
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "c.toml",
+                                  "[runtime]\nenabled = false\nproxy_address = \"0.0.0.0\"\n"
+                                  "log_size = \"64KiB\"\n")
+                  .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_FALSE(c->runtime.enabled);
+  EXPECT_EQ(c->runtime.proxy_address, "0.0.0.0");
+  EXPECT_EQ(c->runtime.log_bytes, 64u << 10);
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml", "[runtime]\nenabled = \"yes\"\n").ok());
+  Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.toml:2:"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("enabled must be true or false"), std::string::npos);
+}
+
+TEST(Config, ErrorsNameFileLineAndKey) {
+  os::testing::TempDir dir;
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "c.toml", "[registry]\n\nupload_tll = \"2h\"\n").ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("c.toml:3:"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("upload_tll"), std::string::npos);
+
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "typo.toml", "[registy]\nupload_ttl = \"1h\"\n").ok());
+  Result<ServerConfig> typo = LoadConfig(dir.path() / "typo.toml", true);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown section 'registy'"), std::string::npos);
+
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml", "[registry\n").ok());
+  Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.toml:1:"), std::string::npos)
+      << bad.status().message();
+}
+
+}  // namespace
+}  // namespace lockstep::config

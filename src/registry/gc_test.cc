@@ -1,0 +1,79 @@
+#include "registry/gc.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include "os/testing/temp_dir.h"
+#include "registry/testing_images.h"
+
+namespace lockstep::registry {
+namespace {
+
+using testing::PushBlob;
+using testing::PushImageBlobs;
+
+// Moves every file's mtime under `root` two hours back, so the grace period has passed.
+void AgeEverything(const fs::path& root) {
+  for (const auto& e : fs::recursive_directory_iterator(root)) {
+    if (!e.is_regular_file()) continue;
+    fs::last_write_time(e.path(), fs::last_write_time(e.path()) - std::chrono::hours(2));
+  }
+}
+
+class GcTest : public ::testing::Test {
+ protected:
+  os::testing::TempDir dir_;
+  os::SystemClock clock_;
+  Registry r_{dir_.path(), RegistryOptions{}, &clock_};
+};
+
+TEST_F(GcTest, KeepsTaggedImagesAndIndexChildrenRemovesTheRest) {
+  std::string tagged = PushImageBlobs(r_, "app", "tagged");
+  ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("1")}, tagged, "", {}).ok());
+  std::string child = PushImageBlobs(r_, "app", "child");
+  Digest child_d = r_.PutManifest("app", Reference{DigestOf(child)}, child, "", {}).value().digest;
+  std::string index = R"({"schemaVersion":2,"mediaType":")" + std::string(image::media::kOciIndex) +
+                      R"(","manifests":[)" +
+                      testing::DescriptorFor(image::media::kOciManifest, child) + "]}";
+  ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("multi")}, index, "", {}).ok());
+  std::string orphan = PushImageBlobs(r_, "app", "orphan");
+  Digest orphan_d =
+      r_.PutManifest("app", Reference{DigestOf(orphan)}, orphan, "", {}).value().digest;
+  Digest loose = PushBlob(r_, "app", "loose blob");
+
+  // Within the grace period nothing is collected.
+  GcReport fresh = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_TRUE(fresh.blobs_removed.empty());
+  EXPECT_TRUE(fresh.manifests_removed.empty());
+
+  AgeEverything(dir_.path());
+  GcReport dry = CollectGarbage(r_, clock_, GcOptions{.dry_run = true}).value();
+  EXPECT_EQ(dry.manifests_removed.size(), 1u);
+  EXPECT_TRUE(r_.blobs().Has(loose)) << "a dry run deletes nothing";
+
+  GcReport report = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_EQ(report.manifests_removed, std::vector<std::string>{"app@" + orphan_d.str()});
+  // orphan manifest + its config + its layer + the loose blob
+  EXPECT_EQ(report.blobs_removed.size(), 4u);
+  EXPECT_FALSE(r_.blobs().Has(loose));
+  EXPECT_TRUE(r_.GetManifest("app", Reference{std::string("1")}).ok());
+  EXPECT_TRUE(r_.GetManifest("app", Reference{child_d}).ok());
+  EXPECT_TRUE(r_.StatBlob("app", DigestOf("layer-child")).ok());
+  EXPECT_TRUE(r_.StatBlob("app", DigestOf("layer-tagged")).ok());
+}
+
+TEST_F(GcTest, KeepsReferrersOfLiveManifests) {
+  std::string subject = PushImageBlobs(r_, "app", "s");
+  ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("1")}, subject, "", {}).ok());
+  std::string sig = PushImageBlobs(
+      r_, "app", "sig",
+      R"(,"subject":)" + testing::DescriptorFor(image::media::kOciManifest, subject));
+  Digest sig_d = r_.PutManifest("app", Reference{DigestOf(sig)}, sig, "", {}).value().digest;
+  AgeEverything(dir_.path());
+  GcReport report = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_TRUE(report.manifests_removed.empty());
+  EXPECT_TRUE(r_.GetManifest("app", Reference{sig_d}).ok());
+}
+
+}  // namespace
+}  // namespace lockstep::registry
