@@ -1,5 +1,7 @@
 #include "runtime/fake_target.h"
 
+#include "runtime/switch_routes.h"
+
 namespace lockstep::runtime {
 
 FakeTarget::FakeTarget(Router* router) : router_(router != nullptr ? router : &own_router_) {}
@@ -72,48 +74,38 @@ Result<InstanceHealth> FakeTarget::Health(const std::string& instance_id) {
 Status FakeTarget::SwitchRoutes(const std::string& environment, const RouteChanges& changes) {
   std::lock_guard lock(mutex_);
   LS_RETURN_IF_ERROR(Injected(Step::kSwitch));
-  std::shared_ptr<const RoutingTable> current = router_->Current();
-  auto next = std::make_shared<RoutingTable>(*current);
-  std::string call = "switch " + environment;
-  for (const auto& [service, change] : changes) {
-    auto it = instances_.find(change.instance_id);
-    if (it == instances_.end()) return NotFound("no instance '" + change.instance_id + "'");
-    if (it->second.where.environment != environment || it->second.where.service != service) {
-      return InvalidArgument("instance " + change.instance_id + " is not of " + environment + "/" +
-                             service);
-    }
-    if (it->second.health != HealthState::kHealthy) {
-      return FailedPrecondition("instance " + change.instance_id + " is " +
-                                std::string(HealthName(it->second.health)) +
-                                "; only healthy instances are routed");
-    }
-    uint16_t port =
-        change.public_port != 0 ? change.public_port : current->PortOf(environment, service);
-    if (port == 0) return InvalidArgument("service " + service + " has no public port yet");
-    if (uint16_t old = next->PortOf(environment, service); old != 0) next->by_port.erase(old);
-    if (next->by_port.contains(port)) {
-      return FailedPrecondition("public port " + std::to_string(port) + " is taken");
-    }
-    next->by_port[port] = std::make_shared<const Backend>(
-        Backend{change.instance_id, environment, service, "127.0.0.1", 0});
-    call += " " + service + "=" + change.instance_id;
-  }
+  RoutableInstance seen;
+  auto find = [&](const std::string& id) -> const RoutableInstance* {
+    auto it = instances_.find(id);
+    if (it == instances_.end()) return nullptr;
+    const Instance& i = it->second;
+    seen = {id, i.where.environment, i.where.service, i.health, "", i.retiring};
+    return &seen;
+  };
+  LS_ASSIGN_OR_RETURN(std::shared_ptr<const RoutingTable> next,
+                      NextRoutingTable(*router_->Current(), environment, changes, find));
   router_->Publish(std::move(next));
+  std::string call = "switch " + environment;
+  for (const auto& [service, change] : changes) call += " " + service + "=" + change.instance_id;
   calls_.push_back(call);
   return Status::Ok();
 }
 
+// As the local target: a routed instance is refused; once a retirement has begun the
+// instance is never routed again, even when the retirement then fails.
 Status FakeTarget::Retire(const std::string& instance_id, std::chrono::milliseconds) {
   std::lock_guard lock(mutex_);
-  LS_RETURN_IF_ERROR(Injected(Step::kRetire));
-  if (!instances_.contains(instance_id)) return NotFound("no instance '" + instance_id + "'");
+  auto it = instances_.find(instance_id);
+  if (it == instances_.end()) return NotFound("no instance '" + instance_id + "'");
   for (const auto& [port, backend] : router_->Current()->by_port) {
     if (backend->instance_id == instance_id) {
       return FailedPrecondition("instance " + instance_id + " serves public port " +
                                 std::to_string(port));
     }
   }
-  instances_.erase(instance_id);
+  it->second.retiring = true;
+  LS_RETURN_IF_ERROR(Injected(Step::kRetire));
+  instances_.erase(it);
   calls_.push_back("retire " + instance_id);
   return Status::Ok();
 }

@@ -51,6 +51,7 @@ class FakeTarget final : public Target {
     Placement where;
     std::string release_id;
     HealthState health;
+    bool retiring = false;
   };
   Status Injected(Step step);  // the scripted failure of `step`, if any (lock held)
 

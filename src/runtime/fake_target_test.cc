@@ -45,6 +45,15 @@ TEST(FakeTarget, InjectedFailuresHappenOnceAndChangeNothing) {
   EXPECT_TRUE(target.Observe("prod")->front().routed);
 }
 
+TEST(FakeTarget, AnInstanceWhoseRetireFailedIsNeverRoutedAgain) {
+  FakeTarget target;
+  std::string a = *target.Start({"prod", "web"}, target.Prepare(Service("1"))->release_id);
+  target.FailNext(FakeTarget::Step::kRetire, Unavailable("injected"));
+  EXPECT_EQ(target.Retire(a, {}).code(), Code::kUnavailable);
+  EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {a, 8080}}}).code(), Code::kFailedPrecondition);
+  EXPECT_TRUE(target.Retire(a, {}).ok()) << "the retirement can be finished";
+}
+
 TEST(FakeTarget, InvokesFunctionsWithScriptedResults) {
   FakeTarget target;
   Release fn = Service("1");

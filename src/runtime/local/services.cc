@@ -27,6 +27,7 @@
 #include "runtime/local/local_target.h"
 #include "runtime/local/local_target_internal.h"
 #include "runtime/local/rootfs.h"
+#include "runtime/switch_routes.h"
 
 namespace lockstep::runtime::local {
 
@@ -125,38 +126,19 @@ Result<InstanceHealth> LocalTarget::Health(const std::string& instance_id) {
 
 Status LocalTarget::SwitchRoutes(const std::string& environment, const RouteChanges& changes) {
   std::lock_guard switching(routes_mutex_);
-  std::shared_ptr<const RoutingTable> current = router_->Current();
-  auto next = std::make_shared<RoutingTable>(*current);
+  std::shared_ptr<const RoutingTable> next;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [service, change] : changes) {
-      auto it = instances_.find(change.instance_id);
-      if (it == instances_.end()) return NotFound("no instance '" + change.instance_id + "'");
-      const Instance& instance = *it->second;
-      if (instance.where.environment != environment || instance.where.service != service) {
-        return InvalidArgument("instance " + instance.id + " is not of " + environment + "/" +
-                               service);
-      }
-      if (instance.health.state != HealthState::kHealthy || instance.retiring) {
-        return FailedPrecondition("instance " + instance.id + " is " +
-                                      std::string(HealthName(instance.health.state)) +
-                                      "; only healthy instances are routed",
-                                  instance.health.last_error);
-      }
-      uint16_t port =
-          change.public_port != 0 ? change.public_port : current->PortOf(environment, service);
-      if (port == 0) {
-        return InvalidArgument("service " + environment + "/" + service +
-                               " has no public port yet; give one with its first route");
-      }
-      if (uint16_t old = next->PortOf(environment, service); old != 0) next->by_port.erase(old);
-      if (auto taken = next->by_port.find(port); taken != next->by_port.end()) {
-        return FailedPrecondition("public port " + std::to_string(port) + " already serves " +
-                                  taken->second->environment + "/" + taken->second->service);
-      }
-      next->by_port[port] = std::make_shared<const Backend>(
-          Backend{instance.id, environment, service, "127.0.0.1", instance.port, instance.netns});
-    }
+    RoutableInstance seen;
+    auto find = [&](const std::string& id) -> const RoutableInstance* {
+      auto it = instances_.find(id);
+      if (it == instances_.end()) return nullptr;
+      const Instance& i = *it->second;
+      seen = {i.id,       i.where.environment, i.where.service, i.health.state, i.health.last_error,
+              i.retiring, "127.0.0.1",         i.port,          i.netns};
+      return &seen;
+    };
+    LS_ASSIGN_OR_RETURN(next, NextRoutingTable(*router_->Current(), environment, changes, find));
   }
   return PublishRoutes(std::move(next));
 }
