@@ -5,7 +5,9 @@
 #include <boost/json.hpp>
 #include <ctime>
 
+#include "base/json.h"
 #include "base/strings.h"
+#include "image/manifest.h"
 #include "image/media_types.h"
 #include "os/file.h"
 
@@ -25,11 +27,12 @@ std::string HostArchitecture() {
   return m;
 }
 
+// A JSON object kept whole (the base image's config: pack changes only what its settings
+// name).
 Result<json::object> ParseObject(const std::string& text, const std::string& what) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return InvalidArgument(what + " is not a JSON object");
-  return std::move(v.as_object());
+  LS_ASSIGN_OR_RETURN(lockstep::json::Document doc, lockstep::json::Document::Parse(text, what));
+  if (!doc.root().is_object()) return InvalidArgument(what + " is not a JSON object");
+  return doc.root().as_object();
 }
 
 json::array Strings(const std::vector<std::string>& v) {
@@ -89,22 +92,21 @@ Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout) {
   json::array layers;
   if (options.base) {
     LS_ASSIGN_OR_RETURN(std::string manifest_text, layout.ReadBlob(*options.base));
-    LS_ASSIGN_OR_RETURN(json::object manifest,
-                        ParseObject(manifest_text, "base manifest " + options.base->str()));
-    const json::value* cfg = manifest.if_contains("config");
-    const json::value* cfg_digest =
-        cfg && cfg->is_object() ? cfg->as_object().if_contains("digest") : nullptr;
-    if (cfg_digest == nullptr || !cfg_digest->is_string()) {
+    Result<image::Manifest> base = image::ParseManifest(manifest_text, "");
+    if (!base.ok()) {
+      return InvalidArgument("base manifest " + options.base->str() + ": " +
+                             base.status().message());
+    }
+    if (!base->config) {
       return InvalidArgument("base " + options.base->str() +
                              " is not an image manifest (an index? pick one platform)");
     }
-    LS_ASSIGN_OR_RETURN(Digest base_config_digest,
-                        Digest::Parse(std::string_view(cfg_digest->as_string())));
-    LS_ASSIGN_OR_RETURN(std::string base_config, layout.ReadBlob(base_config_digest));
+    LS_ASSIGN_OR_RETURN(std::string base_config, layout.ReadBlob(base->config->digest));
     LS_ASSIGN_OR_RETURN(config,
-                        ParseObject(base_config, "base config " + base_config_digest.str()));
-    if (const json::value* l = manifest.if_contains("layers"); l && l->is_array())
-      layers = l->as_array();
+                        ParseObject(base_config, "base config " + base->config->digest.str()));
+    // The base's layer descriptors carry over byte for byte (annotations and all).
+    LS_ASSIGN_OR_RETURN(json::object raw, ParseObject(manifest_text, "base manifest"));
+    if (json::value* l = raw.if_contains("layers"); l && l->is_array()) layers = l->as_array();
   }
 
   fs::path temp = layout.TempPath();

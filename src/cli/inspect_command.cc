@@ -9,6 +9,7 @@
 #include "cli/image_commands.h"
 #include "cli/registry_access.h"
 #include "client/transfer.h"
+#include "image/manifest.h"
 
 namespace lockstep::cli {
 
@@ -36,8 +37,12 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     client::RegistryClient& registry = access->For(ref->registry);
     Result<client::RemoteManifest> m = registry.GetManifest(ref->repository, ref->reference());
     if (!m.ok()) return void(*exit = Fail(m.status().message()));
-    Result<std::vector<client::Descriptor>> refs = client::References(m->body);
-    if (!refs.ok()) return void(*exit = Fail(refs.status().message()));
+    Result<image::Manifest> parsed = image::ParseManifest(m->body, "");
+    if (!parsed.ok()) {
+      return void(*exit = Fail("the registry's manifest of " + ref->str() +
+                               " is unusable: " + parsed.status().message()));
+    }
+    const std::vector<image::Descriptor> refs = parsed->Children();
     Result<std::vector<std::string>> all_tags = registry.Tags(ref->repository);
     if (!all_tags.ok()) return void(*exit = Fail(all_tags.status().message()));
     json::array tags;
@@ -45,14 +50,11 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
       Result<std::optional<Digest>> d = registry.HeadManifest(ref->repository, tag);
       if (d.ok() && *d && **d == m->digest) tags.emplace_back(tag);
     }
-    json::value doc = json::parse(m->body);
     json::object annotations;
-    if (const json::value* an = doc.as_object().if_contains("annotations"); an && an->is_object()) {
-      annotations = an->as_object();
-    }
+    for (const auto& [k, v] : parsed->annotations) annotations[k] = v;
     uint64_t total = m->body.size();
     json::array parts;
-    for (const client::Descriptor& d : *refs) {
+    for (const image::Descriptor& d : refs) {
       total += d.size;
       parts.push_back({{"mediaType", d.media_type}, {"digest", d.digest.str()}, {"size", d.size}});
     }
@@ -62,7 +64,7 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
                      {"size", total},
                      {"annotations", annotations},
                      {"tags", tags},
-                     {doc.as_object().contains("manifests") ? "manifests" : "blobs", parts}};
+                     {parsed->is_index ? "manifests" : "blobs", parts}};
     if (g.output == "json") {
       std::cout << json::serialize(out) << "\n";
       return;
@@ -73,11 +75,8 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     for (const auto& t : tags) std::cout << " " << std::string(t.as_string());
     std::cout << "\n";
     if (!annotations.empty()) std::cout << "Annotations:\n";
-    for (const auto& [k, v] : annotations) {
-      std::cout << "  " << std::string(k) << ": "
-                << (v.is_string() ? std::string(v.as_string()) : json::serialize(v)) << "\n";
-    }
-    for (const client::Descriptor& d : *refs) {
+    for (const auto& [k, v] : parsed->annotations) std::cout << "  " << k << ": " << v << "\n";
+    for (const image::Descriptor& d : refs) {
       std::cout << "  " << d.digest.str() << "  " << HumanBytes(d.size) << "  " << d.media_type
                 << "\n";
     }

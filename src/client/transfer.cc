@@ -1,44 +1,21 @@
 #include "client/transfer.h"
 
-#include <boost/json.hpp>
-
+#include "image/manifest.h"
 #include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::client {
 
-namespace json = boost::json;
-
-Result<std::vector<Descriptor>> References(const std::string& body) {
-  boost::system::error_code ec;
-  json::value doc = json::parse(body, ec);
-  if (ec || !doc.is_object()) return InvalidArgument("manifest is not a JSON object");
-  const json::object& o = doc.as_object();
-  std::vector<Descriptor> out;
-  auto add = [&](const json::value& v) -> Status {
-    const json::object* d = v.if_object();
-    const json::value* mt = d ? d->if_contains("mediaType") : nullptr;
-    const json::value* dg = d ? d->if_contains("digest") : nullptr;
-    const json::value* sz = d ? d->if_contains("size") : nullptr;
-    if (!mt || !mt->is_string() || !dg || !dg->is_string() || !sz || !sz->is_number()) {
-      return InvalidArgument("manifest has a malformed descriptor");
-    }
-    LS_ASSIGN_OR_RETURN(Digest digest, Digest::Parse(std::string_view(dg->as_string())));
-    out.push_back({std::string(mt->as_string()), digest, sz->to_number<uint64_t>()});
-    return Status::Ok();
-  };
-  if (const json::value* list = o.if_contains("manifests"); list && list->is_array()) {
-    for (const json::value& v : list->as_array()) LS_RETURN_IF_ERROR(add(v));
-    return out;
-  }
-  if (const json::value* config = o.if_contains("config")) LS_RETURN_IF_ERROR(add(*config));
-  if (const json::value* layers = o.if_contains("layers"); layers && layers->is_array()) {
-    for (const json::value& v : layers->as_array()) LS_RETURN_IF_ERROR(add(v));
-  }
-  return out;
-}
-
 namespace {
+
+using image::Descriptor;
+
+// What a manifest from a layout or a registry needs: its config and layers, or an index's
+// manifests. The media type comes from the body (a registry's Content-Type may differ).
+Result<std::vector<Descriptor>> References(std::string_view body) {
+  LS_ASSIGN_OR_RETURN(image::Manifest m, image::ParseManifest(body, ""));
+  return m.Children();
+}
 
 bool IsManifestType(const std::string& t) { return image::media::IsManifest(t); }
 

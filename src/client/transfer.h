@@ -34,13 +34,4 @@ Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, image::Oci
 Result<Pushed> CopyImage(RegistryClient& from, const ImageRef& src, RegistryClient& to,
                          const ImageRef& dst, const std::filesystem::path& scratch);
 
-struct Descriptor {
-  std::string media_type;
-  Digest digest;
-  uint64_t size = 0;
-};
-
-// The config and layers of an image manifest, or the manifests of an index.
-Result<std::vector<Descriptor>> References(const std::string& manifest_body);
-
 }  // namespace lockstep::client

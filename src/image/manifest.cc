@@ -2,141 +2,155 @@
 
 #include <boost/json.hpp>
 
+#include "base/json.h"
 #include "image/media_types.h"
 
 namespace lockstep::image {
 
-namespace json = boost::json;
+namespace bj = boost::json;
 
 namespace {
 
+Status Invalid(const Status& s) { return InvalidArgument(s.message(), "MANIFEST_INVALID"); }
 Status Invalid(std::string message) {
   return InvalidArgument(std::move(message), "MANIFEST_INVALID");
 }
 
-Result<Descriptor> ParseDescriptor(const json::value& v, std::string_view where) {
-  const json::object* o = v.if_object();
-  if (o == nullptr) return Invalid(std::string(where) + " must be an object");
+// Annotations as JSON text (kept whole, for the referrers API) and their string values.
+Status ReadAnnotations(const json::ObjectView& o, std::string& text, Annotations& values) {
+  const bj::value* an = o.Raw("annotations");
+  if (an == nullptr || !an->is_object()) return Status::Ok();
+  text = bj::serialize(*an);
+  for (const auto& [key, value] : an->as_object()) {
+    if (value.is_string()) values.emplace(std::string(key), std::string(value.as_string()));
+  }
+  return Status::Ok();
+}
+
+Result<Descriptor> ParseDescriptor(const json::ObjectView& o) {
   Descriptor d;
-  const json::value* mt = o->if_contains("mediaType");
-  if (mt == nullptr || !mt->is_string()) {
-    return Invalid(std::string(where) + ".mediaType must be a string");
-  }
-  d.media_type = std::string(mt->as_string());
-  const json::value* dg = o->if_contains("digest");
-  if (dg == nullptr || !dg->is_string())
-    return Invalid(std::string(where) + ".digest must be a string");
-  Result<Digest> digest = Digest::Parse(std::string_view(dg->as_string()));
-  if (!digest.ok()) return Invalid(std::string(where) + ".digest: " + digest.status().message());
-  d.digest = *digest;
-  const json::value* sz = o->if_contains("size");
-  if (sz == nullptr || !(sz->is_int64() || sz->is_uint64()) ||
-      (sz->is_int64() && sz->as_int64() < 0)) {
-    return Invalid(std::string(where) + ".size must be a non-negative integer");
-  }
-  d.size = sz->is_uint64() ? sz->as_uint64() : static_cast<uint64_t>(sz->as_int64());
-  if (const json::value* at = o->if_contains("artifactType"); at && at->is_string()) {
+  LS_ASSIGN_OR_RETURN(d.media_type, o.String("mediaType"));
+  LS_ASSIGN_OR_RETURN(std::string digest, o.String("digest"));
+  Result<Digest> parsed = Digest::Parse(digest);
+  if (!parsed.ok()) return InvalidArgument(o.PathOf("digest") + ": " + parsed.status().message());
+  d.digest = *parsed;
+  LS_ASSIGN_OR_RETURN(d.size, o.Uint("size"));
+  if (const bj::value* at = o.Raw("artifactType"); at && at->is_string()) {
     d.artifact_type = std::string(at->as_string());
   }
-  if (const json::value* an = o->if_contains("annotations"); an && an->is_object()) {
-    d.annotations_json = json::serialize(*an);
-  }
-  if (const json::value* urls = o->if_contains("urls"); urls && urls->is_array()) {
+  LS_RETURN_IF_ERROR(ReadAnnotations(o, d.annotations_json, d.annotations));
+  if (const bj::value* urls = o.Raw("urls"); urls && urls->is_array()) {
     d.has_urls = !urls->as_array().empty();
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<json::ObjectView> platform, o.OptionalObject("platform"));
+  if (platform) {
+    Platform p;
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> os, platform->OptionalString("os"));
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> arch, platform->OptionalString("architecture"));
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> variant, platform->OptionalString("variant"));
+    p.os = os.value_or("");
+    p.architecture = arch.value_or("");
+    p.variant = variant.value_or("");
+    d.platform = std::move(p);
   }
   return d;
 }
 
+Result<std::vector<Descriptor>> ParseDescriptors(const json::ArrayView& list) {
+  std::vector<Descriptor> out;
+  for (size_t i = 0; i < list.size(); ++i) {
+    LS_ASSIGN_OR_RETURN(json::ObjectView o, list.ObjectAt(i));
+    LS_ASSIGN_OR_RETURN(Descriptor d, ParseDescriptor(o));
+    out.push_back(std::move(d));
+  }
+  return out;
+}
+
+Result<Manifest> Parse(const json::ObjectView& o, std::string_view content_type) {
+  Result<int64_t> version = o.Int("schemaVersion");
+  if (!version.ok() || *version != 2) {
+    return InvalidArgument("schemaVersion must be 2 (Docker schema 1 manifests are not accepted)");
+  }
+  Manifest m;
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> media_type, o.OptionalString("mediaType"));
+  if (media_type) {
+    m.media_type = std::move(*media_type);
+    if (!content_type.empty() && content_type != m.media_type) {
+      return InvalidArgument("mediaType '" + m.media_type + "' does not match Content-Type '" +
+                             std::string(content_type) + "'");
+    }
+  } else if (!content_type.empty()) {
+    m.media_type = std::string(content_type);
+  } else {
+    m.media_type = std::string(o.Has("manifests") ? media::kOciIndex : media::kOciManifest);
+  }
+  if (!media::IsManifest(m.media_type)) {
+    return InvalidArgument("media type '" + m.media_type + "' is not an image manifest or index");
+  }
+  m.is_index = media::IsIndex(m.media_type);
+
+  if (m.is_index) {
+    LS_ASSIGN_OR_RETURN(json::ArrayView list, o.Array("manifests"));
+    LS_ASSIGN_OR_RETURN(m.references, ParseDescriptors(list));
+  } else {
+    if (!o.Has("config")) return InvalidArgument("an image manifest needs a config descriptor");
+    LS_ASSIGN_OR_RETURN(json::ObjectView config, o.Object("config"));
+    LS_ASSIGN_OR_RETURN(m.config, ParseDescriptor(config));
+    LS_ASSIGN_OR_RETURN(std::optional<json::ArrayView> layers, o.OptionalArray("layers"));
+    if (layers) {
+      LS_ASSIGN_OR_RETURN(m.references, ParseDescriptors(*layers));
+    } else if (m.media_type == media::kDockerManifest) {
+      return InvalidArgument("a Docker image manifest needs a layers array");
+    }
+  }
+
+  LS_ASSIGN_OR_RETURN(std::optional<json::ObjectView> subject, o.OptionalObject("subject"));
+  if (subject) {
+    LS_ASSIGN_OR_RETURN(m.subject, ParseDescriptor(*subject));
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> artifact_type, o.OptionalString("artifactType"));
+  if (artifact_type) {
+    m.artifact_type = std::move(*artifact_type);
+  } else if (m.config) {
+    m.artifact_type = m.config->media_type;
+  }
+  LS_RETURN_IF_ERROR(ReadAnnotations(o, m.annotations_json, m.annotations));
+  return m;
+}
+
 }  // namespace
+
+std::vector<Descriptor> Manifest::Children() const {
+  std::vector<Descriptor> out;
+  if (config) out.push_back(*config);
+  out.insert(out.end(), references.begin(), references.end());
+  return out;
+}
 
 Result<Manifest> ParseManifest(std::string_view body, std::string_view content_type) {
   if (body.size() > kMaxManifestBytes) {
     return OutOfRange("manifest is larger than 4 MiB", "SIZE_INVALID");
   }
-  boost::system::error_code ec;
-  json::value doc = json::parse(json::string_view(body.data(), body.size()), ec);
-  if (ec) return Invalid("manifest is not valid JSON: " + ec.message());
-  const json::object* o = doc.if_object();
-  if (o == nullptr) return Invalid("manifest must be a JSON object");
-
-  const json::value* sv = o->if_contains("schemaVersion");
-  if (sv == nullptr || !sv->is_int64() || sv->as_int64() != 2) {
-    return Invalid("schemaVersion must be 2 (Docker schema 1 manifests are not accepted)");
-  }
-
-  Manifest m;
-  if (const json::value* mt = o->if_contains("mediaType")) {
-    if (!mt->is_string()) return Invalid("mediaType must be a string");
-    m.media_type = std::string(mt->as_string());
-    if (!content_type.empty() && content_type != m.media_type) {
-      return Invalid("mediaType '" + m.media_type + "' does not match Content-Type '" +
-                     std::string(content_type) + "'");
-    }
-  } else if (!content_type.empty()) {
-    m.media_type = std::string(content_type);
-  } else {
-    m.media_type = std::string(o->contains("manifests") ? media::kOciIndex : media::kOciManifest);
-  }
-  if (!media::IsManifest(m.media_type)) {
-    return Invalid("media type '" + m.media_type + "' is not an image manifest or index");
-  }
-  m.is_index = media::IsIndex(m.media_type);
-
-  if (m.is_index) {
-    const json::value* list = o->if_contains("manifests");
-    if (list == nullptr || !list->is_array()) return Invalid("manifests must be an array");
-    size_t i = 0;
-    for (const json::value& v : list->as_array()) {
-      LS_ASSIGN_OR_RETURN(Descriptor d,
-                          ParseDescriptor(v, "manifests[" + std::to_string(i++) + "]"));
-      m.references.push_back(std::move(d));
-    }
-  } else {
-    const json::value* config = o->if_contains("config");
-    if (config == nullptr) return Invalid("an image manifest needs a config descriptor");
-    LS_ASSIGN_OR_RETURN(Descriptor c, ParseDescriptor(*config, "config"));
-    m.config = std::move(c);
-    if (const json::value* layers = o->if_contains("layers")) {
-      if (!layers->is_array()) return Invalid("layers must be an array");
-      size_t i = 0;
-      for (const json::value& v : layers->as_array()) {
-        LS_ASSIGN_OR_RETURN(Descriptor d,
-                            ParseDescriptor(v, "layers[" + std::to_string(i++) + "]"));
-        m.references.push_back(std::move(d));
-      }
-    } else if (m.media_type == media::kDockerManifest) {
-      return Invalid("a Docker image manifest needs a layers array");
-    }
-  }
-
-  if (const json::value* subject = o->if_contains("subject")) {
-    LS_ASSIGN_OR_RETURN(Descriptor s, ParseDescriptor(*subject, "subject"));
-    m.subject = std::move(s);
-  }
-  if (const json::value* at = o->if_contains("artifactType")) {
-    if (!at->is_string()) return Invalid("artifactType must be a string");
-    m.artifact_type = std::string(at->as_string());
-  } else if (m.config) {
-    m.artifact_type = m.config->media_type;
-  }
-  if (const json::value* an = o->if_contains("annotations"); an && an->is_object()) {
-    m.annotations_json = json::serialize(*an);
-  }
+  Result<json::Document> doc = json::Document::Parse(body, "manifest");
+  if (!doc.ok()) return Invalid(doc.status());
+  if (!doc->root().is_object()) return Invalid("manifest must be a JSON object");
+  Result<Manifest> m = Parse(json::ObjectView::Of(*doc, "").value(), content_type);
+  if (!m.ok()) return Invalid(m.status());
   return m;
 }
 
 std::string DescriptorJson(const Descriptor& d) {
-  json::object o;
+  bj::object o;
   o["mediaType"] = d.media_type;
   o["digest"] = d.digest.str();
   o["size"] = d.size;
   if (!d.artifact_type.empty()) o["artifactType"] = d.artifact_type;
   if (!d.annotations_json.empty()) {
     boost::system::error_code ec;
-    json::value an = json::parse(d.annotations_json, ec);
+    bj::value an = bj::parse(d.annotations_json, ec);
     if (!ec) o["annotations"] = std::move(an);
   }
-  return json::serialize(o);
+  return bj::serialize(o);
 }
 
 std::string IndexJson(const std::vector<std::string>& descriptor_jsons) {

@@ -1,8 +1,11 @@
-// Parsing and validation of pushed manifests (OCI image manifest and index, and their
-// Docker v2 equivalents). The registry stores manifests byte for byte; this only reads
-// what it needs: the referenced descriptors, the subject and the artifact type.
+// The one parser of manifests, indexes and descriptors (OCI image manifest and index, and
+// their Docker v2 equivalents), used by the registry for what is pushed to it, by the
+// client for what registries answer, and for OCI layouts and base images. Manifests are
+// stored and moved byte for byte; this reads what lockstep needs of them: the referenced
+// descriptors, the subject, the artifact type, annotations and platforms.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,13 +18,24 @@ namespace lockstep::image {
 
 inline constexpr size_t kMaxManifestBytes = 4 << 20;
 
+// The platform an index entry is for.
+struct Platform {
+  std::string os;
+  std::string architecture;
+  std::string variant;
+};
+
+using Annotations = std::map<std::string, std::string>;
+
 struct Descriptor {
   std::string media_type;
   Digest digest;
   uint64_t size = 0;
   std::string artifact_type;
   std::string annotations_json;  // the "annotations" object as JSON text, or empty
-  bool has_urls = false;         // a foreign layer: not expected in the registry
+  Annotations annotations;       // its string values
+  std::optional<Platform> platform;
+  bool has_urls = false;  // a foreign layer: not expected in the registry
 };
 
 struct Manifest {
@@ -32,10 +46,16 @@ struct Manifest {
   std::optional<Descriptor> subject;   // OCI 1.1 referrers
   std::string artifact_type;           // artifactType, else the config's media type
   std::string annotations_json;
+  Annotations annotations;
+
+  // The config (if any) and then the references: every blob or child manifest this
+  // manifest needs, in the order a copy walks them.
+  std::vector<Descriptor> Children() const;
 };
 
-// Parses `body` pushed with `content_type` (may be empty). Errors carry the reason
-// MANIFEST_INVALID and say which field is wrong.
+// Parses `body` pushed with `content_type` (may be empty: the media type then comes from
+// the body, and a body without one is an index when it lists "manifests"). Errors are
+// kInvalidArgument with the reason MANIFEST_INVALID and say which field is wrong.
 Result<Manifest> ParseManifest(std::string_view body, std::string_view content_type);
 
 // Serialises one referrer descriptor for an index's "manifests" array.

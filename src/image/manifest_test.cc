@@ -61,3 +61,47 @@ TEST(ParseManifest, RejectsWithAReasonAndTheField) {
 
 }  // namespace
 }  // namespace lockstep::image
+
+namespace lockstep::image {
+namespace {
+
+TEST(ParseManifest, ChildrenAreTheConfigThenTheLayers) {
+  std::string body = R"({"schemaVersion":2,"config":)" + Desc(media::kOciConfig, "c") +
+                     R"(,"layers":[)" + Desc(media::kOciLayerGzip, "a") + "," +
+                     Desc(media::kOciLayerZstd, "b") + "]}";
+  Result<Manifest> m = ParseManifest(body, "");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  std::vector<Descriptor> children = m->Children();
+  ASSERT_EQ(children.size(), 3u);
+  EXPECT_EQ(children[0].digest, DigestOf("c"));
+  EXPECT_EQ(children[2].media_type, media::kOciLayerZstd);
+}
+
+TEST(ParseManifest, IndexEntriesKeepPlatformsAndAnnotations) {
+  std::string entry = Desc(media::kOciManifest, "arm");
+  entry.pop_back();
+  entry += R"(,"platform":{"os":"linux","architecture":"arm64","variant":"v8"},)"
+           R"("annotations":{"org.opencontainers.image.ref.name":"v1","n":3}})";
+  std::string body = R"({"schemaVersion":2,"manifests":[)" + entry + "]}";
+  Result<Manifest> m = ParseManifest(body, "");
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  ASSERT_TRUE(m->is_index);
+  const Descriptor& d = m->references.at(0);
+  ASSERT_TRUE(d.platform.has_value());
+  EXPECT_EQ(d.platform->architecture, "arm64");
+  EXPECT_EQ(d.platform->variant, "v8");
+  EXPECT_EQ(d.annotations.at("org.opencontainers.image.ref.name"), "v1");
+  EXPECT_FALSE(d.annotations.contains("n")) << "only string values are annotations";
+  EXPECT_NE(d.annotations_json.find("\"n\":3"), std::string::npos) << "kept whole as text";
+
+  std::string bad = R"({"schemaVersion":2,"manifests":[)" + Desc(media::kOciManifest, "x");
+  bad.pop_back();
+  bad += R"(,"platform":{"os":7}}]})";
+  Result<Manifest> refused = ParseManifest(bad, "");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(), "manifests[0].platform.os must be a string");
+  EXPECT_EQ(refused.status().reason(), "MANIFEST_INVALID");
+}
+
+}  // namespace
+}  // namespace lockstep::image

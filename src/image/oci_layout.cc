@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 
 #include "base/strings.h"
+#include "image/manifest.h"
+#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::image {
@@ -73,35 +75,16 @@ Status OciLayout::AdoptBlob(const fs::path& file, const Digest& d) {
 fs::path OciLayout::TempPath() const { return dir_ / ("tmp-" + os::TempSuffix()); }
 
 Result<std::vector<LayoutEntry>> OciLayout::Entries() const {
-  LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(dir_ / "index.json"));
-  boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
-  const json::object* o = ec ? nullptr : doc.if_object();
-  const json::value* list = o ? o->if_contains("manifests") : nullptr;
-  if (list == nullptr || !list->is_array()) {
-    return InvalidArgument((dir_ / "index.json").string() + " is not an image index");
-  }
+  fs::path file = dir_ / "index.json";
+  LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(file));
+  Result<Manifest> index = ParseManifest(text, "");
+  if (!index.ok()) return InvalidArgument(file.string() + ": " + index.status().message());
+  if (!index->is_index) return InvalidArgument(file.string() + " is not an image index");
   std::vector<LayoutEntry> out;
-  for (const json::value& m : list->as_array()) {
-    const json::object* mo = m.if_object();
-    if (mo == nullptr) continue;
-    LayoutEntry e;
-    const json::value* mt = mo->if_contains("mediaType");
-    const json::value* dg = mo->if_contains("digest");
-    const json::value* sz = mo->if_contains("size");
-    if (!mt || !mt->is_string() || !dg || !dg->is_string() || !sz || !sz->is_number()) continue;
-    Result<Digest> d = Digest::Parse(std::string_view(dg->as_string()));
-    if (!d.ok()) continue;
-    e.media_type = std::string(mt->as_string());
-    e.digest = *d;
-    e.size = sz->to_number<uint64_t>();
-    if (const json::value* an = mo->if_contains("annotations"); an && an->is_object()) {
-      if (const json::value* name = an->as_object().if_contains(kRefName);
-          name && name->is_string()) {
-        e.ref_name = std::string(name->as_string());
-      }
-    }
-    out.push_back(std::move(e));
+  for (const Descriptor& d : index->references) {
+    auto name = d.annotations.find(std::string(kRefName));
+    out.push_back({d.media_type, d.digest, d.size,
+                   name == d.annotations.end() ? std::string() : name->second});
   }
   return out;
 }
@@ -140,31 +123,20 @@ namespace {
 
 Status CopyTree(const OciLayout& from, const Digest& d, OciLayout& to) {
   LS_ASSIGN_OR_RETURN(std::string body, from.ReadBlob(d));
-  boost::system::error_code ec;
-  json::value doc = json::parse(body, ec);
-  if (ec || !doc.is_object())
-    return InvalidArgument("manifest " + d.str() + " is not a JSON object");
-  auto copy_blob = [&](const json::value& desc, bool manifest) -> Status {
-    const json::value* dg = desc.is_object() ? desc.as_object().if_contains("digest") : nullptr;
-    if (dg == nullptr || !dg->is_string())
-      return InvalidArgument("manifest " + d.str() + " has a descriptor without a digest");
-    LS_ASSIGN_OR_RETURN(Digest child, Digest::Parse(std::string_view(dg->as_string())));
-    if (manifest) return CopyTree(from, child, to);
-    if (to.HasBlob(child)) return Status::Ok();
-    LS_RETURN_IF_ERROR(os::MakeDirs(to.BlobPath(child).parent_path()));
+  Result<Manifest> m = ParseManifest(body, "");
+  if (!m.ok()) return InvalidArgument("manifest " + d.str() + ": " + m.status().message());
+  for (const Descriptor& child : m->Children()) {
+    if (media::IsManifest(child.media_type)) {
+      LS_RETURN_IF_ERROR(CopyTree(from, child.digest, to));
+      continue;
+    }
+    if (to.HasBlob(child.digest)) continue;
+    LS_RETURN_IF_ERROR(os::MakeDirs(to.BlobPath(child.digest).parent_path()));
     std::error_code copy_ec;
-    fs::copy_file(from.BlobPath(child), to.BlobPath(child), copy_ec);
-    if (copy_ec) return IoError("copy " + from.BlobPath(child).string() + ": " + copy_ec.message());
-    return Status::Ok();
-  };
-  const json::object& o = doc.as_object();
-  if (const json::value* list = o.if_contains("manifests"); list && list->is_array()) {
-    for (const json::value& m : list->as_array()) LS_RETURN_IF_ERROR(copy_blob(m, true));
-  }
-  if (const json::value* config = o.if_contains("config"))
-    LS_RETURN_IF_ERROR(copy_blob(*config, false));
-  if (const json::value* layers = o.if_contains("layers"); layers && layers->is_array()) {
-    for (const json::value& l : layers->as_array()) LS_RETURN_IF_ERROR(copy_blob(l, false));
+    fs::copy_file(from.BlobPath(child.digest), to.BlobPath(child.digest), copy_ec);
+    if (copy_ec) {
+      return IoError("copy " + from.BlobPath(child.digest).string() + ": " + copy_ec.message());
+    }
   }
   return to.PutBlob(body).status();
 }

@@ -105,8 +105,11 @@ Result<PutManifestResult> Registry::PutManifest(std::string_view repo, const Ref
   LS_RETURN_IF_ERROR(os::WriteFileAtomic(link, m.media_type));
 
   if (m.subject) {
-    image::Descriptor self{m.media_type,       d,    body.size(), m.artifact_type,
-                           m.annotations_json, false};
+    image::Descriptor self{.media_type = m.media_type,
+                           .digest = d,
+                           .size = body.size(),
+                           .artifact_type = m.artifact_type,
+                           .annotations_json = m.annotations_json};
     fs::path dir = layout_.ReferrersOf(repo, m.subject->digest);
     LS_RETURN_IF_ERROR(os::MakeDirs(dir));
     LS_RETURN_IF_ERROR(os::WriteFileAtomic(dir / Layout::FlatName(d), image::DescriptorJson(self)));

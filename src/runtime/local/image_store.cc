@@ -2,7 +2,6 @@
 
 #include <signal.h>
 
-#include <boost/json.hpp>
 #include <cerrno>
 #include <mutex>
 #include <optional>
@@ -15,28 +14,12 @@
 namespace lockstep::runtime::local {
 
 namespace fs = std::filesystem;
-namespace json = boost::json;
 
 namespace {
 
 // Fetches into the shared layout run one at a time: OciLayout is not thread-safe, and two
 // fetches of one image would only download it twice.
 std::mutex fetch_mutex;
-
-std::vector<std::string> StringList(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  if (const json::value* v = o.if_contains(key); v != nullptr && v->is_array()) {
-    for (const json::value& e : v->as_array()) {
-      if (e.is_string()) out.emplace_back(e.as_string());
-    }
-  }
-  return out;
-}
-
-std::string StringField(const json::object& o, std::string_view key) {
-  const json::value* v = o.if_contains(key);
-  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
-}
 
 }  // namespace
 
@@ -76,50 +59,34 @@ Result<UnpackedImage> ImageStore::Load(const image::OciLayout& layout, const Dig
   LS_ASSIGN_OR_RETURN(image::Manifest manifest, image::ParseManifest(body, ""));
   if (manifest.is_index) {
     if (depth > 0) return InvalidArgument("image index " + digest.str() + " nests an index");
-    // ParseManifest checked the descriptors; only the platforms are read here.
     std::optional<Digest> chosen;
-    try {
-      json::value index = json::parse(body);
-      for (const json::value& m : index.at("manifests").as_array()) {
-        const json::value* p = m.as_object().if_contains("platform");
-        const json::object* platform = p != nullptr ? p->if_object() : nullptr;
-        if (platform == nullptr || (StringField(*platform, "os") == "linux" &&
-                                    StringField(*platform, "architecture") == "amd64")) {
-          LS_ASSIGN_OR_RETURN(chosen, Digest::Parse(std::string_view(m.at("digest").as_string())));
-          break;
-        }
+    for (const image::Descriptor& m : manifest.references) {
+      if (!m.platform || (m.platform->os == "linux" && m.platform->architecture == "amd64")) {
+        chosen = m.digest;
+        break;
       }
-    } catch (const std::exception& e) {
-      return InvalidArgument("image index " + digest.str() + " is malformed: " + e.what());
     }
     if (chosen) return Load(layout, *chosen, depth + 1);
     return NotFound("image index " + digest.str() + " has no linux/amd64 image");
   }
   if (!manifest.config) return InvalidArgument("manifest " + digest.str() + " has no config");
   LS_ASSIGN_OR_RETURN(std::string config_text, layout.ReadBlob(manifest.config->digest));
-  boost::system::error_code ec;
-  json::value config = json::parse(config_text, ec);
-  if (ec || !config.is_object()) {
-    return InvalidArgument("image config " + manifest.config->digest.str() + " is not JSON");
+  Result<ImageConfig> config = image::ParseImageConfig(config_text);
+  if (!config.ok()) {
+    return InvalidArgument("image config " + manifest.config->digest.str() + ": " +
+                           config.status().message());
   }
   UnpackedImage image;
   image.manifest = digest;
-  if (const json::value* c = config.as_object().if_contains("config"); c && c->is_object()) {
-    const json::object& co = c->as_object();
-    image.config = {StringList(co, "Entrypoint"), StringList(co, "Cmd"), StringList(co, "Env"),
-                    StringField(co, "WorkingDir"), StringField(co, "User")};
-  }
-  std::vector<std::string> diff_ids;
-  if (const json::value* r = config.as_object().if_contains("rootfs"); r && r->is_object()) {
-    diff_ids = StringList(r->as_object(), "diff_ids");
-  }
+  image.config = *config;
+  const std::vector<Digest>& diff_ids = config->diff_ids;
   if (diff_ids.size() != manifest.references.size()) {
     return InvalidArgument(
         "image " + digest.str() + " has " + std::to_string(manifest.references.size()) +
         " layers but its config lists " + std::to_string(diff_ids.size()) + " diff_ids");
   }
   for (size_t i = 0; i < diff_ids.size(); ++i) {
-    LS_ASSIGN_OR_RETURN(Digest diff_id, Digest::Parse(diff_ids[i]));
+    const Digest& diff_id = diff_ids[i];
     const image::Descriptor& layer = manifest.references[i];
     LS_ASSIGN_OR_RETURN(fs::path dir,
                         UnpackedLayer(layout, layer.media_type, layer.digest, diff_id));

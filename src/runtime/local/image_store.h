@@ -13,6 +13,7 @@
 
 #include "base/status.h"
 #include "core/image_ref.h"
+#include "image/image_config.h"
 #include "image/oci_layout.h"
 
 namespace lockstep::runtime::local {
@@ -22,13 +23,7 @@ namespace lockstep::runtime::local {
 using ImageFetcher = std::function<Status(const ImageRef& ref, image::OciLayout& into)>;
 
 // What the image config says about running it.
-struct ImageConfig {
-  std::vector<std::string> entrypoint;
-  std::vector<std::string> cmd;
-  std::vector<std::string> env;  // KEY=VALUE
-  std::string working_dir;
-  std::string user;
-};
+using image::ImageConfig;
 
 struct UnpackedImage {
   Digest manifest;
