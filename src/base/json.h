@@ -37,9 +37,12 @@ class ObjectView {
  public:
   // kInvalidArgument unless `v` is an object.
   static Result<ObjectView> Of(const boost::json::value& v, std::string path);
-  static Result<ObjectView> Of(const Document& d, std::string what) {
-    return Of(d.root(), std::move(what));
+  static Result<ObjectView> Of(const Document& d, std::string path) {
+    return Of(d.root(), std::move(path));
   }
+  // A view of a temporary would dangle.
+  static Result<ObjectView> Of(const Document&& d, std::string path) = delete;
+  static Result<ObjectView> Of(const boost::json::value&& v, std::string path) = delete;
 
   const std::string& path() const { return path_; }
   bool Has(std::string_view key) const;
@@ -78,6 +81,7 @@ class ObjectView {
 class ArrayView {
  public:
   static Result<ArrayView> Of(const boost::json::value& v, std::string path);
+  static Result<ArrayView> Of(const boost::json::value&& v, std::string path) = delete;
 
   const std::string& path() const { return path_; }
   size_t size() const { return array_->size(); }

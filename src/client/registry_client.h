@@ -4,10 +4,11 @@
 // Authentication follows the registry's challenge: Basic with the configured
 // credentials, or the bearer-token flow (realm + service + scope per repository), with
 // tokens cached per scope. Idempotent requests are retried with exponential backoff on
-// 429, 5xx and lost connections. Blob uploads stream from a file, in one PATCH or in
-// chunks of a configured size, and after a failure resume from the offset the registry
-// reports instead of starting over. Downloads stream to a file, resume with Range after
-// a lost connection, and are refused unless every byte matches the digest. Not
+// 429, 5xx and lost connections (retry.h). Blob uploads (upload.cc) stream from a file, in
+// one PATCH or in chunks of a configured size, and after a failure resume from the offset
+// the registry reports instead of starting over. Downloads (download.cc) stream to a
+// file, resume with Range after a lost connection, and are refused unless every byte
+// matches the digest. What registries answer is parsed in registry_answers.h. Not
 // thread-safe.
 #pragma once
 
@@ -23,6 +24,7 @@
 #include "base/status.h"
 #include "client/credentials.h"
 #include "client/http.h"
+#include "client/retry.h"
 #include "core/digest.h"
 
 namespace lockstep::client {
@@ -31,8 +33,7 @@ struct ClientOptions {
   bool insecure = false;    // plain HTTP (loopback development); TLS verified otherwise
   std::string ca_file;      // extra trust anchors
   uint64_t chunk_size = 0;  // 0: one PATCH per blob; else PATCHes of this many bytes
-  int max_attempts = 5;     // per request or upload, including the first
-  int backoff_ms = 200;     // doubled after each failed attempt
+  RetryPolicy retry;        // per request, upload or download
   // Called as bytes move, for a progress display; may be empty.
   std::function<void(const std::string& what, uint64_t done, uint64_t total)> progress;
 };
