@@ -97,17 +97,18 @@ Status WriteEntry(struct archive* a, struct archive_entry* entry, const Entry& e
   LS_ASSIGN_OR_RETURN(os::UniqueFd fd, os::OpenRead(e.path));
   std::vector<char> buf(1 << 20);
   int64_t left = e.st.st_size;
-  while (left > 0) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return os::ErrnoStatus("read", e.path);
-    if (n == 0) return FailedPrecondition(e.path.string() + " shrank while it was being packed");
-    n = std::min<ssize_t>(n, left);  // a file that grew is cut at its size when listed
-    if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) != n) {
+  // A file that grew is cut at the size it had when listed.
+  auto write = [&](std::string_view chunk) -> Status {
+    auto n = static_cast<ssize_t>(chunk.size());
+    if (archive_write_data(a, chunk.data(), chunk.size()) != n) {
       return ArchiveError(a, "tar data for " + e.name);
     }
     left -= n;
-  }
+    return Status::Ok();
+  };
+  LS_RETURN_IF_ERROR(
+      os::ReadChunks(fd.get(), e.path, buf, write, static_cast<uint64_t>(e.st.st_size)));
+  if (left > 0) return FailedPrecondition(e.path.string() + " shrank while it was being packed");
   return Status::Ok();
 }
 

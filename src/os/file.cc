@@ -69,22 +69,34 @@ Status FsyncDir(const fs::path& dir) {
   return Fsync(fd, dir);
 }
 
+Status ReadChunks(int fd, const fs::path& name, std::span<char> buffer,
+                  const std::function<Status(std::string_view chunk)>& each, uint64_t limit) {
+  uint64_t done = 0;
+  while (done < limit) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), limit - done));
+    ssize_t n = ::read(fd, buffer.data(), want);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return ErrnoStatus("read", name);
+    }
+    if (n == 0) return Status::Ok();
+    done += static_cast<uint64_t>(n);
+    LS_RETURN_IF_ERROR(each(std::string_view(buffer.data(), static_cast<size_t>(n))));
+  }
+  return Status::Ok();
+}
+
 Result<std::string> ReadFile(const fs::path& path, uint64_t max_bytes) {
   LS_ASSIGN_OR_RETURN(UniqueFd fd, OpenRead(path));
   std::string out;
   char buf[64 * 1024];
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return ErrnoStatus("read", path);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
+  LS_RETURN_IF_ERROR(ReadChunks(fd.get(), path, buf, [&](std::string_view chunk) -> Status {
+    out.append(chunk);
     if (out.size() > max_bytes) {
       return OutOfRange(path.string() + " is larger than " + std::to_string(max_bytes) + " bytes");
     }
-  }
+    return Status::Ok();
+  }));
   return out;
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +55,13 @@ Status Fsync(int fd, const fs::path& path_for_errors);
 Status FsyncDir(const fs::path& dir);
 
 Result<std::string> ReadFile(const fs::path& path, uint64_t max_bytes = 64 << 20);
+
+// The one read loop: reads `fd` to its end, or `limit` bytes, through `buffer`, handing
+// each chunk to `each` (whose error stops the read and is returned). `name` is for error
+// messages.
+Status ReadChunks(int fd, const fs::path& name, std::span<char> buffer,
+                  const std::function<Status(std::string_view chunk)>& each,
+                  uint64_t limit = UINT64_MAX);
 
 // Writes data to a temporary file beside `path`, fsyncs it, renames it over `path` and
 // fsyncs the directory: after a crash `path` holds either the old or the new content.

@@ -38,5 +38,42 @@ TEST_F(FileTest, MissingFileIsNotFound) {
   EXPECT_TRUE(RemoveFile(dir_ / "absent").ok());
 }
 
+TEST_F(FileTest, ReadChunksReadsToTheEndOrTheLimitAndStopsOnError) {
+  fs::path file = dir_ / "data";
+  ASSERT_TRUE(WriteFileAtomic(file, std::string(10000, 'x') + "end").ok());
+  UniqueFd fd = OpenRead(file).value();
+  char buf[4096];
+  std::string all;
+  int chunks = 0;
+  ASSERT_TRUE(ReadChunks(fd.get(), file, buf, [&](std::string_view c) {
+                ++chunks;
+                all.append(c);
+                return Status::Ok();
+              }).ok());
+  EXPECT_EQ(all.size(), 10003u);
+  EXPECT_EQ(chunks, 3);
+
+  UniqueFd again = OpenRead(file).value();
+  std::string head;
+  ASSERT_TRUE(ReadChunks(
+                  again.get(), file, buf,
+                  [&](std::string_view c) {
+                    head.append(c);
+                    return Status::Ok();
+                  },
+                  5000)
+                  .ok());
+  EXPECT_EQ(head.size(), 5000u) << "no byte past the limit";
+
+  UniqueFd third = OpenRead(file).value();
+  int calls = 0;
+  Status refused = ReadChunks(third.get(), file, buf, [&](std::string_view) {
+    ++calls;
+    return OutOfRange("enough");
+  });
+  EXPECT_EQ(refused.code(), Code::kOutOfRange);
+  EXPECT_EQ(calls, 1);
+}
+
 }  // namespace
 }  // namespace lockstep::os

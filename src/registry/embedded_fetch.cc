@@ -17,14 +17,10 @@ Status CopyBlob(const Registry& registry, const std::string& repo, const Digest&
   LS_ASSIGN_OR_RETURN(os::UniqueFd out, os::OpenAppend(temp));
   Hasher hasher(d.algorithm());
   std::string buf(1 << 20, '\0');
-  for (;;) {
-    ssize_t n = read(in.get(), buf.data(), buf.size());
-    if (n < 0) return os::ErrnoStatus("read blob", d.str());
-    if (n == 0) break;
-    std::string_view chunk(buf.data(), static_cast<size_t>(n));
+  LS_RETURN_IF_ERROR(os::ReadChunks(in.get(), "blob " + d.str(), buf, [&](std::string_view chunk) {
     hasher.Update(chunk);
-    LS_RETURN_IF_ERROR(os::WriteAll(out.get(), chunk));
-  }
+    return os::WriteAll(out.get(), chunk);
+  }));
   if (hasher.Finish() != d) {
     (void)os::RemoveFile(temp);
     return Status(Code::kInternal,

@@ -31,15 +31,10 @@ Result<Digest> HashFile(const fs::path& path, DigestAlgorithm algorithm) {
   LS_ASSIGN_OR_RETURN(os::UniqueFd fd, os::OpenRead(path));
   Hasher h(algorithm);
   std::string buf(1 << 20, '\0');
-  while (true) {
-    ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return os::ErrnoStatus("read", path);
-    }
-    if (n == 0) break;
-    h.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
-  }
+  LS_RETURN_IF_ERROR(os::ReadChunks(fd.get(), path, buf, [&](std::string_view chunk) {
+    h.Update(chunk);
+    return Status::Ok();
+  }));
   return h.Finish();
 }
 
