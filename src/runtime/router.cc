@@ -1,7 +1,5 @@
 #include "runtime/router.h"
 
-#include <thread>
-
 namespace lockstep::runtime {
 
 uint16_t RoutingTable::PortOf(const std::string& environment, const std::string& service) const {
@@ -47,11 +45,11 @@ std::weak_ptr<const Backend> Router::LastBackendOf(const std::string& instance_i
 }
 
 bool Router::WaitDrained(const std::weak_ptr<const Backend>& backend,
-                         std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+                         std::chrono::milliseconds timeout, const os::Clock& clock) {
+  auto deadline = clock.Now() + timeout;
   while (!backend.expired()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    if (clock.Now() >= deadline) return false;
+    clock.SleepFor(std::chrono::milliseconds(2));
   }
   return true;
 }

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include "os/clock.h"
+
 namespace lockstep::runtime {
 
 struct Backend {
@@ -55,9 +57,10 @@ class Router {
   // The backend `instance_id` had in the newest table that routed it (expired once drained).
   std::weak_ptr<const Backend> LastBackendOf(const std::string& instance_id);
 
-  // Waits until nothing holds `backend` any more, up to `timeout`; true if it drained.
+  // Waits until nothing holds `backend` any more, up to `timeout` of `clock`; true if it
+  // drained.
   static bool WaitDrained(const std::weak_ptr<const Backend>& backend,
-                          std::chrono::milliseconds timeout);
+                          std::chrono::milliseconds timeout, const os::Clock& clock);
 
  private:
   std::atomic<std::shared_ptr<const RoutingTable>> table_;

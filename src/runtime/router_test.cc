@@ -41,13 +41,15 @@ TEST(Router, ABackendDrainsWhenNoTableOrRequestHoldsIt) {
   router.Publish(Table({{80, {"web.new", "prod", "web"}}}));
   std::weak_ptr<const Backend> old = router.LastBackendOf("web.old");
   ASSERT_FALSE(old.expired());
-  EXPECT_FALSE(Router::WaitDrained(old, std::chrono::milliseconds(20)));
-  std::thread finish([&] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(30));
-    in_flight.reset();
-  });
-  EXPECT_TRUE(Router::WaitDrained(old, std::chrono::seconds(5)));
-  finish.join();
+  os::FakeClock clock;
+  os::Clock::Instant before = clock.Now();
+  EXPECT_FALSE(Router::WaitDrained(old, std::chrono::minutes(5), clock))
+      << "a request still holds it";
+  EXPECT_GE(clock.Now() - before, std::chrono::minutes(5)) << "the whole drain time went by";
+  in_flight.reset();
+  before = clock.Now();
+  EXPECT_TRUE(Router::WaitDrained(old, std::chrono::minutes(5), clock));
+  EXPECT_EQ(clock.Now(), before) << "a drained backend is not waited for";
   EXPECT_EQ(router.Current()->RouteOf("prod", "web")->instance_id, "web.new");
   EXPECT_EQ(router.Current()->PortOf("prod", "web"), 80);
   EXPECT_EQ(router.Current()->PortOf("prod", "api"), 0);

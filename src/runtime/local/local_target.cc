@@ -52,6 +52,7 @@ LocalTarget::LocalTarget(LocalTargetOptions options)
     : options_(std::move(options)),
       own_router_(options_.router == nullptr ? std::make_unique<Router>() : nullptr),
       router_(options_.router != nullptr ? options_.router : own_router_.get()),
+      clock_(options_.clock != nullptr ? options_.clock : &system_clock_),
       runc_(options_.dir / "runc"),
       images_(options_.dir, options_.fetch),
       cgroup_scope_(DigestOf(options_.dir.string()).hex().substr(0, 12)) {}

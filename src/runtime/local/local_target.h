@@ -48,6 +48,10 @@ struct LocalTargetOptions {
   uint64_t log_bytes = 1 << 20;                // kept per instance and per invocation
   uint64_t max_output_bytes = 6 << 20;         // a function's stdout beyond this is cut
   std::chrono::milliseconds stop_grace{5000};  // SIGTERM → SIGKILL when retiring
+  // What the supervisor, drains and stops read time from; the system clock when null.
+  // (poll(2) timeouts of real descriptors, in invocations and health checks, are the
+  // kernel's.)
+  const os::Clock* clock = nullptr;
   // The owner of the directory (the server; one process at a time, by a lock) recovers
   // what a crash left, re-adopts instances, restarts exited ones and runs health checks.
   // One-off users (`lockstep run`) only prepare and invoke.
@@ -114,6 +118,8 @@ class LocalTarget final : public Target {
   LocalTargetOptions options_;
   std::unique_ptr<Router> own_router_;  // when the options gave none
   Router* router_;
+  os::SystemClock system_clock_;
+  const os::Clock* clock_;  // options_.clock, else &system_clock_
   Runc runc_;
   ImageStore images_;
   std::string cgroup_scope_;  // names this directory among lockstep's cgroups

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/release.h"
+#include "os/clock.h"
 #include "runtime/local/image_store.h"
 #include "runtime/local/local_target.h"
 
@@ -50,13 +51,20 @@ struct LocalTarget::Instance {
   bool retiring = false;
   bool probing = false;  // a health check is running
   std::mutex lifecycle;  // held while the container is restarted or stopped
-  std::chrono::steady_clock::time_point next_check;
-  std::chrono::steady_clock::time_point next_restart;
+  os::Clock::Instant next_check;
+  os::Clock::Instant next_restart;
   std::chrono::milliseconds backoff{0};
-  std::chrono::steady_clock::time_point healthy_since;
+  os::Clock::Instant healthy_since;
 };
 
 Status ValidatePlacement(const Placement& where);
+
+// Alive and not a zombie (a container's init is not our child, so nobody here reaps it).
+bool ProcessRunning(int pid);
+
+// A service bundle may hold the instance's network namespace, a mount point that must be
+// released before the directory can go.
+Status RemoveBundle(const std::filesystem::path& bundle);
 
 // The last `max_bytes` of the file open at `fd`.
 Result<std::string> ReadTail(int fd, uint64_t max_bytes);
