@@ -8,6 +8,7 @@
 
 #include "api/registry/oci_errors.h"
 #include "api/registry/registry_api.h"
+#include "app/periodic.h"
 #include "auth/auth.h"
 #include "base/strings.h"
 #include "config/config.h"
@@ -133,7 +134,9 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   }
 
   const int64_t ttl = config.upload_ttl_seconds;
-  server->Run([&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
+  Periodic expire_uploads(std::chrono::minutes(1),
+                          [&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
+  server->Run();
   out << "lockstep: stopped\n";
   return Status::Ok();
 }

@@ -1,6 +1,6 @@
 // The HTTP/1.1 server under `lockstep serve`: Boost.Beast over Asio, one coroutine per
-// connection, a pool of threads running one io_context. All Beast code of the server
-// lives in http_server.cc; handlers see only exchange.h.
+// connection, one io_context per thread (accept_loop.h). Beast code lives in http/ only
+// (http_server.cc, beast_exchange.cc); handlers see exchange.h.
 #pragma once
 
 #include <cstdint>
@@ -26,9 +26,8 @@ class HttpServer {
   virtual ~HttpServer() = default;
 
   virtual uint16_t port() const = 0;
-  // Serves until Stop() or SIGINT/SIGTERM. `every_minute` runs once a minute on a pool
-  // thread (housekeeping).
-  virtual void Run(std::function<void()> every_minute) = 0;
+  // Serves until Stop() or SIGINT/SIGTERM.
+  virtual void Run() = 0;
   virtual void Stop() = 0;
 };
 
