@@ -1,0 +1,208 @@
+#include "proxy/forward.h"
+
+#include <sys/socket.h>
+
+#include "os/netns.h"
+#include "proxy/header_rules.h"
+
+namespace lockstep::proxy {
+
+std::shared_ptr<const runtime::Backend> Forwarder::RouteOf(uint16_t port) const {
+  std::shared_ptr<const runtime::RoutingTable> table = router_.Current();
+  auto it = table->by_port.find(port);
+  return it == table->by_port.end() ? nullptr : it->second;
+}
+
+Response Forwarder::Failure(const runtime::Backend& backend, const Conn& conn, unsigned version,
+                            std::string_view what, const beast::error_code& ec) const {
+  if (conn.timed_out) {
+    return ErrorResponse(http::status::gateway_timeout, version,
+                         backend.environment + "/" + backend.service + " did not answer in time");
+  }
+  return ErrorResponse(http::status::bad_gateway, version,
+                       backend.environment + "/" + backend.service + " (" + backend.instance_id +
+                           ") " + std::string(what) + ": " + ec.message());
+}
+
+template <class Fields>
+void Forwarder::PrepareForUpstream(Fields& f, const std::string& client_ip) {
+  StripHopByHop(f);
+  f.set("X-Forwarded-For", ForwardedFor(f["X-Forwarded-For"], client_ip));
+}
+
+Task<beast::error_code> Forwarder::ConnectUpstream(const runtime::Backend& backend, Conn& conn) {
+  conn.CloseUpstream();
+  beast::error_code ec;
+  tcp::endpoint to(asio::ip::make_address(backend.host, ec), backend.port);
+  if (!backend.netns.empty()) {
+    // An isolated instance listens on the loopback of its own namespace: the socket is
+    // made there (and keeps that namespace) before it connects.
+    Result<os::UniqueFd> fd = os::SocketIn(backend.netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK);
+    if (!fd.ok()) co_return asio::error::make_error_code(asio::error::host_unreachable);
+    conn.upstream.assign(tcp::v4(), fd->release(), ec);
+    if (ec) co_return ec;
+  }
+  auto [connect_ec] = co_await conn.upstream.async_connect(to, kTuple);
+  if (connect_ec) co_return connect_ec;
+  conn.upstream.set_option(tcp::no_delay(true), ec);
+  conn.upstream_instance = backend.instance_id;
+  co_return beast::error_code{};
+}
+
+Task<bool> Forwarder::Reply(Conn& conn, Response& res, bool keep_alive, bool head) {
+  StripHopByHop(res);
+  res.keep_alive(keep_alive);
+  if (!head) res.prepare_payload();
+  auto [write_ec, written] = co_await http::async_write(conn.client, res, kTuple);
+  co_return !write_ec;
+}
+
+Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& client_ip,
+                               Conn& conn, bool keep_alive) {
+  unsigned version = req.version();
+  bool head = req.method() == http::verb::head;
+  std::shared_ptr<const runtime::Backend> backend = RouteOf(port);
+  if (backend == nullptr) {
+    Response none = ErrorResponse(http::status::service_unavailable, version,
+                                  "no service is routed at port " + std::to_string(port));
+    co_return co_await Reply(conn, none, keep_alive, false);
+  }
+  PrepareForUpstream(req, client_ip);
+  req.keep_alive(true);
+  req.prepare_payload();
+  conn.deadline = Clock::now() + options_.upstream_timeout;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    bool reused = conn.upstream_instance == backend->instance_id;
+    if (!reused) {
+      beast::error_code connect_ec = co_await ConnectUpstream(*backend, conn);
+      if (connect_ec) {
+        Response failed = Failure(*backend, conn, version, "refused the connection", connect_ec);
+        co_return co_await Reply(conn, failed, keep_alive, false);
+      }
+    }
+    auto [write_ec, w] = co_await http::async_write(conn.upstream, req, kTuple);
+    http::response_parser<http::empty_body> answer;
+    answer.body_limit(boost::none);  // Beast would refuse past 8 MB
+    if (head) answer.skip(true);
+    beast::error_code read_ec = write_ec;
+    if (!write_ec) {
+      auto [ec, r] =
+          co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
+      read_ec = ec;
+    }
+    if (read_ec) {
+      bool nothing_back = !answer.got_some();
+      conn.CloseUpstream();
+      if (reused && nothing_back && !conn.timed_out) continue;
+      Response failed = Failure(*backend, conn, version, "failed", read_ec);
+      co_return co_await Reply(conn, failed, keep_alive, false);
+    }
+    co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, head);
+  }
+  Response lost = ErrorResponse(http::status::bad_gateway, version, "upstream connection lost");
+  co_return co_await Reply(conn, lost, keep_alive, false);
+}
+
+Task<bool> Forwarder::StreamExchange(http::request_parser<http::buffer_body>& parser, uint16_t port,
+                                     const std::string& client_ip, Conn& conn, bool keep_alive) {
+  auto& req = parser.get();
+  unsigned version = req.version();
+  std::shared_ptr<const runtime::Backend> backend = RouteOf(port);
+  if (backend == nullptr) {
+    Response none = ErrorResponse(http::status::service_unavailable, version,
+                                  "no service is routed at port " + std::to_string(port));
+    co_await Reply(conn, none, false, false);
+    co_return false;  // the unread body makes the connection unusable
+  }
+  bool chunked = req.chunked();
+  PrepareForUpstream(req, client_ip);
+  req.keep_alive(true);
+  if (chunked) req.chunked(true);
+  conn.deadline = Clock::now() + options_.upstream_timeout;
+  beast::error_code ec = co_await ConnectUpstream(*backend, conn);
+  if (!ec) ec = co_await Relay(conn.client, conn.client_buffer, parser, conn.upstream, conn);
+  if (ec) {
+    conn.CloseUpstream();
+    Response failed = Failure(*backend, conn, version, "failed while receiving the request", ec);
+    co_await Reply(conn, failed, false, false);
+    co_return false;
+  }
+  http::response_parser<http::empty_body> answer;
+  answer.body_limit(boost::none);
+  auto [read_ec, r] =
+      co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
+  if (read_ec) {
+    conn.CloseUpstream();
+    Response failed = Failure(*backend, conn, version, "failed", read_ec);
+    co_return co_await Reply(conn, failed, keep_alive, false);
+  }
+  co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, false);
+}
+
+Task<bool> Forwarder::PassAnswer(http::response_parser<http::empty_body>& answer,
+                                 const runtime::Backend& backend, Conn& conn, unsigned version,
+                                 bool keep_alive, bool head) {
+  boost::optional<uint64_t> length = answer.content_length();
+  bool small = answer.is_done() || (length && *length <= kBufferedBody);
+  if (small) {
+    http::response_parser<http::string_body> parser(std::move(answer));
+    if (!parser.is_done()) {
+      auto [ec, r] = co_await http::async_read(conn.upstream, conn.upstream_buffer, parser, kTuple);
+      if (ec) {
+        conn.CloseUpstream();
+        Response failed = Failure(backend, conn, version, "failed", ec);
+        co_return co_await Reply(conn, failed, keep_alive, false);
+      }
+    }
+    Response res = parser.release();
+    if (!res.keep_alive()) conn.CloseUpstream();
+    co_return co_await Reply(conn, res, keep_alive, head);
+  }
+  http::response_parser<http::buffer_body> parser(std::move(answer));
+  parser.body_limit(boost::none);
+  auto& res = parser.get();
+  bool upstream_keeps = res.keep_alive();
+  StripHopByHop(res);
+  // Without a length the body ends with chunking, or (for an HTTP/1.0 client) with
+  // the connection.
+  if (!res.has_content_length()) {
+    if (version >= 11) {
+      res.chunked(true);
+    } else {
+      keep_alive = false;
+    }
+  }
+  res.keep_alive(keep_alive);
+  beast::error_code ec =
+      co_await Relay(conn.upstream, conn.upstream_buffer, parser, conn.client, conn);
+  if (ec || !upstream_keeps) conn.CloseUpstream();
+  co_return !ec && keep_alive;
+}
+
+template <bool isRequest>
+Task<beast::error_code> Forwarder::Relay(Socket& from, beast::flat_buffer& buffer,
+                                         http::parser<isRequest, http::buffer_body>& parser,
+                                         Socket& to, Conn& conn) {
+  std::vector<char> chunk(64 * 1024);
+  http::serializer<isRequest, http::buffer_body> serializer(parser.get());
+  do {
+    conn.deadline = Clock::now() + options_.upstream_timeout;
+    if (!parser.is_done()) {
+      parser.get().body().data = chunk.data();
+      parser.get().body().size = chunk.size();
+      auto [read_ec, n] = co_await http::async_read(from, buffer, parser, kTuple);
+      if (read_ec && read_ec != http::error::need_buffer) co_return read_ec;
+      parser.get().body().size = chunk.size() - parser.get().body().size;
+      parser.get().body().data = chunk.data();
+      parser.get().body().more = !parser.is_done();
+    } else {
+      parser.get().body().data = nullptr;
+      parser.get().body().size = 0;
+    }
+    auto [write_ec, m] = co_await http::async_write(to, serializer, kTuple);
+    if (write_ec && write_ec != http::error::need_buffer) co_return write_ec;
+  } while (!parser.is_done() || !serializer.is_done());
+  co_return beast::error_code{};
+}
+
+}  // namespace lockstep::proxy
