@@ -13,6 +13,7 @@
 #include "base/strings.h"
 #include "config/config.h"
 #include "http/http_server.h"
+#include "http/routes.h"
 #include "os/clock.h"
 #include "proxy/proxy.h"
 #include "registry/embedded_fetch.h"
@@ -106,13 +107,19 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   auth::Authenticator auth(tokens.get(), std::move(key), &clock, options.dev);
   api::RegistryApi api(&registry, &auth);
 
-  http::Handler handler = [&api](Exchange& ex) -> Task<void> {
+  http::Routes routes;
+  auto registry_api = [&api](Exchange& ex) { return api.Handle(ex); };
+  routes.Prefix("/v2", registry_api);
+  routes.Exact("/auth/token", registry_api);
+  routes.Exact("/healthz", [](Exchange& ex) -> Task<void> {
+    co_await ex.Send(Response{200, {}, "ok\n", {}});
+  });
+  routes.Fallback([](Exchange& ex) -> Task<void> {
     const std::string& target = ex.request().target;
-    std::string_view path = std::string_view(target).substr(0, target.find('?'));
-    if (api::RegistryApi::Owns(path)) co_return co_await api.Handle(ex);
-    if (path == "/healthz") co_return co_await ex.Send(Response{200, {}, "ok\n", {}});
-    co_await ex.Send(api::OciError(404, "NOT_FOUND", "no endpoint at " + std::string(path)));
-  };
+    co_await ex.Send(
+        api::OciError(404, "NOT_FOUND", "no endpoint at " + target.substr(0, target.find('?'))));
+  });
+  http::Handler handler = [&routes](Exchange& ex) { return routes.Handle(ex); };
   LS_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Bind(http, handler));
 
   out << "lockstep: data in " << options.data_dir.string() << "\n";

@@ -129,10 +129,6 @@ std::string UploadRange(uint64_t offset) {
   return "0-" + std::to_string(offset > 0 ? offset - 1 : 0);
 }
 
-bool RegistryApi::Owns(std::string_view path) {
-  return path == "/v2" || StartsWith(path, "/v2/") || path == "/auth/token";
-}
-
 http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
   const http::Request& req = ex.request();
   auto url = boost::urls::parse_origin_form(req.target);

@@ -17,8 +17,6 @@ class RegistryApi {
   RegistryApi(registry::Registry* registry, auth::Authenticator* auth)
       : registry_(registry), auth_(auth) {}
 
-  // True if the path belongs to this API (/v2, /v2/..., /auth/token).
-  static bool Owns(std::string_view path);
   http::Task<void> Handle(http::Exchange& ex);
 
  private:
