@@ -3,16 +3,15 @@
 //   [--label K=V]... [--port N] [--compression gzip|zstd] (--out LAYOUT | --push)
 //
 // Builds a reproducible OCI image from DIR (see artifact/pack.h) and prints its digest.
-#include <CLI/CLI.hpp>
-#include <boost/json.hpp>
 #include <cstdlib>
 #include <iostream>
 #include <memory>
 
 #include "artifact/pack.h"
+#include "base/json.h"
 #include "base/strings.h"
+#include "cli/command.h"
 #include "cli/image_commands.h"
-#include "cli/registry_access.h"
 #include "client/transfer.h"
 #include "core/semver.h"
 #include "git/work_tree.h"
@@ -45,15 +44,16 @@ struct PackArgs {
 // A command as a JSON array ("[\"/app\",\"--serve\"]") or as words split on spaces.
 Result<std::vector<std::string>> ParseCommand(const std::string& text, const std::string& flag) {
   if (!text.empty() && text.front() == '[') {
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(text, ec);
-    if (ec || !v.is_array())
-      return InvalidArgument(flag + " '" + text + "' is not a JSON array of strings");
+    Result<json::Document> doc = json::Document::Parse(text, flag);
+    Result<json::ArrayView> list =
+        doc.ok() ? json::ArrayView::Of(doc->root(), flag) : Result<json::ArrayView>(doc.status());
     std::vector<std::string> out;
-    for (const auto& item : v.as_array()) {
-      if (!item.is_string())
-        return InvalidArgument(flag + " '" + text + "' is not a JSON array of strings");
-      out.emplace_back(item.as_string());
+    for (size_t i = 0; list.ok() && i < list->size(); ++i) {
+      if (!list->at(i).is_string()) break;
+      out.emplace_back(list->at(i).as_string());
+    }
+    if (!list.ok() || out.size() != list->size()) {
+      return InvalidArgument(flag + " '" + text + "' is not a JSON array of strings");
     }
     return out;
   }
@@ -105,7 +105,7 @@ Result<std::pair<artifact::Provenance, std::string>> Version(const PackArgs& a) 
   return std::make_pair(p, tag);
 }
 
-Status Run(const PackArgs& a) {
+Status Run(PackArgs& a) {
   if (a.push == !a.out.empty())
     return InvalidArgument("give exactly one of --out LAYOUT and --push");
   LS_ASSIGN_OR_RETURN(ImageRef repo, ParseImageRef(a.repo));
@@ -186,35 +186,39 @@ Status Run(const PackArgs& a) {
   return Status::Ok();
 }
 
+void PackOptions(CLI::App& sub, PackArgs& a);
+
 }  // namespace
 
 void AddPackCommand(CLI::App& app, Globals&, ExitCode* exit) {
-  auto a = std::make_shared<PackArgs>();
-  CLI::App* sub = app.add_subcommand(
-      "pack", "build a reproducible OCI image from a directory; prints its digest");
-  sub->add_option("DIR", a->dir, "directory that becomes the image's top layer")->required();
-  sub->add_option("--repo", a->repo, "[REGISTRY/]NAME the image is for")->required();
-  sub->add_option("--version", a->version, "SemVer version, e.g. 1.5.4 or 2.0.0-rc.1+build.7");
-  sub->add_flag("--git", a->git, "version = full commit hash of the git repository holding DIR");
-  sub->add_flag("--allow-dirty", a->allow_dirty,
-                "with --git: pack uncommitted changes, marking the version -dirty");
-  sub->add_option("--base", a->base,
-                  "base image: [REGISTRY/]NAME[:TAG|@DIGEST] or oci:LAYOUT:NAME");
-  sub->add_option("--entrypoint", a->entrypoint, "entrypoint, as words or a JSON array");
-  sub->add_option("--cmd", a->cmd, "default arguments, as words or a JSON array");
-  sub->add_option("--env", a->env, "KEY=VALUE environment (repeatable)")->allow_extra_args(false);
-  sub->add_option("--workdir", a->workdir, "working directory");
-  sub->add_option("--user", a->user, "user[:group] to run as");
-  sub->add_option("--label", a->labels, "KEY=VALUE label (repeatable)");
-  sub->add_option("--port", a->port, "TCP port the service listens on");
-  sub->add_option("--compression", a->compression, "gzip or zstd")->capture_default_str();
-  sub->add_option("--out", a->out, "write an OCI image layout to this directory");
-  sub->add_flag("--push", a->push, "push to the registry named by --repo (or $LOCKSTEP_REGISTRY)");
-  AddRegistryFlags(*sub, a->flags);
-  sub->callback([a, exit] {
-    Status s = Run(*a);
-    if (!s.ok()) *exit = Fail(s.message());
-  });
+  DefineCommand<PackArgs>(
+      app, exit, "pack", "build a reproducible OCI image from a directory; prints its digest",
+      [](CLI::App& sub, PackArgs& a) { PackOptions(sub, a); }, Run);
 }
+
+namespace {
+
+void PackOptions(CLI::App& sub, PackArgs& a) {
+  sub.add_option("DIR", a.dir, "directory that becomes the image's top layer")->required();
+  sub.add_option("--repo", a.repo, "[REGISTRY/]NAME the image is for")->required();
+  sub.add_option("--version", a.version, "SemVer version, e.g. 1.5.4 or 2.0.0-rc.1+build.7");
+  sub.add_flag("--git", a.git, "version = full commit hash of the git repository holding DIR");
+  sub.add_flag("--allow-dirty", a.allow_dirty,
+               "with --git: pack uncommitted changes, marking the version -dirty");
+  sub.add_option("--base", a.base, "base image: [REGISTRY/]NAME[:TAG|@DIGEST] or oci:LAYOUT:NAME");
+  sub.add_option("--entrypoint", a.entrypoint, "entrypoint, as words or a JSON array");
+  sub.add_option("--cmd", a.cmd, "default arguments, as words or a JSON array");
+  sub.add_option("--env", a.env, "KEY=VALUE environment (repeatable)")->allow_extra_args(false);
+  sub.add_option("--workdir", a.workdir, "working directory");
+  sub.add_option("--user", a.user, "user[:group] to run as");
+  sub.add_option("--label", a.labels, "KEY=VALUE label (repeatable)");
+  sub.add_option("--port", a.port, "TCP port the service listens on");
+  sub.add_option("--compression", a.compression, "gzip or zstd")->capture_default_str();
+  sub.add_option("--out", a.out, "write an OCI image layout to this directory");
+  sub.add_flag("--push", a.push, "push to the registry named by --repo (or $LOCKSTEP_REGISTRY)");
+  AddRegistryFlags(sub, a.flags);
+}
+
+}  // namespace
 
 }  // namespace lockstep::cli
