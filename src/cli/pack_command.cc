@@ -8,8 +8,8 @@
 #include <memory>
 
 #include "artifact/pack.h"
-#include "base/json.h"
 #include "base/strings.h"
+#include "cli/arguments.h"
 #include "cli/command.h"
 #include "cli/image_commands.h"
 #include "client/transfer.h"
@@ -40,36 +40,6 @@ struct PackArgs {
   bool push = false;
   RegistryFlags flags;
 };
-
-// A command as a JSON array ("[\"/app\",\"--serve\"]") or as words split on spaces.
-Result<std::vector<std::string>> ParseCommand(const std::string& text, const std::string& flag) {
-  if (!text.empty() && text.front() == '[') {
-    Result<json::Document> doc = json::Document::Parse(text, flag);
-    Result<json::ArrayView> list =
-        doc.ok() ? json::ArrayView::Of(doc->root(), flag) : Result<json::ArrayView>(doc.status());
-    std::vector<std::string> out;
-    for (size_t i = 0; list.ok() && i < list->size(); ++i) {
-      if (!list->at(i).is_string()) break;
-      out.emplace_back(list->at(i).as_string());
-    }
-    if (!list.ok() || out.size() != list->size()) {
-      return InvalidArgument(flag + " '" + text + "' is not a JSON array of strings");
-    }
-    return out;
-  }
-  std::vector<std::string> out;
-  for (std::string_view word : Split(text, ' ')) {
-    if (!word.empty()) out.emplace_back(word);
-  }
-  return out;
-}
-
-Status CheckKeyValue(const std::string& kv, const std::string& flag) {
-  size_t eq = kv.find('=');
-  if (eq == std::string::npos || eq == 0)
-    return InvalidArgument(flag + " '" + kv + "' must be KEY=VALUE");
-  return Status::Ok();
-}
 
 // The version annotation and the tag for it. SemVer build metadata ("+build.7") cannot
 // appear in a tag, so '+' becomes '_' there, as Helm does.
@@ -122,10 +92,10 @@ Status Run(PackArgs& a) {
   options.layer.mtime = provenance.epoch;
   artifact::ImageSettings& s = options.settings;
   if (!a.entrypoint.empty()) {
-    LS_ASSIGN_OR_RETURN(s.entrypoint, ParseCommand(a.entrypoint, "--entrypoint"));
+    LS_ASSIGN_OR_RETURN(s.entrypoint, ParseCommandFlag(a.entrypoint, "--entrypoint"));
   }
   if (!a.cmd.empty()) {
-    LS_ASSIGN_OR_RETURN(s.cmd, ParseCommand(a.cmd, "--cmd"));
+    LS_ASSIGN_OR_RETURN(s.cmd, ParseCommandFlag(a.cmd, "--cmd"));
   }
   for (const std::string& kv : a.env) LS_RETURN_IF_ERROR(CheckKeyValue(kv, "--env"));
   s.env = a.env;

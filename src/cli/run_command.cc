@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "base/strings.h"
+#include "cli/arguments.h"
 #include "cli/image_commands.h"
 #include "cli/registry_access.h"
 #include "client/transfer.h"
@@ -32,25 +33,6 @@ struct RunArgs {
   RegistryFlags flags;
 };
 
-// --entrypoint takes a JSON array (["/bin/sh","-c","..."]) or words split at spaces.
-Result<std::vector<std::string>> ParseCommand(const std::string& text) {
-  std::vector<std::string> out;
-  if (text.starts_with("[")) {
-    boost::system::error_code ec;
-    json::value v = json::parse(text, ec);
-    if (ec || !v.is_array()) return InvalidArgument("--entrypoint is not a JSON array of strings");
-    for (const json::value& e : v.as_array()) {
-      if (!e.is_string()) return InvalidArgument("--entrypoint is not a JSON array of strings");
-      out.emplace_back(e.as_string());
-    }
-    return out;
-  }
-  for (std::string_view word : Split(text, ' ')) {
-    if (!word.empty()) out.emplace_back(word);
-  }
-  return out;
-}
-
 Result<Release> BuildRelease(const RunArgs& args, const Digest& digest, ImageRef ref) {
   Release release;
   ref.digest = digest;
@@ -58,7 +40,7 @@ Result<Release> BuildRelease(const RunArgs& args, const Digest& digest, ImageRef
   ReleaseConfig& c = release.config;
   c.kind = ReleaseKind::kFunction;
   if (!args.entrypoint.empty()) {
-    LS_ASSIGN_OR_RETURN(c.entrypoint, ParseCommand(args.entrypoint));
+    LS_ASSIGN_OR_RETURN(c.entrypoint, ParseCommandFlag(args.entrypoint, "--entrypoint"));
   }
   c.cmd = args.args;
   std::optional<uint64_t> memory = ParseByteSize(args.memory);

@@ -3,12 +3,11 @@
 #include <boost/json.hpp>
 #include <cstdlib>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "os/file.h"
 
 namespace lockstep::client {
-
-namespace json = boost::json;
 
 namespace {
 
@@ -43,16 +42,14 @@ Result<CredentialStore> CredentialStore::FromEnvironment() {
   }
   if (config.empty() || !os::Exists(config)) return store;
   LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(config, 1 << 20));
-  boost::system::error_code ec;
-  json::value doc = json::parse(text, ec);
-  if (ec || !doc.is_object())
-    return InvalidArgument(config.string() + " is not valid JSON: " + ec.message());
-  const json::value* auths = doc.as_object().if_contains("auths");
+  LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(text, config.string()));
+  LS_ASSIGN_OR_RETURN(json::ObjectView root, json::ObjectView::Of(doc, ""));
+  const boost::json::value* auths = root.Raw("auths");
   if (auths == nullptr || !auths->is_object()) return store;
   for (const auto& [key, entry] : auths->as_object()) {
-    const json::object* o = entry.if_object();
-    const json::value* auth = o ? o->if_contains("auth") : nullptr;
-    if (auth == nullptr || !auth->is_string()) continue;
+    const boost::json::object* o = entry.if_object();
+    const boost::json::value* auth = o ? o->if_contains("auth") : nullptr;
+    if (auth == nullptr || !auth->is_string()) continue;  // a credential helper's entry
     bool ok = false;
     std::string decoded = Base64Decode(std::string_view(auth->as_string()), &ok);
     size_t colon = decoded.find(':');

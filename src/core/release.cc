@@ -1,70 +1,59 @@
 #include "core/release.h"
 
 #include <boost/json.hpp>
+#include <limits>
 
+#include "base/json.h"
 #include "core/digest.h"
 
 namespace lockstep {
 
-namespace json = boost::json;
+namespace bj = boost::json;
 
 namespace {
 
-json::array Strings(const std::vector<std::string>& v) {
-  json::array a;
+bj::array Strings(const std::vector<std::string>& v) {
+  bj::array a;
   for (const std::string& s : v) a.emplace_back(s);
   return a;
 }
 
 // The part of a release its id covers, in a fixed key order.
-json::object IdentityObject(const Release& r) {
+bj::object IdentityObject(const Release& r) {
   const ReleaseConfig& c = r.config;
-  json::object env;
+  bj::object env;
   for (const auto& [k, v] : c.env) env[k] = v;
-  json::array volumes;
+  bj::array volumes;
   for (const VolumeGrant& g : c.volumes) {
-    volumes.push_back(json::object{{"name", g.name}, {"writable", g.writable}});
+    volumes.push_back(bj::object{{"name", g.name}, {"writable", g.writable}});
   }
-  json::object o;
+  bj::object o;
   o["digest"] = r.image.digest ? r.image.digest->str() : "";
   o["kind"] = KindName(c.kind);
   o["entrypoint"] = Strings(c.entrypoint);
   o["cmd"] = Strings(c.cmd);
   o["env"] = std::move(env);
-  o["limits"] = json::object{{"memory_bytes", c.limits.memory_bytes},
-                             {"pids", c.limits.pids},
-                             {"cpu_shares", c.limits.cpu_shares},
-                             {"timeout_ms", c.limits.timeout_ms}};
-  o["health"] = json::object{{"path", c.health.path},
-                             {"interval_ms", c.health.interval_ms},
-                             {"timeout_ms", c.health.timeout_ms},
-                             {"successes", c.health.successes}};
+  o["limits"] = bj::object{{"memory_bytes", c.limits.memory_bytes},
+                           {"pids", c.limits.pids},
+                           {"cpu_shares", c.limits.cpu_shares},
+                           {"timeout_ms", c.limits.timeout_ms}};
+  o["health"] = bj::object{{"path", c.health.path},
+                           {"interval_ms", c.health.interval_ms},
+                           {"timeout_ms", c.health.timeout_ms},
+                           {"successes", c.health.successes}};
   o["network"] = NetworkName(c.network);
   o["volumes"] = std::move(volumes);
   return o;
 }
 
-Result<std::vector<std::string>> StringArray(const json::object& o, std::string_view key) {
-  std::vector<std::string> out;
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return out;
-  if (!v->is_array()) return InvalidArgument(std::string(key) + " must be an array of strings");
-  for (const json::value& e : v->as_array()) {
-    if (!e.is_string()) return InvalidArgument(std::string(key) + " must be an array of strings");
-    out.emplace_back(e.as_string());
-  }
-  return out;
-}
-
+// A whole number member that fits T, or `fallback` when absent.
 template <class T>
-Result<T> Number(const json::object& o, std::string_view key, T fallback) {
-  const json::value* v = o.if_contains(key);
-  if (v == nullptr) return fallback;
-  if (!v->is_number()) return InvalidArgument(std::string(key) + " must be a number");
-  boost::system::error_code ec;
-  auto n = v->to_number<T>(ec);
-  if (ec) return InvalidArgument(std::string(key) + " is out of range");
-  return n;
+Result<T> Number(const json::ObjectView& o, std::string_view key, T fallback) {
+  LS_ASSIGN_OR_RETURN(std::optional<uint64_t> n, o.OptionalUint(key));
+  if (!n) return fallback;
+  if (*n > std::numeric_limits<T>::max())
+    return InvalidArgument(o.PathOf(key) + " is out of range");
+  return static_cast<T>(*n);
 }
 
 }  // namespace
@@ -121,77 +110,73 @@ Status Validate(const Release& r) {
 }
 
 std::string ReleaseId(const Release& release) {
-  std::string canonical = json::serialize(IdentityObject(release));
+  std::string canonical = bj::serialize(IdentityObject(release));
   return "r" + DigestOf(canonical).hex().substr(0, 24);
 }
 
 std::string ToJson(const Release& release) {
-  json::object o = IdentityObject(release);
+  bj::object o = IdentityObject(release);
   o["image"] = release.image.str();
-  return json::serialize(o);
+  return bj::serialize(o);
 }
 
 Result<Release> ReleaseFromJson(std::string_view text) {
-  boost::system::error_code ec;
-  json::value v = json::parse(text, ec);
-  if (ec || !v.is_object()) return InvalidArgument("release is not a JSON object");
-  const json::object& o = v.as_object();
+  LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(text, "release"));
+  LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
   Release r;
-  const json::value* image = o.if_contains("image");
-  if (image == nullptr || !image->is_string()) return InvalidArgument("release has no image");
-  LS_ASSIGN_OR_RETURN(r.image, ImageRef::Parse(std::string_view(image->as_string()), ""));
+  Result<std::string> image = o.String("image");
+  if (!image.ok()) return InvalidArgument("release has no image");
+  LS_ASSIGN_OR_RETURN(r.image, ImageRef::Parse(*image, ""));
   ReleaseConfig& c = r.config;
-  if (const json::value* k = o.if_contains("kind"); k != nullptr && k->is_string()) {
-    if (k->as_string() == "service") {
-      c.kind = ReleaseKind::kService;
-    } else if (k->as_string() != "function") {
-      return InvalidArgument("kind must be \"function\" or \"service\"");
-    }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> kind, o.OptionalString("kind"));
+  if (kind == "service") {
+    c.kind = ReleaseKind::kService;
+  } else if (kind && *kind != "function") {
+    return InvalidArgument("kind must be \"function\" or \"service\"");
   }
-  LS_ASSIGN_OR_RETURN(c.entrypoint, StringArray(o, "entrypoint"));
-  LS_ASSIGN_OR_RETURN(c.cmd, StringArray(o, "cmd"));
-  if (const json::value* env = o.if_contains("env"); env != nullptr) {
+  LS_ASSIGN_OR_RETURN(c.entrypoint, o.Strings("entrypoint"));
+  LS_ASSIGN_OR_RETURN(c.cmd, o.Strings("cmd"));
+  if (const bj::value* env = o.Raw("env"); env != nullptr) {
     if (!env->is_object()) return InvalidArgument("env must be an object");
     for (const auto& [k, val] : env->as_object()) {
       if (!val.is_string()) return InvalidArgument("env " + std::string(k) + " must be a string");
       c.env[std::string(k)] = std::string(val.as_string());
     }
   }
-  static const json::object kEmpty;
-  const json::value* limits = o.if_contains("limits");
-  const json::object& lo = limits != nullptr && limits->is_object() ? limits->as_object() : kEmpty;
-  LS_ASSIGN_OR_RETURN(c.limits.memory_bytes,
-                      Number<uint64_t>(lo, "memory_bytes", c.limits.memory_bytes));
-  LS_ASSIGN_OR_RETURN(c.limits.pids, Number<uint32_t>(lo, "pids", c.limits.pids));
-  LS_ASSIGN_OR_RETURN(c.limits.cpu_shares, Number<uint32_t>(lo, "cpu_shares", c.limits.cpu_shares));
-  LS_ASSIGN_OR_RETURN(c.limits.timeout_ms, Number<uint32_t>(lo, "timeout_ms", c.limits.timeout_ms));
-  const json::value* health = o.if_contains("health");
-  const json::object& ho = health != nullptr && health->is_object() ? health->as_object() : kEmpty;
-  if (const json::value* p = ho.if_contains("path"); p != nullptr && p->is_string()) {
-    c.health.path = std::string(p->as_string());
+  LS_ASSIGN_OR_RETURN(std::optional<json::ObjectView> limits, o.OptionalObject("limits"));
+  if (limits) {
+    LS_ASSIGN_OR_RETURN(c.limits.memory_bytes,
+                        Number<uint64_t>(*limits, "memory_bytes", c.limits.memory_bytes));
+    LS_ASSIGN_OR_RETURN(c.limits.pids, Number<uint32_t>(*limits, "pids", c.limits.pids));
+    LS_ASSIGN_OR_RETURN(c.limits.cpu_shares,
+                        Number<uint32_t>(*limits, "cpu_shares", c.limits.cpu_shares));
+    LS_ASSIGN_OR_RETURN(c.limits.timeout_ms,
+                        Number<uint32_t>(*limits, "timeout_ms", c.limits.timeout_ms));
   }
-  LS_ASSIGN_OR_RETURN(c.health.interval_ms,
-                      Number<uint32_t>(ho, "interval_ms", c.health.interval_ms));
-  LS_ASSIGN_OR_RETURN(c.health.timeout_ms, Number<uint32_t>(ho, "timeout_ms", c.health.timeout_ms));
-  LS_ASSIGN_OR_RETURN(c.health.successes, Number<uint32_t>(ho, "successes", c.health.successes));
-  if (const json::value* n = o.if_contains("network"); n != nullptr && n->is_string()) {
-    if (n->as_string() == "host") {
-      c.network = NetworkGrant::kHost;
-    } else if (n->as_string() != "none") {
-      return InvalidArgument("network must be \"none\" or \"host\"");
-    }
+  LS_ASSIGN_OR_RETURN(std::optional<json::ObjectView> health, o.OptionalObject("health"));
+  if (health) {
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> path, health->OptionalString("path"));
+    if (path) c.health.path = *path;
+    LS_ASSIGN_OR_RETURN(c.health.interval_ms,
+                        Number<uint32_t>(*health, "interval_ms", c.health.interval_ms));
+    LS_ASSIGN_OR_RETURN(c.health.timeout_ms,
+                        Number<uint32_t>(*health, "timeout_ms", c.health.timeout_ms));
+    LS_ASSIGN_OR_RETURN(c.health.successes,
+                        Number<uint32_t>(*health, "successes", c.health.successes));
   }
-  if (const json::value* vols = o.if_contains("volumes"); vols != nullptr) {
-    if (!vols->is_array()) return InvalidArgument("volumes must be an array");
-    for (const json::value& g : vols->as_array()) {
-      if (!g.is_object() || !g.as_object().contains("name") ||
-          !g.as_object().at("name").is_string()) {
-        return InvalidArgument("each volume needs a name");
-      }
-      const json::value* w = g.as_object().if_contains("writable");
-      c.volumes.push_back({std::string(g.as_object().at("name").as_string()),
-                           w != nullptr && w->is_bool() && w->as_bool()});
-    }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> network, o.OptionalString("network"));
+  if (network == "host") {
+    c.network = NetworkGrant::kHost;
+  } else if (network && *network != "none") {
+    return InvalidArgument("network must be \"none\" or \"host\"");
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<json::ArrayView> volumes, o.OptionalArray("volumes"));
+  for (size_t i = 0; volumes && i < volumes->size(); ++i) {
+    LS_ASSIGN_OR_RETURN(json::ObjectView g, volumes->ObjectAt(i));
+    Result<std::string> name = g.String("name");
+    if (!name.ok()) return InvalidArgument("each volume needs a name");
+    LS_ASSIGN_OR_RETURN(std::optional<bool> writable, g.OptionalBool("writable"));
+    c.volumes.push_back({*name, writable.value_or(false)});
   }
   LS_RETURN_IF_ERROR(Validate(r));
   return r;

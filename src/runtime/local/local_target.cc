@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "os/file.h"
 #include "runtime/local/local_target_internal.h"
@@ -23,12 +24,26 @@ json::array Strings(const std::vector<std::string>& v) {
   return a;
 }
 
-std::vector<std::string> StringsOf(const json::value& v) {
-  std::vector<std::string> out;
-  if (v.is_array()) {
-    for (const json::value& e : v.as_array()) out.emplace_back(e.as_string());
-  }
-  return out;
+// prepared.json: the release and what preparing its image found.
+Result<std::pair<Release, UnpackedImage>> ParsePrepared(std::string_view text) {
+  LS_ASSIGN_OR_RETURN(lockstep::json::Document doc,
+                      lockstep::json::Document::Parse(text, "prepared.json"));
+  LS_ASSIGN_OR_RETURN(lockstep::json::ObjectView root, lockstep::json::ObjectView::Of(doc, ""));
+  const json::value* release_json = root.Raw("release");
+  if (release_json == nullptr) return InvalidArgument("release is missing");
+  LS_ASSIGN_OR_RETURN(Release release, ReleaseFromJson(json::serialize(*release_json)));
+  LS_ASSIGN_OR_RETURN(lockstep::json::ObjectView img, root.Object("image"));
+  UnpackedImage image;
+  LS_ASSIGN_OR_RETURN(std::string manifest, img.String("manifest"));
+  LS_ASSIGN_OR_RETURN(image.manifest, Digest::Parse(manifest));
+  LS_ASSIGN_OR_RETURN(image.config.entrypoint, img.Strings("entrypoint"));
+  LS_ASSIGN_OR_RETURN(image.config.cmd, img.Strings("cmd"));
+  LS_ASSIGN_OR_RETURN(image.config.env, img.Strings("env"));
+  LS_ASSIGN_OR_RETURN(image.config.working_dir, img.String("working_dir"));
+  LS_ASSIGN_OR_RETURN(image.config.user, img.String("user"));
+  LS_ASSIGN_OR_RETURN(std::vector<std::string> layers, img.Strings("layers"));
+  for (const std::string& l : layers) image.layers.emplace_back(l);
+  return std::make_pair(std::move(release), std::move(image));
 }
 
 }  // namespace
@@ -146,24 +161,12 @@ Result<std::shared_ptr<const LocalTarget::Prepared>> LocalTarget::Load(const std
   fs::path dir = options_.dir / "releases" / id;
   Result<std::string> text = os::ReadFile(dir / "prepared.json");
   if (!text.ok()) return NotFound("release " + id + " is not prepared on this target");
-  boost::system::error_code ec;
-  json::value record = json::parse(*text, ec);
-  if (ec) return Internal(dir.string() + "/prepared.json is not JSON");
-  Release release;
-  UnpackedImage image;
-  try {  // Boost.JSON's accessors throw on a missing key or a wrong type
-    LS_ASSIGN_OR_RETURN(release, ReleaseFromJson(json::serialize(record.at("release"))));
-    const json::object& img = record.at("image").as_object();
-    LS_ASSIGN_OR_RETURN(image.manifest,
-                        Digest::Parse(std::string_view(img.at("manifest").as_string())));
-    image.config = {StringsOf(img.at("entrypoint")), StringsOf(img.at("cmd")),
-                    StringsOf(img.at("env")), std::string(img.at("working_dir").as_string()),
-                    std::string(img.at("user").as_string())};
-    for (const std::string& l : StringsOf(img.at("layers"))) image.layers.emplace_back(l);
-  } catch (const std::exception& e) {
-    return Internal(dir.string() + "/prepared.json is damaged: " + e.what() +
+  Result<std::pair<Release, UnpackedImage>> record = ParsePrepared(*text);
+  if (!record.ok()) {
+    return Internal(dir.string() + "/prepared.json is damaged: " + record.status().message() +
                     "; remove the directory and prepare the release again");
   }
+  auto& [release, image] = *record;
   // After a reboot the mount is gone; it is made again from the same layers.
   LS_RETURN_IF_ERROR(MountRootfs(dir / "rootfs", dir / "skeleton", image.layers));
   auto prepared =
