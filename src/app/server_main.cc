@@ -1,6 +1,6 @@
 // lockstep-server: `lockstep serve` hands over to this binary, which links only what the
-// server needs (no registry client, git or archive libraries), so a running server maps
-// and touches less memory.
+// server needs (no registry client, git or libcurl; libarchive comes with the local
+// target, which unpacks layers), so a running server maps and touches less memory.
 #include <CLI/CLI.hpp>
 #include <iostream>
 

@@ -118,9 +118,7 @@ Result<LayerInfo> WriteLayer(const fs::path& dir, const fs::path& out_path,
                              const LayerOptions& options) {
   LS_ASSIGN_OR_RETURN(std::vector<Entry> entries, Collect(dir));
 
-  int fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return os::ErrnoStatus("create", out_path);
-  os::UniqueFd out(fd);
+  LS_ASSIGN_OR_RETURN(os::UniqueFd out, os::CreateTruncated(out_path));
   Hasher digest;
   uint64_t size = 0;
   std::unique_ptr<Compressor> compressor =

@@ -1,8 +1,5 @@
 // Blob downloads: streamed to DEST.part, resumed with Range after a lost connection, and
 // renamed into place only when every byte hashes to the digest.
-#include <fcntl.h>
-#include <unistd.h>
-
 #include "client/registry_client.h"
 #include "os/file.h"
 
@@ -12,9 +9,7 @@ Status RegistryClient::DownloadBlob(const std::string& repo, const Digest& d,
                                     const std::filesystem::path& dest) {
   std::filesystem::path part = dest;
   part += ".part";
-  int raw = ::open(part.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (raw < 0) return os::ErrnoStatus("create", part);
-  os::UniqueFd fd(raw);
+  LS_ASSIGN_OR_RETURN(os::UniqueFd fd, os::CreateTruncated(part));
   Hasher hasher(d.algorithm());
   uint64_t have = 0;
   Retries retries(options_.retry);
@@ -24,8 +19,7 @@ Status RegistryClient::DownloadBlob(const std::string& repo, const Digest& d,
     bool fresh = true;
     r.on_data = [&](long status, std::string_view bytes) -> Status {
       if (fresh && have > 0 && status == 200) {  // the range was ignored: start again
-        if (::ftruncate(fd.get(), 0) != 0) return os::ErrnoStatus("truncate", part);
-        ::lseek(fd.get(), 0, SEEK_SET);
+        LS_RETURN_IF_ERROR(os::Truncate(fd.get(), 0, part));
         hasher = Hasher(d.algorithm());
         have = 0;
       }

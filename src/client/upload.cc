@@ -1,7 +1,5 @@
 // Blob uploads: one PATCH or chunks, resumed from where the registry says the upload
 // stands after a failure, and a lost session started over.
-#include <sys/stat.h>
-
 #include "base/strings.h"
 #include "client/registry_client.h"
 #include "os/file.h"
@@ -30,9 +28,7 @@ Result<bool> RegistryClient::UploadBlob(const std::string& repo, const Digest& d
   LS_ASSIGN_OR_RETURN(std::optional<uint64_t> present, StatBlob(repo, d));
   if (present) return false;
   LS_ASSIGN_OR_RETURN(os::UniqueFd fd, os::OpenRead(path));
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return os::ErrnoStatus("stat", path);
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  LS_ASSIGN_OR_RETURN(const uint64_t size, os::FileSize(fd.get(), path));
 
   Retries retries(options_.retry);
   std::string location;

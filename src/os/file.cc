@@ -45,6 +45,33 @@ Result<UniqueFd> OpenAppend(const fs::path& path) {
   return UniqueFd(fd);
 }
 
+Result<UniqueFd> CreateTruncated(const fs::path& path) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return ErrnoStatus("create", path);
+  return UniqueFd(fd);
+}
+
+Status Truncate(int fd, uint64_t size, const fs::path& path_for_errors) {
+  if (::ftruncate(fd, static_cast<off_t>(size)) != 0)
+    return ErrnoStatus("truncate", path_for_errors);
+  if (::lseek(fd, static_cast<off_t>(size), SEEK_SET) < 0) {
+    return ErrnoStatus("seek", path_for_errors);
+  }
+  return Status::Ok();
+}
+
+Result<uint64_t> FileSize(int fd, const fs::path& path_for_errors) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoStatus("stat", path_for_errors);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status HardLink(const fs::path& existing, const fs::path& link) {
+  if (::link(existing.c_str(), link.c_str()) == 0) return Status::Ok();
+  if (errno == EEXIST) return AlreadyExists(link.string() + " exists");
+  return ErrnoStatus("link", link);
+}
+
 Status WriteAll(int fd, std::string_view data) {
   while (!data.empty()) {
     ssize_t n = ::write(fd, data.data(), data.size());

@@ -48,6 +48,14 @@ Status ErrnoStatus(std::string_view what, const fs::path& path);
 Result<UniqueFd> OpenRead(const fs::path& path);
 // Opens for appending writes, creating with mode 0644 when missing.
 Result<UniqueFd> OpenAppend(const fs::path& path);
+// Opens for writing from the start, creating (mode 0644) or emptying it.
+Result<UniqueFd> CreateTruncated(const fs::path& path);
+// Cuts the open file to `size` bytes and moves its offset there.
+Status Truncate(int fd, uint64_t size, const fs::path& path_for_errors);
+// The size of the open file.
+Result<uint64_t> FileSize(int fd, const fs::path& path_for_errors);
+// Makes `link` a second name of `existing`; kAlreadyExists when `link` exists.
+Status HardLink(const fs::path& existing, const fs::path& link);
 
 // Writes all of data at the descriptor's current position (retries short writes).
 Status WriteAll(int fd, std::string_view data);

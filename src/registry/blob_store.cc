@@ -35,8 +35,9 @@ Result<std::string> BlobStore::ReadSmall(const Digest& d, uint64_t max_bytes) co
 Status BlobStore::Commit(const fs::path& temp, const Digest& d) {
   fs::path final_path = layout_.BlobPath(d);
   Status s = os::MakeDirs(final_path.parent_path());
-  if (s.ok() && ::link(temp.c_str(), final_path.c_str()) != 0 && errno != EEXIST) {
-    s = os::ErrnoStatus("link", final_path);
+  if (s.ok()) {
+    s = os::HardLink(temp, final_path);
+    if (s.code() == Code::kAlreadyExists) s = Status::Ok();
   }
   (void)os::RemoveFile(temp);
   LS_RETURN_IF_ERROR(s);

@@ -3,8 +3,8 @@
 // Layout under the data directory (`<data>/runtime/`):
 //   images/            OCI layout of every image fetched, by digest
 //   layers/DIFF_ID/    each layer unpacked once (image_store.h)
-//   releases/ID/       release.json, skeleton/, rootfs/ (read-only overlay, rootfs.h)
-//   instances/ID/      a service instance's bundle: config.json, log
+//   releases/ID/       prepared.json, skeleton/, rootfs/ (read-only overlay, rootfs.h)
+//   instances/ID/      a service instance's bundle: config.json, log, netns, retiring
 //   invocations/ID/    a function invocation's bundle, removed when it ends
 //   logs/ID.log        the log of each recent invocation
 //   volumes/ENV/NAME/  the named volumes of each environment
@@ -16,9 +16,11 @@
 // stopped ones, removes what a crash left half-made (invocation containers, bundles with
 // no container) and publishes the saved routes, so the proxy serves what was live.
 //
-// Services share the host's network namespace and listen on a loopback port lockstep picks
-// (given as $PORT); the front proxy forwards public ports to them. Functions get their
-// own network namespace unless granted the host's.
+// Every container gets a network namespace of its own with only loopback, unless its
+// release is granted the host's. A service listens on $PORT: 8080 inside its instance's
+// namespace (held on instances/ID/netns, so it outlives restarts; the proxy and health
+// checks connect from inside it), or a free loopback port lockstep picks when it shares
+// the host's network. The front proxy forwards public ports to them.
 //
 // Thread-safe. Needs root (runc, overlay mounts, cgroups).
 #pragma once
