@@ -24,7 +24,9 @@ class Document {
   // `what` names the text in errors ("manifest", "/etc/docker/config.json").
   static Result<Document> Parse(std::string_view text, std::string_view what);
 
-  const boost::json::value& root() const { return root_; }
+  const boost::json::value& root() const& { return root_; }
+  // The root of a temporary document would dangle.
+  const boost::json::value& root() const&& = delete;
 
  private:
   boost::json::value root_;

@@ -48,13 +48,30 @@ TEST(Json, StringArraysAreCheckedElementByElement) {
 TEST(Json, HostileDocumentsAreErrorsNotCrashes) {
   EXPECT_FALSE(Document::Parse("{\"a\":", "x").ok());
   EXPECT_FALSE(Document::Parse("", "x").ok());
-  EXPECT_FALSE(Document::Parse(std::string(100000, '['), "x").ok()) << "nesting is bounded";
+  auto nested = [](int depth) { return std::string(depth, '[') + std::string(depth, ']'); };
+  EXPECT_TRUE(Document::Parse(nested(20), "x").ok());
+  EXPECT_FALSE(Document::Parse(nested(40), "x").ok()) << "nesting is bounded";
+  EXPECT_FALSE(Document::Parse(nested(100000), "x").ok()) << "and costs no stack";
   Result<Document> d = Document::Parse("[1,2]", "index.json");
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(ObjectView::Of(*d, "").status().message(), "the document must be an object");
   EXPECT_NE(Document::Parse("{]", "index.json").status().message().find("index.json"),
             std::string::npos);
 }
+
+// A view of a temporary document would dangle: it does not compile.
+template <class D>
+concept ViewableAs = requires(D&& d) {
+  ObjectView::Of(std::forward<D>(d), std::string());
+};
+static_assert(ViewableAs<const Document&>);
+static_assert(!ViewableAs<Document>);
+template <class R>
+concept RootOfResult = requires(R&& r) {
+  (*std::forward<R>(r)).root();
+};
+static_assert(RootOfResult<Result<Document>&>);
+static_assert(!RootOfResult<Result<Document>>);
 
 }  // namespace
 }  // namespace lockstep::json

@@ -43,8 +43,9 @@ Result<CredentialStore> CredentialStore::FromEnvironment() {
   if (config.empty() || !os::Exists(config)) return store;
   LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(config, 1 << 20));
   LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(text, config.string()));
-  LS_ASSIGN_OR_RETURN(json::ObjectView root, json::ObjectView::Of(doc, ""));
-  const boost::json::value* auths = root.Raw("auths");
+  Result<json::ObjectView> root = json::ObjectView::Of(doc, "");
+  if (!root.ok()) return InvalidArgument(config.string() + " is not a JSON object");
+  const boost::json::value* auths = root->Raw("auths");
   if (auths == nullptr || !auths->is_object()) return store;
   for (const auto& [key, entry] : auths->as_object()) {
     const boost::json::object* o = entry.if_object();

@@ -25,7 +25,7 @@ FakeExchange::FakeExchange(std::string method, std::string target, std::string b
   }
   request_.host = std::string(request_.Header("host"));
   if (request_.host.empty()) request_.host = "127.0.0.1:5000";
-  request_.content_length = body_.size();
+  if (!body_.empty()) request_.content_length = body_.size();
 }
 
 void FakeExchange::Run(const Handler& handler) {
@@ -50,6 +50,7 @@ Task<Status> FakeExchange::ReadBody(BodySink& sink) {
   while (at < body_.size()) {
     Result<std::span<char>> space = sink.Space();
     if (!space.ok()) co_return space.status();
+    if (space->empty()) co_return Internal("the body sink offered no space");
     size_t n = std::min(space->size(), body_.size() - at);
     std::memcpy(space->data(), body_.data() + at, n);
     at += n;
@@ -62,6 +63,7 @@ Task<Result<std::string>> FakeExchange::ReadSmallBody(uint64_t limit) {
   if (body_.size() > limit) {
     co_return OutOfRange("request body exceeds the limit of " + std::to_string(limit) + " bytes");
   }
+  if (body_read_) co_return std::string();
   body_read_ = true;
   co_return body_;
 }
@@ -75,8 +77,8 @@ Task<void> FakeExchange::Send(Response response) {
 Task<void> FakeExchange::SendFile(Response head, int fd, uint64_t offset, uint64_t length) {
   ++responses_;
   response_ = std::move(head);
-  response_.body.resize(length);
-  ssize_t n = ::pread(fd, response_.body.data(), length, static_cast<off_t>(offset));
+  response_.body.resize(static_cast<size_t>(std::min<uint64_t>(length, 64 << 20)));
+  ssize_t n = ::pread(fd, response_.body.data(), response_.body.size(), static_cast<off_t>(offset));
   response_.body.resize(n < 0 ? 0 : static_cast<size_t>(n));
   co_return;
 }

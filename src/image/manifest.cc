@@ -27,6 +27,8 @@ Status ReadAnnotations(const json::ObjectView& o, std::string& text, Annotations
   return Status::Ok();
 }
 
+}  // namespace
+
 Result<Descriptor> ParseDescriptor(const json::ObjectView& o) {
   Descriptor d;
   LS_ASSIGN_OR_RETURN(d.media_type, o.String("mediaType"));
@@ -42,18 +44,26 @@ Result<Descriptor> ParseDescriptor(const json::ObjectView& o) {
   if (const bj::value* urls = o.Raw("urls"); urls && urls->is_array()) {
     d.has_urls = !urls->as_array().empty();
   }
-  LS_ASSIGN_OR_RETURN(std::optional<json::ObjectView> platform, o.OptionalObject("platform"));
-  if (platform) {
-    Platform p;
-    LS_ASSIGN_OR_RETURN(std::optional<std::string> os, platform->OptionalString("os"));
-    LS_ASSIGN_OR_RETURN(std::optional<std::string> arch, platform->OptionalString("architecture"));
-    LS_ASSIGN_OR_RETURN(std::optional<std::string> variant, platform->OptionalString("variant"));
-    p.os = os.value_or("");
-    p.architecture = arch.value_or("");
-    p.variant = variant.value_or("");
-    d.platform = std::move(p);
+  // Read, never refused: what a registry stored before it read platforms must still
+  // parse (GC takes an unparsable manifest to reference nothing).
+  if (const bj::value* platform = o.Raw("platform"); platform && platform->is_object()) {
+    auto text = [&](const char* key) {
+      const bj::value* v = platform->as_object().if_contains(key);
+      return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
+    };
+    d.platform = Platform{text("os"), text("architecture"), text("variant")};
   }
   return d;
+}
+
+namespace {
+
+// A member that is present must be of its type: JSON null is not "absent" in a manifest.
+Status NotNull(const json::ObjectView& o, std::string_view key, std::string_view want) {
+  const bj::value* v = o.Raw(key);
+  if (v != nullptr && v->is_null())
+    return InvalidArgument(o.PathOf(key) + " must be " + std::string(want));
+  return Status::Ok();
 }
 
 Result<std::vector<Descriptor>> ParseDescriptors(const json::ArrayView& list) {
@@ -71,6 +81,14 @@ Result<Manifest> Parse(const json::ObjectView& o, std::string_view content_type)
   if (!version.ok() || *version != 2) {
     return InvalidArgument("schemaVersion must be 2 (Docker schema 1 manifests are not accepted)");
   }
+  for (auto [key, want] : {std::pair{"mediaType", "a string"},
+                           {"artifactType", "a string"},
+                           {"config", "an object"},
+                           {"layers", "an array"},
+                           {"manifests", "an array"},
+                           {"subject", "an object"}}) {
+    LS_RETURN_IF_ERROR(NotNull(o, key, want));
+  }
   Manifest m;
   LS_ASSIGN_OR_RETURN(std::optional<std::string> media_type, o.OptionalString("mediaType"));
   if (media_type) {
@@ -82,7 +100,8 @@ Result<Manifest> Parse(const json::ObjectView& o, std::string_view content_type)
   } else if (!content_type.empty()) {
     m.media_type = std::string(content_type);
   } else {
-    m.media_type = std::string(o.Has("manifests") ? media::kOciIndex : media::kOciManifest);
+    m.media_type =
+        std::string(o.Raw("manifests") != nullptr ? media::kOciIndex : media::kOciManifest);
   }
   if (!media::IsManifest(m.media_type)) {
     return InvalidArgument("media type '" + m.media_type + "' is not an image manifest or index");

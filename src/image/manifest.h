@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/json.h"
 #include "base/status.h"
 #include "core/digest.h"
 
@@ -57,6 +58,10 @@ struct Manifest {
 // the body, and a body without one is an index when it lists "manifests"). Errors are
 // kInvalidArgument with the reason MANIFEST_INVALID and say which field is wrong.
 Result<Manifest> ParseManifest(std::string_view body, std::string_view content_type);
+
+// One descriptor: mediaType, digest and size required; artifactType, annotations, urls and
+// platform read when they are there. Errors name the field by its path.
+Result<Descriptor> ParseDescriptor(const json::ObjectView& o);
 
 // Serialises one referrer descriptor for an index's "manifests" array.
 std::string DescriptorJson(const Descriptor& d);

@@ -94,13 +94,32 @@ TEST(ParseManifest, IndexEntriesKeepPlatformsAndAnnotations) {
   EXPECT_FALSE(d.annotations.contains("n")) << "only string values are annotations";
   EXPECT_NE(d.annotations_json.find("\"n\":3"), std::string::npos) << "kept whole as text";
 
-  std::string bad = R"({"schemaVersion":2,"manifests":[)" + Desc(media::kOciManifest, "x");
-  bad.pop_back();
-  bad += R"(,"platform":{"os":7}}]})";
-  Result<Manifest> refused = ParseManifest(bad, "");
-  ASSERT_FALSE(refused.ok());
-  EXPECT_EQ(refused.status().message(), "manifests[0].platform.os must be a string");
-  EXPECT_EQ(refused.status().reason(), "MANIFEST_INVALID");
+  // A platform of odd types is read as far as it goes, never refused: a registry stored
+  // such indexes before it read platforms, and GC must still see their children.
+  std::string odd = R"({"schemaVersion":2,"manifests":[)" + Desc(media::kOciManifest, "x");
+  odd.pop_back();
+  odd += R"(,"platform":{"os":"linux","variant":1}},)" + Desc(media::kOciManifest, "y");
+  odd.pop_back();
+  odd += R"(,"platform":"amd64"}]})";
+  Result<Manifest> read = ParseManifest(odd, "");
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->references.at(0).platform->os, "linux");
+  EXPECT_EQ(read->references.at(0).platform->variant, "");
+  EXPECT_FALSE(read->references.at(1).platform.has_value());
+}
+
+TEST(ParseManifest, NullIsNotAbsent) {
+  std::string config = Desc(media::kOciConfig, "c");
+  for (std::string body : {R"({"schemaVersion":2,"mediaType":null,"config":)" + config + "}",
+                           R"({"schemaVersion":2,"config":)" + config + R"(,"layers":null})",
+                           R"({"schemaVersion":2,"config":)" + config + R"(,"subject":null})",
+                           R"({"schemaVersion":2,"config":)" + config + R"(,"artifactType":null})",
+                           std::string(R"({"schemaVersion":2,"manifests":null})")}) {
+    Result<Manifest> m = ParseManifest(body, "");
+    ASSERT_FALSE(m.ok()) << body;
+    EXPECT_EQ(m.status().reason(), "MANIFEST_INVALID");
+    EXPECT_NE(m.status().message().find("must be"), std::string::npos) << m.status().message();
+  }
 }
 
 }  // namespace

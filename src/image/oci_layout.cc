@@ -77,14 +77,23 @@ fs::path OciLayout::TempPath() const { return dir_ / ("tmp-" + os::TempSuffix())
 Result<std::vector<LayoutEntry>> OciLayout::Entries() const {
   fs::path file = dir_ / "index.json";
   LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(file));
-  Result<Manifest> index = ParseManifest(text, "");
-  if (!index.ok()) return InvalidArgument(file.string() + ": " + index.status().message());
-  if (!index->is_index) return InvalidArgument(file.string() + " is not an image index");
+  Result<lockstep::json::Document> doc = lockstep::json::Document::Parse(text, file.string());
+  if (!doc.ok()) return doc.status();
+  Result<lockstep::json::ObjectView> root = lockstep::json::ObjectView::Of(*doc, "");
+  Result<lockstep::json::ArrayView> list =
+      root.ok() ? root->Array("manifests") : Result<lockstep::json::ArrayView>(root.status());
+  if (!list.ok()) return InvalidArgument(file.string() + " is not an image index");
+  // Entries another tool wrote that lockstep cannot read are left alone, not refused: the
+  // layout may hold images lockstep has no business with.
   std::vector<LayoutEntry> out;
-  for (const Descriptor& d : index->references) {
-    auto name = d.annotations.find(std::string(kRefName));
-    out.push_back({d.media_type, d.digest, d.size,
-                   name == d.annotations.end() ? std::string() : name->second});
+  for (size_t i = 0; i < list->size(); ++i) {
+    Result<lockstep::json::ObjectView> entry = list->ObjectAt(i);
+    Result<Descriptor> d =
+        entry.ok() ? ParseDescriptor(*entry) : Result<Descriptor>(entry.status());
+    if (!d.ok()) continue;
+    auto name = d->annotations.find(std::string(kRefName));
+    out.push_back({d->media_type, d->digest, d->size,
+                   name == d->annotations.end() ? std::string() : name->second});
   }
   return out;
 }

@@ -98,6 +98,7 @@ Status FsyncDir(const fs::path& dir) {
 
 Status ReadChunks(int fd, const fs::path& name, std::span<char> buffer,
                   const std::function<Status(std::string_view chunk)>& each, uint64_t limit) {
+  if (buffer.empty()) return Internal("ReadChunks of " + name.string() + " given no buffer");
   uint64_t done = 0;
   while (done < limit) {
     size_t want = static_cast<size_t>(std::min<uint64_t>(buffer.size(), limit - done));

@@ -62,6 +62,23 @@ TEST_F(GcTest, KeepsTaggedImagesAndIndexChildrenRemovesTheRest) {
   EXPECT_TRUE(r_.StatBlob("app", DigestOf("layer-tagged")).ok());
 }
 
+TEST_F(GcTest, KeepsTheChildrenOfAnIndexWhosePlatformsAreOfOddTypes) {
+  // Stored while platforms went unread: GC must still see the children.
+  std::string child = PushImageBlobs(r_, "app", "child");
+  Digest child_d = r_.PutManifest("app", Reference{DigestOf(child)}, child, "", {}).value().digest;
+  std::string entry = testing::DescriptorFor(image::media::kOciManifest, child);
+  entry.pop_back();
+  entry += R"(,"platform":{"os":"linux","architecture":["amd64"],"variant":1}})";
+  std::string index = R"({"schemaVersion":2,"mediaType":")" + std::string(image::media::kOciIndex) +
+                      R"(","manifests":[)" + entry + "]}";
+  ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("odd")}, index, "", {}).ok());
+  AgeEverything(dir_.path());
+  GcReport report = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_TRUE(report.manifests_removed.empty());
+  EXPECT_TRUE(r_.GetManifest("app", Reference{child_d}).ok());
+  EXPECT_TRUE(r_.StatBlob("app", DigestOf("layer-child")).ok());
+}
+
 TEST_F(GcTest, KeepsReferrersOfLiveManifests) {
   std::string subject = PushImageBlobs(r_, "app", "s");
   ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("1")}, subject, "", {}).ok());

@@ -92,9 +92,11 @@ Status FakeTarget::SwitchRoutes(const std::string& environment, const RouteChang
 }
 
 // As the local target: a routed instance is refused; once a retirement has begun the
-// instance is never routed again, even when the retirement then fails.
+// instance is never routed again, even when the retirement then fails (a scripted
+// failure fails it after it began).
 Status FakeTarget::Retire(const std::string& instance_id, std::chrono::milliseconds) {
   std::lock_guard lock(mutex_);
+  Status injected = Injected(Step::kRetire);  // used up by this call, whatever it finds
   auto it = instances_.find(instance_id);
   if (it == instances_.end()) return NotFound("no instance '" + instance_id + "'");
   for (const auto& [port, backend] : router_->Current()->by_port) {
@@ -104,7 +106,7 @@ Status FakeTarget::Retire(const std::string& instance_id, std::chrono::milliseco
     }
   }
   it->second.retiring = true;
-  LS_RETURN_IF_ERROR(Injected(Step::kRetire));
+  LS_RETURN_IF_ERROR(injected);
   instances_.erase(it);
   calls_.push_back("retire " + instance_id);
   return Status::Ok();

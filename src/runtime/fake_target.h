@@ -27,7 +27,9 @@ class FakeTarget final : public Target {
   // Every started instance reports `state` from now on (default: healthy at once).
   void SetHealthOnStart(HealthState state);
   void SetHealth(const std::string& instance_id, HealthState state);
-  // The next call of `step` fails with `status` (once).
+  // The next call of `step` fails with `status` (once). Each step fails before it changes
+  // anything, but for Retire, which fails after it began, as the local target's can: the
+  // instance stays retiring and is never routed again.
   void FailNext(Step step, Status status);
   // What Invoke returns for a release (default: exit 0, the event echoed as output).
   void OnInvoke(std::function<Invocation(const Release&, const InvokeRequest&)> handler);

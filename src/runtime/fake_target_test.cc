@@ -52,6 +52,12 @@ TEST(FakeTarget, AnInstanceWhoseRetireFailedIsNeverRoutedAgain) {
   EXPECT_EQ(target.Retire(a, {}).code(), Code::kUnavailable);
   EXPECT_EQ(target.SwitchRoutes("prod", {{"web", {a, 8080}}}).code(), Code::kFailedPrecondition);
   EXPECT_TRUE(target.Retire(a, {}).ok()) << "the retirement can be finished";
+
+  std::string b = *target.Start({"prod", "web"}, target.Prepare(Service("2"))->release_id);
+  ASSERT_TRUE(target.SwitchRoutes("prod", {{"web", {b, 8080}}}).ok());
+  target.FailNext(FakeTarget::Step::kRetire, Unavailable("injected"));
+  EXPECT_EQ(target.Retire(b, {}).code(), Code::kFailedPrecondition) << "a routed instance";
+  EXPECT_EQ(target.Retire("nope", {}).code(), Code::kNotFound) << "the failure was used up once";
 }
 
 TEST(FakeTarget, InvokesFunctionsWithScriptedResults) {
