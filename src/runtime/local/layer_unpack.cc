@@ -141,12 +141,65 @@ Result<std::string> SafeName(std::string_view name) {
   return std::string(name);
 }
 
+// The directory `rel` beneath `root`, opened without following a symlink at any step, so
+// a layer that made `evil -> /etc` cannot have a whiteout or an opaque marker written
+// through it. Missing directories are created (0755), as the tar would have.
+Result<os::UniqueFd> OpenDirBeneath(int root, const fs::path& rel, const std::string& entry) {
+  int dup = ::fcntl(root, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return IoError("duplicate the layer root descriptor");
+  os::UniqueFd dir(dup);
+  for (const fs::path& part : rel) {
+    std::string name = part.string();
+    if (name.empty() || name == "." || name == "/") continue;
+    int fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == ENOENT) {
+      if (::mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+        return os::ErrnoStatus("create directory for layer entry", entry);
+      }
+      fd = ::openat(dir.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+    if (fd < 0) {
+      if (errno == ELOOP || errno == ENOTDIR) {
+        return InvalidArgument("layer entry '" + entry + "' passes through '" + name +
+                               "', which is not a directory (a symlink or a file)");
+      }
+      return os::ErrnoStatus("open directory for layer entry", entry);
+    }
+    dir = os::UniqueFd(fd);
+  }
+  return dir;
+}
+
+// An OCI opaque marker: the directory it sits in hides the layers below.
+Status MarkOpaque(int root, const fs::path& rel) {
+  LS_ASSIGN_OR_RETURN(os::UniqueFd dir, OpenDirBeneath(root, rel.parent_path(), rel.string()));
+  if (::fsetxattr(dir.get(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
+    return os::ErrnoStatus("mark opaque", rel.parent_path());
+  }
+  return Status::Ok();
+}
+
+// An OCI whiteout `.wh.NAME`: overlayfs's form is a 0:0 character device named NAME.
+Status Whiteout(int root, const fs::path& rel, std::string_view hidden) {
+  if (hidden.empty() || hidden == "." || hidden == ".." ||
+      hidden.find('/') != std::string_view::npos) {
+    return InvalidArgument("layer entry '" + rel.string() + "' whites out no name");
+  }
+  LS_ASSIGN_OR_RETURN(os::UniqueFd dir, OpenDirBeneath(root, rel.parent_path(), rel.string()));
+  std::string name(hidden);
+  if (::mknodat(dir.get(), name.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0) {
+    return os::ErrnoStatus("whiteout", rel.parent_path() / name);
+  }
+  return Status::Ok();
+}
+
 Status ArchiveError(struct archive* a, const std::string& what) {
   const char* msg = archive_error_string(a);
   return InvalidArgument(what + ": " + (msg ? msg : "libarchive error"));
 }
 
 Status Extract(Source& src, const fs::path& root) {
+  LS_ASSIGN_OR_RETURN(os::UniqueFd root_fd, os::OpenRead(root));
   struct archive* in = archive_read_new();
   struct archive* out = archive_write_disk_new();
   archive_read_support_format_tar(in);
@@ -172,19 +225,14 @@ Status Extract(Source& src, const fs::path& root) {
     }
     fs::path rel(*name);
     std::string base = rel.filename().string();
+    // Whiteouts and opaque markers are made here, not by libarchive, so they get the
+    // same protection its SECURE_SYMLINKS gives the other entries.
     if (base == kOpaque) {
-      fs::path dir = root / rel.parent_path();
-      std::error_code ec;
-      fs::create_directories(dir, ec);
-      if (ec || ::lsetxattr(dir.c_str(), "trusted.overlay.opaque", "y", 1, 0) != 0) {
-        s = os::ErrnoStatus("mark opaque", dir);
-      }
+      s = MarkOpaque(root_fd.get(), rel);
       continue;
     }
     if (base.rfind(kWhiteout, 0) == 0) {
-      fs::path hidden = root / rel.parent_path() / base.substr(kWhiteout.size());
-      if (::mknod(hidden.c_str(), S_IFCHR | 0000, makedev(0, 0)) != 0)
-        s = os::ErrnoStatus("whiteout", hidden);
+      s = Whiteout(root_fd.get(), rel, std::string_view(base).substr(kWhiteout.size()));
       continue;
     }
     if (name->empty()) continue;  // the root directory itself

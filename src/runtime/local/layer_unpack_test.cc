@@ -8,6 +8,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "artifact/compressor.h"
 #include "os/file.h"
 #include "os/testing/temp_dir.h"
@@ -135,6 +137,100 @@ TEST_F(LayerUnpackTest, WhiteoutsBecomeOverlayWhiteouts) {
                         sizeof value),
             1);
   EXPECT_EQ(value[0], 'y');
+}
+
+// Every name, type, size and overlay xattr under `dir`: what a hostile layer must not change.
+std::string Snapshot(const fs::path& dir) {
+  std::string out;
+  std::vector<fs::path> all = {dir};
+  for (const auto& e : fs::recursive_directory_iterator(dir)) all.push_back(e.path());
+  std::sort(all.begin(), all.end());
+  for (const fs::path& p : all) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) continue;
+    char xattr[8] = {};
+    ssize_t n = ::lgetxattr(p.c_str(), "trusted.overlay.opaque", xattr, sizeof xattr);
+    out += p.string() + " " + std::to_string(st.st_mode) + " " + std::to_string(st.st_size) + " " +
+           (n > 0 ? std::string(xattr, static_cast<size_t>(n)) : "-") + "\n";
+  }
+  return out;
+}
+
+TEST_F(LayerUnpackTest, WhiteoutsAndOpaqueMarkersNeverFollowASymlinkOut) {
+  fs::path outside = dir_.path() / "outside";
+  fs::create_directories(outside / "etc");
+  ASSERT_TRUE(os::WriteFileAtomic(outside / "etc" / "passwd", "root:x:0:0\n").ok());
+  const std::string before = Snapshot(outside);
+  const std::string out = outside.string();
+  std::vector<std::vector<Member>> hostile = {
+      // symlink, then a whiteout through it
+      {{"evil", "", AE_IFLNK, out + "/etc"}, {"evil/.wh.nologin", ""}},
+      // symlink, then an opaque marker through it
+      {{"evil", "", AE_IFLNK, out}, {"evil/.wh..wh..opq", ""}},
+      // a chain of symlinks
+      {{"a", "", AE_IFLNK, "b"}, {"b", "", AE_IFLNK, out}, {"a/.wh.x", ""}},
+      // a symlink deeper down, below a real directory
+      {{"usr", "", AE_IFDIR}, {"usr/lib", "", AE_IFLNK, out}, {"usr/lib/etc/.wh..wh..opq", ""}},
+      // a relative symlink climbing out
+      {{"up", "", AE_IFLNK, "../outside"}, {"up/.wh.etc", ""}},
+      // a whiteout whose name is no name
+      {{"d", "", AE_IFDIR}, {"d/.wh..", ""}},
+  };
+  // A hard link whose target passes through a symlink to a file outside.
+  {
+    std::string tar;
+    struct archive* a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_open2(
+        a, &tar, nullptr,
+        [](struct archive*, void* data, const void* buf, size_t n) -> la_ssize_t {
+          static_cast<std::string*>(data)->append(static_cast<const char*>(buf), n);
+          return static_cast<la_ssize_t>(n);
+        },
+        nullptr, nullptr);
+    struct archive_entry* e = archive_entry_new();
+    archive_entry_set_pathname(e, "evil");
+    archive_entry_set_filetype(e, AE_IFLNK);
+    archive_entry_set_perm(e, 0777);
+    archive_entry_set_symlink(e, (out + "/etc").c_str());
+    archive_write_header(a, e);
+    archive_entry_clear(e);
+    archive_entry_set_pathname(e, "copy");
+    archive_entry_set_filetype(e, AE_IFREG);
+    archive_entry_set_perm(e, 0644);
+    archive_entry_set_hardlink(e, "evil/passwd");
+    archive_write_header(a, e);
+    archive_entry_free(e);
+    archive_write_close(a);
+    archive_write_free(a);
+    Status s = Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar, "hardlink");
+    EXPECT_FALSE(s.ok()) << "a hard link through a symlink";
+    EXPECT_FALSE(fs::exists(dir_.path() / "hardlink"));
+    struct stat st;
+    ASSERT_EQ(::stat((outside / "etc" / "passwd").c_str(), &st), 0);
+    EXPECT_EQ(st.st_nlink, 1u) << "the file outside gained no link";
+  }
+  int n = 0;
+  for (const auto& members : hostile) {
+    std::string tar = Tar(members);
+    std::string dest = "w" + std::to_string(n++);
+    Status s = Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar, dest);
+    EXPECT_FALSE(s.ok()) << members.back().name;
+    EXPECT_FALSE(fs::exists(dir_.path() / dest)) << "nothing is left behind";
+    EXPECT_EQ(Snapshot(outside), before) << "nothing outside changed: " << members.back().name;
+  }
+}
+
+TEST_F(LayerUnpackTest, WhiteoutsMayCreateTheirParentDirectories) {
+  std::string tar = Tar({{"a/b/.wh.c", ""}, {"x/y/.wh..wh..opq", ""}});
+  ASSERT_TRUE(Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar).ok());
+  struct stat st;
+  ASSERT_EQ(::lstat((dir_.path() / "root/a/b/c").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  char value[4] = {};
+  EXPECT_EQ(::lgetxattr((dir_.path() / "root/x/y").c_str(), "trusted.overlay.opaque", value,
+                        sizeof value),
+            1);
 }
 
 TEST_F(LayerUnpackTest, TruncatedBlobsAndUnknownTypes) {
