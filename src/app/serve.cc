@@ -97,7 +97,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   LS_ASSIGN_OR_RETURN(config::ServerConfig config,
                       config::LoadConfig(config_path, !options.config_file.empty()));
 
-  LS_RETURN_IF_ERROR(os::MakeDirs(options.data_dir));
+  LS_RETURN_IF_ERROR(os::MakePrivateDir(options.data_dir));
   os::SystemClock clock;
   registry::Registry registry(options.data_dir / "registry", config.registry, &clock);
   LS_ASSIGN_OR_RETURN(auto tokens,

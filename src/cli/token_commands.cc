@@ -28,7 +28,7 @@ struct TokenArgs {
 };
 
 Result<std::unique_ptr<state::TokenStore>> OpenStore(const Globals& g, const os::Clock* clock) {
-  LS_RETURN_IF_ERROR(os::MakeDirs(g.data_dir));
+  LS_RETURN_IF_ERROR(os::MakePrivateDir(g.data_dir));
   return state::TokenStore::Open((g.data_dir / "state.db").string(), clock);
 }
 

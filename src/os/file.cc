@@ -173,6 +173,12 @@ Status MakeDirs(const fs::path& dir) {
   return Status::Ok();
 }
 
+Status MakePrivateDir(const fs::path& dir) {
+  if (dir.has_parent_path()) LS_RETURN_IF_ERROR(MakeDirs(dir.parent_path()));
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("create", dir);
+  return Status::Ok();
+}
+
 Status RemoveFile(const fs::path& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoStatus("remove", path);
   return Status::Ok();

@@ -80,6 +80,9 @@ Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode 
 Status CreateFileExclusive(const fs::path& path, std::string_view data);
 
 Status MakeDirs(const fs::path& dir);
+// Creates `dir` (its parents as MakeDirs does) readable only by its owner (0700). An
+// existing directory is left as it is.
+Status MakePrivateDir(const fs::path& dir);
 // Removes a file; a missing file is not an error.
 Status RemoveFile(const fs::path& path);
 Status RemoveTree(const fs::path& path);

@@ -75,5 +75,12 @@ TEST_F(FileTest, ReadChunksReadsToTheEndOrTheLimitAndStopsOnError) {
   EXPECT_EQ(calls, 1);
 }
 
+TEST_F(FileTest, APrivateDirectoryIsTheOwnersAlone) {
+  fs::path data = dir_ / "a" / "b" / "data";
+  ASSERT_TRUE(MakePrivateDir(data).ok());
+  EXPECT_EQ(fs::status(data).permissions() & fs::perms::all, fs::perms::owner_all);
+  ASSERT_TRUE(MakePrivateDir(data).ok()) << "an existing directory is fine";
+}
+
 }  // namespace
 }  // namespace lockstep::os

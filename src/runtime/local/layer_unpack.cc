@@ -236,6 +236,16 @@ Status Extract(Source& src, const fs::path& root) {
       continue;
     }
     if (name->empty()) continue;  // the root directory itself
+    // Device nodes in an image would be devices on the host too (the layer cache lives
+    // there); lockstep's own whiteouts are the only ones it makes.
+    if (mode_t type = archive_entry_filetype(e); type == AE_IFCHR || type == AE_IFBLK) {
+      s = InvalidArgument("layer entry '" + rel.string() +
+                          "' is a device node; images may not carry device nodes");
+      break;
+    }
+    // Set-user-ID and set-group-ID bits would let any local user run the file as its
+    // owner from the layer cache; in a container they do nothing (no_new_privs).
+    archive_entry_set_perm(e, archive_entry_perm(e) & ~static_cast<mode_t>(S_ISUID | S_ISGID));
     archive_entry_set_pathname(e, (root / rel).c_str());
     if (const char* link = archive_entry_hardlink(e)) {
       Result<std::string> target = SafeName(link);

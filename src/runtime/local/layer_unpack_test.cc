@@ -24,6 +24,7 @@ struct Member {
   std::string content;  // regular file content
   int type = AE_IFREG;
   std::string link;  // symlink target
+  int perm = 0;      // 0: 0755 for directories, 0644 otherwise
 };
 
 // A tar stream of `members`, exactly as listed (no sanitising: tests need hostile ones).
@@ -43,7 +44,9 @@ std::string Tar(const std::vector<Member>& members) {
     archive_entry_clear(e);
     archive_entry_set_pathname(e, m.name.c_str());
     archive_entry_set_filetype(e, static_cast<unsigned>(m.type));
-    archive_entry_set_perm(e, m.type == AE_IFDIR ? 0755 : 0644);
+    archive_entry_set_perm(
+        e, m.perm != 0 ? static_cast<mode_t>(m.perm) : (m.type == AE_IFDIR ? 0755 : 0644));
+    if (m.type == AE_IFCHR || m.type == AE_IFBLK) archive_entry_set_rdev(e, makedev(1, 3));
     if (m.type == AE_IFLNK) archive_entry_set_symlink(e, m.link.c_str());
     if (m.type == AE_IFREG) archive_entry_set_size(e, static_cast<la_int64_t>(m.content.size()));
     archive_write_header(a, e);
@@ -219,6 +222,31 @@ TEST_F(LayerUnpackTest, WhiteoutsAndOpaqueMarkersNeverFollowASymlinkOut) {
     EXPECT_FALSE(fs::exists(dir_.path() / dest)) << "nothing is left behind";
     EXPECT_EQ(Snapshot(outside), before) << "nothing outside changed: " << members.back().name;
   }
+}
+
+TEST_F(LayerUnpackTest, DeviceNodesAreRefused) {
+  for (int type : {AE_IFCHR, AE_IFBLK}) {
+    std::string tar = Tar({{"dev", "", AE_IFDIR}, {"dev/null", "", type}});
+    std::string dest = "dev" + std::to_string(type);
+    Status s = Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar, dest);
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << s.ToString();
+    EXPECT_NE(s.message().find("device node"), std::string::npos) << s.message();
+    EXPECT_FALSE(fs::exists(dir_.path() / dest));
+  }
+}
+
+TEST_F(LayerUnpackTest, SetuidAndSetgidBitsAreNotKeptOnTheHost) {
+  std::string tar = Tar({{"bin", "", AE_IFDIR, "", 02775},
+                         {"bin/su", "#!/bin/sh\n", AE_IFREG, "", 04755},
+                         {"bin/wall", "#!/bin/sh\n", AE_IFREG, "", 02755}});
+  ASSERT_TRUE(Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar).ok());
+  struct stat st;
+  ASSERT_EQ(::lstat((dir_.path() / "root/bin/su").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((dir_.path() / "root/bin/wall").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  ASSERT_EQ(::lstat((dir_.path() / "root/bin").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07000, 0u);
 }
 
 TEST_F(LayerUnpackTest, WhiteoutsMayCreateTheirParentDirectories) {
