@@ -23,8 +23,9 @@ struct Member {
   std::string name;
   std::string content;  // regular file content
   int type = AE_IFREG;
-  std::string link;  // symlink target
-  int perm = 0;      // 0: 0755 for directories, 0644 otherwise
+  std::string link;      // symlink target
+  int perm = 0;          // 0: 0755 for directories, 0644 otherwise
+  std::string hardlink;  // a hard link to this member name
 };
 
 // A tar stream of `members`, exactly as listed (no sanitising: tests need hostile ones).
@@ -48,6 +49,7 @@ std::string Tar(const std::vector<Member>& members) {
         e, m.perm != 0 ? static_cast<mode_t>(m.perm) : (m.type == AE_IFDIR ? 0755 : 0644));
     if (m.type == AE_IFCHR || m.type == AE_IFBLK) archive_entry_set_rdev(e, makedev(1, 3));
     if (m.type == AE_IFLNK) archive_entry_set_symlink(e, m.link.c_str());
+    if (!m.hardlink.empty()) archive_entry_set_hardlink(e, m.hardlink.c_str());
     if (m.type == AE_IFREG) archive_entry_set_size(e, static_cast<la_int64_t>(m.content.size()));
     archive_write_header(a, e);
     if (m.type == AE_IFREG) archive_write_data(a, m.content.data(), m.content.size());
@@ -181,31 +183,8 @@ TEST_F(LayerUnpackTest, WhiteoutsAndOpaqueMarkersNeverFollowASymlinkOut) {
   };
   // A hard link whose target passes through a symlink to a file outside.
   {
-    std::string tar;
-    struct archive* a = archive_write_new();
-    archive_write_set_format_pax_restricted(a);
-    archive_write_open2(
-        a, &tar, nullptr,
-        [](struct archive*, void* data, const void* buf, size_t n) -> la_ssize_t {
-          static_cast<std::string*>(data)->append(static_cast<const char*>(buf), n);
-          return static_cast<la_ssize_t>(n);
-        },
-        nullptr, nullptr);
-    struct archive_entry* e = archive_entry_new();
-    archive_entry_set_pathname(e, "evil");
-    archive_entry_set_filetype(e, AE_IFLNK);
-    archive_entry_set_perm(e, 0777);
-    archive_entry_set_symlink(e, (out + "/etc").c_str());
-    archive_write_header(a, e);
-    archive_entry_clear(e);
-    archive_entry_set_pathname(e, "copy");
-    archive_entry_set_filetype(e, AE_IFREG);
-    archive_entry_set_perm(e, 0644);
-    archive_entry_set_hardlink(e, "evil/passwd");
-    archive_write_header(a, e);
-    archive_entry_free(e);
-    archive_write_close(a);
-    archive_write_free(a);
+    std::string tar =
+        Tar({{"evil", "", AE_IFLNK, out + "/etc"}, {"copy", "", AE_IFREG, "", 0, "evil/passwd"}});
     Status s = Unpack(tar, "application/vnd.oci.image.layer.v1.tar", tar, "hardlink");
     EXPECT_FALSE(s.ok()) << "a hard link through a symlink";
     EXPECT_FALSE(fs::exists(dir_.path() / "hardlink"));
