@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "api/registry/oci_errors.h"
@@ -47,6 +48,12 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
   o.address = address;
   o.port = static_cast<uint16_t>(*port);
   return o;
+}
+
+// http://ADDRESS:PORT of the listening socket, for a server given no public URL.
+std::string DefaultPublicUrl(const std::string& address, uint16_t port) {
+  bool ipv6 = address.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
 }
 
 // The local target and its front proxy, when enabled and possible here. Containers outlive
@@ -96,6 +103,10 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
       options.config_file.empty() ? options.data_dir / "config.toml" : options.config_file;
   LS_ASSIGN_OR_RETURN(config::ServerConfig config,
                       config::LoadConfig(config_path, !options.config_file.empty()));
+  std::string public_url = config.public_url;
+  if (!options.public_url.empty()) {
+    LS_ASSIGN_OR_RETURN(public_url, config::ParsePublicUrl(options.public_url, "--public-url"));
+  }
 
   LS_RETURN_IF_ERROR(os::MakePrivateDir(options.data_dir));
   os::SystemClock clock;
@@ -105,10 +116,11 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   LS_ASSIGN_OR_RETURN(std::string key, auth::LoadOrCreateSigningKey(
                                            (options.data_dir / "secrets" / "bearer.key").string()));
   auth::Authenticator auth(tokens.get(), std::move(key), &clock, options.dev);
-  api::RegistryApi api(&registry, &auth);
+  // Made once the port is bound: the default public URL names it.
+  std::optional<api::RegistryApi> api;
 
   http::Routes routes;
-  auto registry_api = [&api](Exchange& ex) { return api.Handle(ex); };
+  auto registry_api = [&api](Exchange& ex) { return api->Handle(ex); };
   routes.Prefix("/v2", registry_api);
   routes.Exact("/auth/token", registry_api);
   routes.Exact("/healthz", [](Exchange& ex) -> Task<void> {
@@ -121,6 +133,14 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   });
   http::Handler handler = [&routes](Exchange& ex) { return routes.Handle(ex); };
   LS_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Bind(http, handler));
+  if (public_url.empty()) {
+    public_url = DefaultPublicUrl(http.address, server->port());
+    if (http.address == "0.0.0.0" || http.address == "::") {
+      out << "lockstep: auth challenges send clients to " << public_url
+          << "/auth/token, which other machines cannot reach; set --public-url\n";
+    }
+  }
+  api.emplace(&registry, &auth, public_url);
 
   out << "lockstep: data in " << options.data_dir.string() << "\n";
   if (options.dev) {

@@ -1,4 +1,4 @@
-// lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev]
+// lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev] [--public-url URL]
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -48,6 +48,10 @@ void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode) 
   sub->add_option("--config", o->config_file, "TOML config file (default <data>/config.toml)");
   sub->add_flag("--dev", o->dev, "local mode: requests without credentials act as admin");
   sub->add_option("--threads", o->threads, "server threads (default: one per core)");
+  sub->add_option("--public-url", o->public_url,
+                  "URL clients reach this server at, e.g. https://registry.example behind a TLS "
+                  "proxy; names the token endpoint in auth challenges (default: "
+                  "http://<listen address>; config: [server] public_url)");
   cli::AddDataOption(*sub, g);
   sub->callback([o, &g, exit, mode] {
     if (mode == ServeMode::kExecServerBinary) return void(*exit = ExecServerBinary(g));

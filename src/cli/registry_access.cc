@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "base/strings.h"
+#include "client/token_realm.h"
 
 namespace lockstep::cli {
 
@@ -34,6 +35,12 @@ void AddRegistryFlags(CLI::App& sub, RegistryFlags& flags) {
   sub.add_option("--chunk-size", flags.chunk_size,
                  "upload blobs in chunks of this size (e.g. 16MiB)");
   sub.add_flag("--quiet,-q", flags.quiet, "no progress display");
+  sub.footer(
+      "Credentials: LOCKSTEP_REGISTRY_USERNAME/LOCKSTEP_REGISTRY_PASSWORD for the registry "
+      "LOCKSTEP_REGISTRY names (for no registry when it is unset), else what `podman login` "
+      "or `docker login` saved ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, "
+      "~/.config/containers/auth.json, ~/.docker/config.json). A token endpoint gets them "
+      "only over https (or --insecure on loopback) and only on the registry's own host.");
 }
 
 Result<ImageRef> ParseImageRef(const std::string& text) {
@@ -66,6 +73,13 @@ Result<RegistryAccess> RegistryAccess::Create(const RegistryFlags& flags) {
 client::RegistryClient& RegistryAccess::For(const std::string& registry) {
   for (auto& c : clients_) {
     if (c->registry() == registry) return *c;
+  }
+  if (options_.insecure && !client::IsLoopbackRegistry(registry)) {
+    std::fprintf(stderr,
+                 "lockstep: warning: --insecure sends images and credentials to %s as plain "
+                 "HTTP, readable and changeable by anyone on the network path; use it only for a "
+                 "loopback development server\n",
+                 registry.c_str());
   }
   clients_.push_back(
       std::make_unique<client::RegistryClient>(registry, options_, credentials_.get()));

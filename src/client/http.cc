@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 namespace lockstep::client {
 
@@ -87,6 +88,43 @@ int OnProgress(void* user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ulto
   return 0;
 }
 
+bool StartsWithHttps(const std::string& url) { return url.rfind("https://", 0) == 0; }
+
+// Only http and https, for the request and every redirect; a redirect from https stays on
+// https (a downgrade would let a network attacker answer in the registry's name).
+void RestrictProtocols(CURL* curl, const std::string& url) {
+  bool https = StartsWithHttps(url);
+#if LIBCURL_VERSION_NUM >= 0x075500  // 7.85.0 has the string forms and deprecates the others
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
+#else
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS, static_cast<long>(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS,
+                   static_cast<long>(https ? CURLPROTO_HTTPS : CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+}
+
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+
+// After a failed TLS handshake with `https_url`'s server: whether the same host and port
+// answer a plain HTTP request (an HTTP status line), i.e. serve no TLS at all. The probe
+// carries no header, credential or body of the failed request, only "GET /".
+bool AnswersPlainHttp(CURL* curl, const std::string& https_url) {
+  std::string origin = https_url.substr(std::strlen("https://"));
+  origin = origin.substr(0, origin.find_first_of("/?#"));
+  std::string probe = "http://" + origin + "/";
+  curl_easy_reset(curl);
+  curl_easy_setopt(curl, CURLOPT_URL, probe.c_str());
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 5L);
+  RestrictProtocols(curl, probe);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
+  long status = 0;
+  if (curl_easy_perform(curl) != CURLE_OK) return false;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  return status >= 100;
+}
+
 }  // namespace
 
 std::string HttpResponse::Header(const std::string& name) const {
@@ -119,6 +157,7 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
   curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);  // blob GETs may redirect to storage
   curl_easy_setopt(curl, CURLOPT_MAXREDIRS, 5L);
+  RestrictProtocols(curl, request.url);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.verify_tls ? 1L : 0L);
   curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.verify_tls ? 2L : 0L);
   if (!options_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options_.ca_file.c_str());
@@ -147,6 +186,17 @@ Result<HttpResponse> HttpClient::Do(const HttpRequest& request) {
     // Not transient: retrying cannot make an untrusted certificate trusted.
     return FailedPrecondition(request.method + " " + request.url + ": " + curl_easy_strerror(rc) +
                               " (trust the registry's CA with --ca-file)");
+  }
+  if (rc == CURLE_UNSUPPORTED_PROTOCOL) {
+    return FailedPrecondition(request.method + " " + request.url +
+                              ": refused a URL or redirect that is not http or https");
+  }
+  if (rc == CURLE_SSL_CONNECT_ERROR && StartsWithHttps(request.url) &&
+      AnswersPlainHttp(curl, request.url)) {
+    // Not transient either: the server speaks no TLS on this port.
+    return FailedPrecondition(request.method + " " + request.url +
+                              ": the server answered plain HTTP; use --insecure for a loopback "
+                              "development server");
   }
   if (rc != CURLE_OK) {
     return Unavailable(request.method + " " + request.url + ": " + curl_easy_strerror(rc));

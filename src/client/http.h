@@ -1,6 +1,7 @@
 // A thin libcurl layer: one easy handle per HttpClient, reused so connections stay
 // alive between requests. TLS is verified unless the client was made insecure (plain
-// HTTP on loopback during development). Not thread-safe.
+// HTTP on loopback during development). Only http and https are spoken, for requests and
+// redirects alike, and a redirect from https stays on https. Not thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -50,7 +51,9 @@ class HttpClient {
   HttpClient& operator=(const HttpClient&) = delete;
 
   // kUnavailable for transport failures (refused, reset, timeout, TLS); the sink's own
-  // error if it refused data. Any HTTP status is a successful Do.
+  // error if it refused data. kFailedPrecondition, which retrying cannot change, for an
+  // untrusted certificate, a URL or redirect of another protocol, and an https URL whose
+  // server answers plain HTTP (the message says so). Any HTTP status is a successful Do.
   Result<HttpResponse> Do(const HttpRequest& request);
 
  private:

@@ -2,6 +2,7 @@
 
 #include "base/strings.h"
 #include "client/registry_answers.h"
+#include "client/token_realm.h"
 #include "image/media_types.h"
 
 namespace lockstep::client {
@@ -36,8 +37,9 @@ Status RegistryClient::ErrorFrom(const HttpResponse& r, const std::string& what)
                         "): " + ErrorDetail(r.body);
   switch (r.status) {
     case 401:
-      return Unauthenticated(
-          message + "; set LOCKSTEP_REGISTRY_USERNAME/PASSWORD or log in with docker/podman");
+      return Unauthenticated(message + "; log in with `podman login " + registry_ +
+                             "` (or docker), or set LOCKSTEP_REGISTRY=" + registry_ +
+                             " with LOCKSTEP_REGISTRY_USERNAME/PASSWORD");
     case 403:
       return PermissionDenied(message);
     case 404:
@@ -59,24 +61,43 @@ Status RegistryClient::Authorize(const HttpResponse& r, const std::string& repo,
                                  const std::string& actions) {
   std::string scope = repo.empty() ? "" : "repository:" + repo + ":" + actions;
   Challenge c = ParseChallenge(r.Header("www-authenticate"));
-  std::optional<Credentials> creds = credentials_->For(registry_);
+  std::optional<Credentials> creds =
+      credentials_ ? credentials_->For(registry_) : std::optional<Credentials>();
   if (c.scheme == "basic") {
     if (!creds) return ErrorFrom(r, "the request");
     auth_[scope] = "Basic " + Base64Encode(creds->username + ":" + creds->password);
     return Status::Ok();
   }
   if (c.scheme != "bearer" || c.params["realm"].empty()) return ErrorFrom(r, "the request");
-  std::string url = c.params["realm"];
+  const std::string& realm = c.params["realm"];
+  // Credentials only where token_realm.h allows; anywhere else the token is asked for
+  // anonymously.
+  LS_ASSIGN_OR_RETURN(std::optional<Credentials> realm_creds,
+                      CredentialsForRealm(realm, registry_, options_.insecure, credentials_));
+  std::string url = realm;
   url += (url.find('?') == std::string::npos ? "?" : "&") + std::string("service=") +
          UrlEncode(c.params["service"]);
   if (!scope.empty()) url += "&scope=" + UrlEncode(scope);
   HttpRequest token_request;
   token_request.url = url;
-  if (creds)
-    token_request.headers.push_back("Authorization: Basic " +
-                                    Base64Encode(creds->username + ":" + creds->password));
+  if (realm_creds) {
+    token_request.headers.push_back(
+        "Authorization: Basic " +
+        Base64Encode(realm_creds->username + ":" + realm_creds->password));
+  }
   LS_ASSIGN_OR_RETURN(HttpResponse t, http_.Do(token_request));
-  if (t.status != 200) return ErrorFrom(t, "a token for " + (scope.empty() ? registry_ : scope));
+  if (t.status != 200) {
+    Status refused = ErrorFrom(t, "a token for " + (scope.empty() ? registry_ : scope));
+    if (creds && !realm_creds) {
+      return Status(refused.code(),
+                    refused.message() + " (the credentials for " + registry_ +
+                        " were not sent to its token endpoint " + realm +
+                        ": a token endpoint gets them only over https (or plain HTTP on "
+                        "loopback with --insecure) and only on the registry's own host, unless "
+                        "you logged in to the endpoint's host itself)");
+    }
+    return refused;
+  }
   std::optional<std::string> token = ParseTokenAnswer(t.body);
   if (!token)
     return Unavailable("the token endpoint of " + registry_ + " answered without a token");

@@ -3,12 +3,13 @@
 //
 // Authentication follows the registry's challenge: Basic with the configured
 // credentials, or the bearer-token flow (realm + service + scope per repository), with
-// tokens cached per scope. Idempotent requests are retried with exponential backoff on
-// 429, 5xx and lost connections (retry.h). Blob uploads (upload.cc) stream from a file, in
-// one PATCH or in chunks of a configured size, and after a failure resume from the offset
-// the registry reports instead of starting over. Downloads (download.cc) stream to a
-// file, resume with Range after a lost connection, and are refused unless every byte
-// matches the digest. What registries answer is parsed in registry_answers.h. Not
+// tokens cached per scope; a realm gets credentials only as token_realm.h allows (https,
+// the registry's own host), else the token is asked for anonymously. Idempotent requests are
+// retried with exponential backoff on 429, 5xx and lost connections (retry.h). Blob uploads
+// (upload.cc) stream from a file, in one PATCH or in chunks of a configured size, and after a
+// failure resume from the offset the registry reports instead of starting over. Downloads
+// (download.cc) stream to a file, resume with Range after a lost connection, and are refused unless
+// every byte matches the digest. What registries answer is parsed in registry_answers.h. Not
 // thread-safe.
 #pragma once
 

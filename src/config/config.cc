@@ -2,6 +2,10 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <boost/url/parse.hpp>
+#include <cctype>
+
 #include "base/strings.h"
 #include "os/file.h"
 
@@ -15,7 +19,58 @@ Status ConfigError(const std::filesystem::path& path, const toml::source_region&
                          std::to_string(where.begin.column) + ": " + what);
 }
 
+Status ParseServer(const std::filesystem::path& path, const toml::table& table,
+                   ServerConfig& config) {
+  for (auto&& [key, node] : table) {
+    std::string k(key.str());
+    if (k != "public_url") {
+      return ConfigError(path, node.source(), "unknown key server." + k + " (known: public_url)");
+    }
+    std::optional<std::string> v = node.value<std::string>();
+    if (!v) {
+      return ConfigError(path, node.source(),
+                         "server.public_url must be a string like \"https://registry.example\"");
+    }
+    Result<std::string> url = ParsePublicUrl(*v, "server.public_url");
+    if (!url.ok()) return ConfigError(path, node.source(), url.status().message());
+    config.public_url = *url;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+Result<std::string> ParsePublicUrl(std::string_view text, std::string_view key) {
+  std::string what = std::string(key) + " '" + std::string(text) + "'";
+  const std::string example = " (like https://registry.example or http://10.0.0.5:5000)";
+  auto parsed = boost::urls::parse_absolute_uri(text);
+  if (!parsed) return InvalidArgument(what + " is not an absolute URL" + example);
+  const boost::urls::url_view& u = *parsed;
+  if (u.scheme_id() != boost::urls::scheme::http && u.scheme_id() != boost::urls::scheme::https) {
+    return InvalidArgument(what + " must be an http or https URL" + example);
+  }
+  if (u.has_userinfo()) return InvalidArgument(what + " may not hold a user name or password");
+  bool host_ok = u.host_type() == boost::urls::host_type::ipv4 ||
+                 u.host_type() == boost::urls::host_type::ipv6;
+  if (u.host_type() == boost::urls::host_type::name) {
+    std::string_view host = u.encoded_host();
+    host_ok = !host.empty() && std::all_of(host.begin(), host.end(), [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-';
+    });
+  }
+  if (!host_ok) return InvalidArgument(what + " must name a host" + example);
+  if (u.has_port() && (u.port().empty() || u.port_number() == 0)) {
+    return InvalidArgument(what + " names no valid port" + example);
+  }
+  if (!u.encoded_path().empty() && u.encoded_path() != "/") {
+    return InvalidArgument(what + " may not have a path: the server answers at the root");
+  }
+  if (u.has_query() || u.has_fragment()) {
+    return InvalidArgument(what + " may not have a query or fragment");
+  }
+  return std::string(u.scheme_id() == boost::urls::scheme::https ? "https" : "http") + "://" +
+         std::string(u.encoded_host_and_port());
+}
 
 Status ParseRuntime(const std::filesystem::path& path, const toml::table& table,
                     RuntimeConfig& runtime) {
@@ -61,14 +116,17 @@ Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exi
     return ConfigError(path, e.source(), std::string(e.description()));
   }
   for (auto&& [key, node] : doc) {
-    if (key.str() != "registry" && key.str() != "runtime") {
+    if (key.str() != "registry" && key.str() != "runtime" && key.str() != "server") {
       return ConfigError(
           path, node.source(),
-          "unknown section '" + std::string(key.str()) + "' (known: registry, runtime)");
+          "unknown section '" + std::string(key.str()) + "' (known: registry, runtime, server)");
     }
   }
   if (const toml::table* runtime = doc["runtime"].as_table(); runtime != nullptr) {
     LS_RETURN_IF_ERROR(ParseRuntime(path, *runtime, config.runtime));
+  }
+  if (const toml::table* server = doc["server"].as_table(); server != nullptr) {
+    LS_RETURN_IF_ERROR(ParseServer(path, *server, config));
   }
   const toml::table* registry = doc["registry"].as_table();
   if (registry == nullptr) return config;

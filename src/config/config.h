@@ -13,6 +13,12 @@
 //   enabled = true               # false: serve the registry only
 //   proxy_address = "127.0.0.1"  # where the front proxy opens services' public ports
 //   log_size = "1MiB"            # kept per instance and per invocation
+//
+//   [server]
+//   public_url = "https://registry.example"  # where clients reach this server (behind a
+//                                            # TLS-terminating proxy, say); it names the
+//                                            # bearer-token endpoint in 401 challenges.
+//                                            # Default: http://<listen address>
 #pragma once
 
 #include <filesystem>
@@ -33,9 +39,16 @@ struct ServerConfig {
   registry::RegistryOptions registry;
   int64_t upload_ttl_seconds = 86400;
   RuntimeConfig runtime;
+  std::string public_url;  // as ParsePublicUrl returns it; empty: from the listen address
 };
 
 // Errors name the file, line and column, and what was expected.
 Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exist);
+
+// The URL clients reach the server at, as SCHEME://HOST[:PORT] without a trailing slash,
+// so that "/auth/token" can follow. kInvalidArgument, naming `key` (a config key or a
+// flag), unless `url` is http or https with a host and no user information, path other
+// than "/", query or fragment.
+Result<std::string> ParsePublicUrl(std::string_view url, std::string_view key);
 
 }  // namespace lockstep::config

@@ -74,5 +74,47 @@ TEST(Config, ErrorsNameFileLineAndKey) {
       << bad.status().message();
 }
 
+TEST(Config, PublicUrl) {
+  os::testing::TempDir dir;
+  EXPECT_TRUE(LoadConfig(dir.path() / "none.toml", false)->public_url.empty())
+      << "the default comes from the listen address";
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "c.toml",
+                                  "[server]\npublic_url = \"HTTPS://Registry.example:8443/\"\n")
+                  .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->public_url, "https://Registry.example:8443");
+
+  EXPECT_EQ(ParsePublicUrl("http://10.0.0.5:5000", "--public-url").value(), "http://10.0.0.5:5000");
+  EXPECT_EQ(ParsePublicUrl("https://[2001:db8::1]/", "--public-url").value(),
+            "https://[2001:db8::1]");
+  for (const char* bad :
+       {"registry.example", "ftp://registry.example", "https://", "https://u:p@registry.example",
+        "https://registry.example/v2", "https://registry.example/?x=1",
+        "https://registry.example#f", "https://reg\"istry.example", "https://reg,istry.example",
+        "https://registry.example:0", "https://registry.example:/", "https://reg%22.example"}) {
+    Result<std::string> url = ParsePublicUrl(bad, "--public-url");
+    EXPECT_FALSE(url.ok()) << bad;
+    if (!url.ok()) {
+      EXPECT_NE(url.status().message().find("--public-url"), std::string::npos)
+          << url.status().message();
+    }
+  }
+
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "bad.toml",
+                                  "[server]\n\npublic_url = \"https://registry.example/v2\"\n")
+                  .ok());
+  Result<ServerConfig> bad = LoadConfig(dir.path() / "bad.toml", true);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("bad.toml:3:"), std::string::npos)
+      << bad.status().message();
+  EXPECT_NE(bad.status().message().find("server.public_url"), std::string::npos);
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "key.toml", "[server]\npublic_uri = \"http://x\"\n").ok());
+  Result<ServerConfig> key = LoadConfig(dir.path() / "key.toml", true);
+  ASSERT_FALSE(key.ok());
+  EXPECT_NE(key.status().message().find("unknown key server.public_uri"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lockstep::config

@@ -37,7 +37,8 @@ class ClientTransfers : public ::testing::Test {
 TEST_F(ClientTransfers, CopyKeepsTheDigestAcrossRegistriesAndMountsWithinOne) {
   std::string digest = PushData(server_.host(), "apps/data", 300000);
   PeerRegistry peer("ci", "pw");
-  std::vector<std::string> env = {"LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=pw"};
+  std::vector<std::string> env = {"LOCKSTEP_REGISTRY=" + peer.host(),
+                                  "LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=pw"};
   // The lockstep registry here runs in --dev mode and ignores the credentials.
   RunResult copy = Lockstep(
       {"copy", server_.host() + "/apps/data:1.0.0", peer.host() + "/mirror/data", "--insecure"},
@@ -127,15 +128,17 @@ TEST(ClientAuth, BearerTokenFlowAgainstLockstepWithRoles) {
   std::string repo = server.host() + "/apps/web";
   std::vector<std::string> pack = {"pack",      dir.string(), "--repo", repo,
                                    "--version", "1.0.0",      "--push", "--insecure"};
-  RunResult as_ci = Lockstep(pack, {"LOCKSTEP_REGISTRY_PASSWORD=" + ci});
+  RunResult as_ci =
+      Lockstep(pack, {"LOCKSTEP_REGISTRY=" + server.host(), "LOCKSTEP_REGISTRY_PASSWORD=" + ci});
   ASSERT_EQ(as_ci.exit_code, 0) << as_ci.Describe();
   RunResult as_prod =
       Lockstep({"pull", repo + ":1.0.0", (server.scratch() / "pulled").string(), "--insecure"},
-               {"LOCKSTEP_REGISTRY_PASSWORD=" + prod});
+               {"LOCKSTEP_REGISTRY=" + server.host(), "LOCKSTEP_REGISTRY_PASSWORD=" + prod});
   EXPECT_EQ(as_prod.exit_code, 0) << as_prod.Describe();
   EXPECT_EQ(as_prod.out, as_ci.out) << "the same digest";
   pack[5] = "1.0.1";
-  RunResult prod_push = Lockstep(pack, {"LOCKSTEP_REGISTRY_PASSWORD=" + prod});
+  RunResult prod_push =
+      Lockstep(pack, {"LOCKSTEP_REGISTRY=" + server.host(), "LOCKSTEP_REGISTRY_PASSWORD=" + prod});
   EXPECT_EQ(prod_push.exit_code, 1);
   EXPECT_NE(prod_push.err.find("403"), std::string::npos) << prod_push.Describe();
   RunResult anonymous = Lockstep({"tags", repo, "--insecure"}, {"DOCKER_CONFIG=/nonexistent"});
@@ -152,7 +155,8 @@ TEST(ClientTls, VerifiedByDefaultTrustedWithCaFile) {
                   key.string(), "-out", cert.string()});
   ASSERT_EQ(made.exit_code, 0) << made.Describe();
   PeerRegistry peer("ci", "pw", cert.string(), key.string());
-  std::vector<std::string> env = {"LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=pw"};
+  std::vector<std::string> env = {"LOCKSTEP_REGISTRY=" + peer.host(),
+                                  "LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=pw"};
   RunResult untrusted = Lockstep({"tags", peer.host() + "/apps/x"}, env);
   EXPECT_EQ(untrusted.exit_code, 1);
   EXPECT_NE(untrusted.err.find("--ca-file"), std::string::npos) << untrusted.Describe();

@@ -94,13 +94,14 @@ TEST_F(PackPushRun, AgainstDistributionWithHtpasswd) {
   std::string digest =
       BuildPushPullRun(peer.host(), {"DOCKER_CONFIG=" + docker.string()}, {"--creds", "ci:s3cret"});
 
-  RunResult via_env =
-      Lockstep({"tags", peer.host() + "/apps/hello", "--insecure"},
-               {"LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=s3cret"});
+  RunResult via_env = Lockstep({"tags", peer.host() + "/apps/hello", "--insecure"},
+                               {"LOCKSTEP_REGISTRY=" + peer.host(), "LOCKSTEP_REGISTRY_USERNAME=ci",
+                                "LOCKSTEP_REGISTRY_PASSWORD=s3cret"});
   EXPECT_EQ(via_env.exit_code, 0) << via_env.Describe();
   EXPECT_EQ(via_env.out, "1.0.0\n");
   RunResult wrong = Lockstep({"tags", peer.host() + "/apps/hello", "--insecure"},
-                             {"LOCKSTEP_REGISTRY_USERNAME=ci", "LOCKSTEP_REGISTRY_PASSWORD=wrong"});
+                             {"LOCKSTEP_REGISTRY=" + peer.host(), "LOCKSTEP_REGISTRY_USERNAME=ci",
+                              "LOCKSTEP_REGISTRY_PASSWORD=wrong"});
   EXPECT_EQ(wrong.exit_code, 1);
   EXPECT_NE(wrong.err.find("401"), std::string::npos) << wrong.Describe();
   RunResult none =

@@ -87,11 +87,11 @@ bool MethodAllowed(Kind kind, std::string_view m) {
   return false;
 }
 
-http::Response Challenge(const http::Request& req, std::string_view repo, Action action,
+http::Response Challenge(std::string_view realm, std::string_view repo, Action action,
                          const Status& why) {
   http::Response r = OciError(why, "UNAUTHORIZED");
-  std::string challenge = "Bearer realm=\"http://" + req.host + "/auth/token\",service=\"" +
-                          std::string(kService) + "\"";
+  std::string challenge =
+      "Bearer realm=\"" + std::string(realm) + "\",service=\"" + std::string(kService) + "\"";
   if (!repo.empty()) {
     std::string actions = action == Action::kPull   ? "pull"
                           : action == Action::kPush ? "pull,push"
@@ -153,7 +153,7 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
 
   Action action = ActionFor(req.method);
   Result<Identity> who = auth_->Identify(req.Header("authorization"));
-  if (!who.ok()) co_return co_await ex.Send(Challenge(req, route->repo, action, who.status()));
+  if (!who.ok()) co_return co_await ex.Send(Challenge(realm_, route->repo, action, who.status()));
   if (!route->repo.empty() && !who->Allows(action, route->repo)) {
     co_return co_await ex.Send(OciError(
         403, "DENIED",

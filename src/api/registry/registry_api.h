@@ -4,7 +4,15 @@
 // right, since repository names contain '/'); names are validated before anything else;
 // the caller is identified (Basic or Bearer) and checked against the action the method
 // implies; then one route group handles it. Failures become OCI error bodies.
+//
+// A caller without credentials is challenged to fetch a bearer token at
+// `<public_url>/auth/token`. The realm comes from the configured public URL, never from the
+// request's Host header: a client told to send its password wherever Host pointed could be
+// steered by anyone who can set that header, and the header's bytes would go unescaped into
+// WWW-Authenticate.
 #pragma once
+
+#include <string>
 
 #include "auth/auth.h"
 #include "http/exchange.h"
@@ -14,8 +22,10 @@ namespace lockstep::api {
 
 class RegistryApi {
  public:
-  RegistryApi(registry::Registry* registry, auth::Authenticator* auth)
-      : registry_(registry), auth_(auth) {}
+  // `public_url` is SCHEME://HOST[:PORT] without a trailing slash, already validated
+  // (config::ParsePublicUrl).
+  RegistryApi(registry::Registry* registry, auth::Authenticator* auth, std::string public_url)
+      : registry_(registry), auth_(auth), realm_(std::move(public_url) + "/auth/token") {}
 
   http::Task<void> Handle(http::Exchange& ex);
 
@@ -26,6 +36,7 @@ class RegistryApi {
 
   registry::Registry* registry_;
   auth::Authenticator* auth_;
+  std::string realm_;  // the bearer-token endpoint challenges name
 };
 
 }  // namespace lockstep::api

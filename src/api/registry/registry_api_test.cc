@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "auth/auth.h"
 #include "http/fake_exchange.h"
 #include "image/media_types.h"
@@ -23,7 +25,7 @@ class RegistryApiTest : public ::testing::Test {
                                                      registry::RegistryOptions{}, &clock_);
     tokens_ = state::TokenStore::Open((dir_.path() / "state.db").string(), &clock_).value();
     auth_ = std::make_unique<auth::Authenticator>(tokens_.get(), "key", &clock_, dev);
-    api_ = std::make_unique<RegistryApi>(registry_.get(), auth_.get());
+    api_ = std::make_unique<RegistryApi>(registry_.get(), auth_.get(), "https://reg.example:5000");
   }
 
   http::FakeExchange Call(std::string method, std::string target, std::string body = "",
@@ -92,8 +94,35 @@ TEST_F(RegistryApiTest, WithoutCredentialsTheClientIsChallengedForTheRightScope)
   http::FakeExchange ex = Call("GET", "/v2/apps/web/manifests/v1", "", {{"Host", "reg:5000"}});
   EXPECT_EQ(ex.response().status, 401);
   EXPECT_EQ(ex.ResponseHeader("www-authenticate"),
-            R"(Bearer realm="http://reg:5000/auth/token",service="lockstep",)"
-            R"(scope="repository:apps/web:pull")");
+            R"(Bearer realm="https://reg.example:5000/auth/token",service="lockstep",)"
+            R"(scope="repository:apps/web:pull")")
+      << "the realm is the configured public URL, whatever Host said";
+}
+
+TEST_F(RegistryApiTest, AHostileHostHeaderNeverReachesTheChallenge) {
+  Open(false);
+  struct Case {
+    const char* method;
+    const char* target;
+    long quotes;  // realm and service quoted, and scope when a repository is named
+    long commas;  // between the parameters, and in "pull,push"
+  };
+  for (const std::string& host :
+       {std::string("evil.example"), std::string(R"(x", realm="https://evil.example/t)"),
+        std::string("a,b=c"), std::string("evil\r\nSet-Cookie: s=1"), std::string("\"")}) {
+    for (const Case& c :
+         {Case{"GET", "/v2/", 4, 1}, Case{"POST", "/v2/apps/web/blobs/uploads/", 6, 3}}) {
+      http::FakeExchange ex = Call(c.method, c.target, "", {{"Host", host}});
+      EXPECT_EQ(ex.response().status, 401);
+      std::string challenge = ex.ResponseHeader("www-authenticate");
+      EXPECT_EQ(challenge.rfind(R"(Bearer realm="https://reg.example:5000/auth/token",)", 0), 0u)
+          << challenge;
+      EXPECT_EQ(challenge.find("evil"), std::string::npos) << challenge;
+      EXPECT_EQ(challenge.find_first_of("\r\n"), std::string::npos) << challenge;
+      EXPECT_EQ(std::count(challenge.begin(), challenge.end(), '"'), c.quotes) << challenge;
+      EXPECT_EQ(std::count(challenge.begin(), challenge.end(), ','), c.commas) << challenge;
+    }
+  }
 }
 
 }  // namespace
