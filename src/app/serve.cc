@@ -108,7 +108,12 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     LS_ASSIGN_OR_RETURN(public_url, config::ParsePublicUrl(options.public_url, "--public-url"));
   }
 
+  // Blobs, tokens and keys are for lockstep alone: the data directory and each store in it
+  // are private to the user running it, and a looser existing one is refused.
   LS_RETURN_IF_ERROR(os::MakePrivateDir(options.data_dir));
+  for (const char* store : {"registry", "secrets", "runtime"}) {
+    LS_RETURN_IF_ERROR(os::MakePrivateDir(options.data_dir / store));
+  }
   os::SystemClock clock;
   registry::Registry registry(options.data_dir / "registry", config.registry, &clock);
   LS_ASSIGN_OR_RETURN(auto tokens,

@@ -57,7 +57,7 @@ void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode) 
     if (mode == ServeMode::kExecServerBinary) return void(*exit = ExecServerBinary(g));
     o->data_dir = g.data_dir;
     Status s = Serve(*o, std::cout);
-    if (!s.ok()) *exit = Fail(s.message());
+    if (!s.ok()) *exit = Fail(s);
   });
 }
 

@@ -73,7 +73,7 @@ Result<std::string> LoadOrCreateSigningKey(const std::string& path) {
   if (existing.ok() && existing->size() >= 32) return existing;
   if (!existing.ok() && existing.status().code() != Code::kNotFound) return existing.status();
   std::string key = os::RandomBytes(32);
-  LS_RETURN_IF_ERROR(os::MakeDirs(std::filesystem::path(path).parent_path()));
+  LS_RETURN_IF_ERROR(os::MakePrivateDir(std::filesystem::path(path).parent_path()));
   LS_RETURN_IF_ERROR(os::WriteFileAtomic(path, key, 0600));
   return key;
 }

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
+
 namespace CLI {
 class App;
 }
@@ -44,6 +46,9 @@ void AddDataOption(CLI::App& sub, Globals& g);
 void AddOutputOption(CLI::App& sub, Globals& g);
 // Prints "lockstep: <message>" to stderr and returns kError.
 ExitCode Fail(const std::string& message);
+// The same for a failed status: its message, then on a line of its own what to do about it
+// (the status's reason), when it has one.
+ExitCode Fail(const Status& status);
 
 // Parses the command line and runs the command it names: this module's commands, and
 // `more`, added by the modules above this one (`serve`, which runs the server).

@@ -33,4 +33,10 @@ ExitCode Fail(const std::string& message) {
   return ExitCode::kError;
 }
 
+ExitCode Fail(const Status& status) {
+  std::cerr << "lockstep: " << status.message() << "\n";
+  if (!status.reason().empty()) std::cerr << "  what to do: " << status.reason() << "\n";
+  return ExitCode::kError;
+}
+
 }  // namespace lockstep::cli

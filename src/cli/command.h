@@ -27,7 +27,7 @@ CLI::App* DefineCommand(CLI::App& app, ExitCode* exit, const std::string& name,
   options(*sub, *args);
   sub->callback([args, exit, run = std::move(run)] {
     Status s = run(*args);
-    if (!s.ok()) *exit = Fail(s.message());
+    if (!s.ok()) *exit = Fail(s);
   });
   return sub;
 }

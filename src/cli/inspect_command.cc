@@ -31,12 +31,12 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
   AddOutputOption(*sub, g);
   sub->callback([args, &g, exit] {
     Result<ImageRef> ref = ParseImageRef(args->ref);
-    if (!ref.ok()) return void(*exit = Fail(ref.status().message()));
+    if (!ref.ok()) return void(*exit = Fail(ref.status()));
     Result<RegistryAccess> access = RegistryAccess::Create(args->flags);
-    if (!access.ok()) return void(*exit = Fail(access.status().message()));
+    if (!access.ok()) return void(*exit = Fail(access.status()));
     client::RegistryClient& registry = access->For(ref->registry);
     Result<client::RemoteManifest> m = registry.GetManifest(ref->repository, ref->reference());
-    if (!m.ok()) return void(*exit = Fail(m.status().message()));
+    if (!m.ok()) return void(*exit = Fail(m.status()));
     Result<image::Manifest> parsed = image::ParseManifest(m->body, "");
     if (!parsed.ok()) {
       return void(*exit = Fail("the registry's manifest of " + ref->str() +
@@ -44,7 +44,7 @@ void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     }
     const std::vector<image::Descriptor> refs = parsed->Children();
     Result<std::vector<std::string>> all_tags = registry.Tags(ref->repository);
-    if (!all_tags.ok()) return void(*exit = Fail(all_tags.status().message()));
+    if (!all_tags.ok()) return void(*exit = Fail(all_tags.status()));
     json::array tags;
     for (const std::string& tag : *all_tags) {
       Result<std::optional<Digest>> d = registry.HeadManifest(ref->repository, tag);

@@ -40,7 +40,7 @@ void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (!grace)
       return void(*exit = Fail("--grace '" + args->grace + "' is not a duration like 30m or 1h"));
     Result<config::ServerConfig> config = config::LoadConfig(g.data_dir / "config.toml", false);
-    if (!config.ok()) return void(*exit = Fail(config.status().message()));
+    if (!config.ok()) return void(*exit = Fail(config.status()));
     registry::GcOptions options{args->dry_run, *grace, config->upload_ttl_seconds};
     if (!args->upload_ttl.empty()) {
       std::optional<int64_t> ttl = ParseDurationSeconds(args->upload_ttl);
@@ -51,7 +51,7 @@ void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     os::SystemClock clock;
     registry::Registry store(g.data_dir / "registry", config->registry, &clock);
     Result<registry::GcReport> report = registry::CollectGarbage(store, clock, options);
-    if (!report.ok()) return void(*exit = Fail(report.status().message()));
+    if (!report.ok()) return void(*exit = Fail(report.status()));
     if (g.output == "json") {
       boost::json::array manifests, blobs;
       for (const auto& m : report->manifests_removed) manifests.emplace_back(m);

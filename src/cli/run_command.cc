@@ -12,6 +12,7 @@
 #include "cli/image_commands.h"
 #include "cli/registry_access.h"
 #include "client/transfer.h"
+#include "os/file.h"
 #include "runtime/local/local_target.h"
 
 namespace lockstep::cli {
@@ -29,6 +30,9 @@ struct RunArgs {
   std::vector<std::string> env;
   std::vector<std::string> volumes;
   std::string network = "none";
+  std::string user;
+  bool root = false;
+  std::vector<std::string> syscalls;
   std::vector<std::string> args;
   RegistryFlags flags;
 };
@@ -68,6 +72,9 @@ Result<Release> BuildRelease(const RunArgs& args, const Digest& digest, ImageRef
   } else if (args.network != "none") {
     return InvalidArgument("--network must be none or host, not '" + args.network + "'");
   }
+  c.user = args.user;
+  c.root = args.root;
+  c.syscalls = args.syscalls;
   LS_RETURN_IF_ERROR(Validate(release));
   return release;
 }
@@ -99,16 +106,22 @@ void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit) {
       ->allow_extra_args(false);
   sub->add_option("--network", args->network, "none (loopback only) or host")
       ->capture_default_str();
+  sub->add_option("--user", args->user,
+                  "UID[:GID] to run as (default: the image's USER, else 65534, nobody)");
+  sub->add_flag("--root", args->root, "grant root: allow the program to run as uid 0");
+  sub->add_option("--syscall", args->syscalls,
+                  "grant a system call beyond the default seccomp policy (repeatable)")
+      ->allow_extra_args(false);
   AddRegistryFlags(*sub, args->flags);
   AddDataOption(*sub, g);
   AddOutputOption(*sub, g);
   sub->callback([args, &g, exit] {
     Result<ImageRef> ref = ParseImageRef(args->ref);
-    if (!ref.ok()) return void(*exit = Fail(ref.status().message()));
+    if (!ref.ok()) return void(*exit = Fail(ref.status()));
     Result<std::string> event = ReadEvent(args->event);
     if (!event.ok()) return void(*exit = Fail("--event: " + event.status().message()));
     Result<RegistryAccess> access = RegistryAccess::Create(args->flags);
-    if (!access.ok()) return void(*exit = Fail(access.status().message()));
+    if (!access.ok()) return void(*exit = Fail(access.status()));
 
     // The tag is resolved once; from here on the run is of that digest.
     Result<Digest> digest = Status(Code::kInternal, "unset");
@@ -117,13 +130,14 @@ void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     } else {
       Result<std::optional<Digest>> head =
           access->For(ref->registry).HeadManifest(ref->repository, ref->reference());
-      if (!head.ok()) return void(*exit = Fail(head.status().message()));
+      if (!head.ok()) return void(*exit = Fail(head.status()));
       if (!*head) return void(*exit = Fail(ref->str() + " is not in the registry"));
       digest = **head;
     }
     Result<Release> release = BuildRelease(*args, *digest, *ref);
-    if (!release.ok()) return void(*exit = Fail(release.status().ToString()));
+    if (!release.ok()) return void(*exit = Fail(release.status()));
 
+    if (Status s = os::MakePrivateDir(g.data_dir); !s.ok()) return void(*exit = Fail(s));
     runtime::local::LocalTargetOptions options;
     options.dir = g.data_dir / "runtime";
     options.own = false;
@@ -132,14 +146,14 @@ void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit) {
     };
     Result<std::unique_ptr<runtime::local::LocalTarget>> target =
         runtime::local::LocalTarget::Open(std::move(options));
-    if (!target.ok()) return void(*exit = Fail(target.status().ToString()));
+    if (!target.ok()) return void(*exit = Fail(target.status()));
     Result<runtime::PreparedRelease> prepared = (*target)->Prepare(*release);
-    if (!prepared.ok()) return void(*exit = Fail(prepared.status().ToString()));
+    if (!prepared.ok()) return void(*exit = Fail(prepared.status()));
     Result<runtime::Invocation> run =
         (*target)->Invoke({"local", "run"}, prepared->release_id, {.event = std::move(*event)});
     // The layers stay cached; the mount goes, so a one-off run leaves nothing mounted.
     (void)(*target)->Unprepare(prepared->release_id);
-    if (!run.ok()) return void(*exit = Fail(run.status().ToString()));
+    if (!run.ok()) return void(*exit = Fail(run.status()));
 
     const runtime::Invocation& r = *run;
     if (g.output == "json") {

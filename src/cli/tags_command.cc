@@ -24,11 +24,11 @@ void AddTagsCommand(CLI::App& app, Globals& g, ExitCode* exit) {
   AddOutputOption(*sub, g);
   sub->callback([args, &g, exit] {
     Result<ImageRef> ref = ParseImageRef(args->repo);
-    if (!ref.ok()) return void(*exit = Fail(ref.status().message()));
+    if (!ref.ok()) return void(*exit = Fail(ref.status()));
     Result<RegistryAccess> access = RegistryAccess::Create(args->flags);
-    if (!access.ok()) return void(*exit = Fail(access.status().message()));
+    if (!access.ok()) return void(*exit = Fail(access.status()));
     Result<std::vector<std::string>> tags = access->For(ref->registry).Tags(ref->repository);
-    if (!tags.ok()) return void(*exit = Fail(tags.status().message()));
+    if (!tags.ok()) return void(*exit = Fail(tags.status()));
     if (g.output == "json") {
       boost::json::array out;
       for (const auto& t : *tags) out.emplace_back(t);

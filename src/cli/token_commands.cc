@@ -49,14 +49,14 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   AddDataOption(*create, g);
   create->callback([args, &g, exit] {
     Result<Role> role = ParseRole(args->role);
-    if (!role.ok()) return void(*exit = Fail(role.status().message()));
+    if (!role.ok()) return void(*exit = Fail(role.status()));
     Result<RepoPatterns> repos = RepoPatterns::Parse(args->repos);
-    if (!repos.ok()) return void(*exit = Fail(repos.status().message()));
+    if (!repos.ok()) return void(*exit = Fail(repos.status()));
     std::string name = args->name.empty() ? args->role + "-" + os::RandomHex(3) : args->name;
     auto store = OpenStore(g, &clock);
-    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    if (!store.ok()) return void(*exit = Fail(store.status()));
     Result<std::string> minted = (*store)->Create(name, *role, *repos);
-    if (!minted.ok()) return void(*exit = Fail(minted.status().message()));
+    if (!minted.ok()) return void(*exit = Fail(minted.status()));
     std::cerr << "lockstep: created token '" << name << "' (role " << args->role
               << ", repositories " << repos->str() << "); it is shown only now:\n";
     std::cout << *minted << "\n";
@@ -67,9 +67,9 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   AddOutputOption(*list, g);
   list->callback([&g, exit] {
     auto store = OpenStore(g, &clock);
-    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    if (!store.ok()) return void(*exit = Fail(store.status()));
     auto tokens = (*store)->List();
-    if (!tokens.ok()) return void(*exit = Fail(tokens.status().message()));
+    if (!tokens.ok()) return void(*exit = Fail(tokens.status()));
     if (g.output == "json") {
       boost::json::array out;
       for (const auto& t : *tokens) {
@@ -94,9 +94,9 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   AddDataOption(*revoke, g);
   revoke->callback([revoke_name, &g, exit] {
     auto store = OpenStore(g, &clock);
-    if (!store.ok()) return void(*exit = Fail(store.status().message()));
+    if (!store.ok()) return void(*exit = Fail(store.status()));
     Status s = (*store)->Revoke(*revoke_name);
-    if (!s.ok()) return void(*exit = Fail(s.message()));
+    if (!s.ok()) return void(*exit = Fail(s));
     std::cerr << "lockstep: revoked token '" << *revoke_name << "'\n";
   });
 }

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "base/json.h"
+#include "base/strings.h"
 #include "core/digest.h"
 
 namespace lockstep {
@@ -43,6 +44,9 @@ bj::object IdentityObject(const Release& r) {
                            {"successes", c.health.successes}};
   o["network"] = NetworkName(c.network);
   o["volumes"] = std::move(volumes);
+  if (!c.user.empty()) o["user"] = c.user;
+  if (c.root) o["root"] = true;
+  if (!c.syscalls.empty()) o["syscalls"] = Strings(c.syscalls);
   return o;
 }
 
@@ -57,6 +61,18 @@ Result<T> Number(const json::ObjectView& o, std::string_view key, T fallback) {
 }
 
 }  // namespace
+
+Result<UserIds> ParseUserIds(std::string_view user, std::string_view field) {
+  std::vector<std::string_view> parts = Split(user, ':');
+  std::optional<uint64_t> uid = ParseUint(parts[0]);
+  std::optional<uint64_t> gid = parts.size() > 1 ? ParseUint(parts[1]) : uid;
+  if (!uid || !gid || parts.size() > 2 || *uid > 0xfffffffe || *gid > 0xfffffffe) {
+    return InvalidArgument(std::string(field) + " '" + std::string(user) + "' is not numeric",
+                           "give a uid or uid:gid (user names would need the image's "
+                           "/etc/passwd, which lockstep does not read)");
+  }
+  return UserIds{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid)};
+}
 
 bool IsResourceName(std::string_view name) {
   if (name.empty() || name.size() > 63 || name.front() == '-') return false;
@@ -92,6 +108,22 @@ Status Validate(const Release& r) {
     if (!IsResourceName(g.name)) {
       return InvalidArgument("volume name '" + g.name + "' is not valid",
                              "use 1-63 characters of a-z, 0-9 and '-', not starting with '-'");
+    }
+  }
+  if (!r.config.user.empty()) {
+    LS_ASSIGN_OR_RETURN(UserIds ids, ParseUserIds(r.config.user, "user"));
+    if (ids.uid == 0 && !r.config.root) {
+      return InvalidArgument("user '" + r.config.user + "' is root, which is not granted",
+                             "grant root explicitly (root = true), or run as another uid");
+    }
+  }
+  for (const std::string& name : r.config.syscalls) {
+    bool ok = !name.empty() && name.size() <= 64;
+    for (char ch : name)
+      ok = ok && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '_');
+    if (!ok) {
+      return InvalidArgument("syscalls: '" + name + "' is not a system call name",
+                             "name system calls as the kernel does (ptrace, io_uring_setup)");
     }
   }
   const Limits& l = r.config.limits;
@@ -178,6 +210,11 @@ Result<Release> ReleaseFromJson(std::string_view text) {
     LS_ASSIGN_OR_RETURN(std::optional<bool> writable, g.OptionalBool("writable"));
     c.volumes.push_back({*name, writable.value_or(false)});
   }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> user, o.OptionalString("user"));
+  c.user = user.value_or("");
+  LS_ASSIGN_OR_RETURN(std::optional<bool> root, o.OptionalBool("root"));
+  c.root = root.value_or(false);
+  LS_ASSIGN_OR_RETURN(c.syscalls, o.Strings("syscalls"));
   LS_RETURN_IF_ERROR(Validate(r));
   return r;
 }

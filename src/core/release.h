@@ -62,9 +62,21 @@ struct ReleaseConfig {
   HealthCheck health;  // services only
   NetworkGrant network = NetworkGrant::kNone;
   std::vector<VolumeGrant> volumes;
+  // Who the program runs as: "UID" or "UID:GID". Empty means the image's USER when that
+  // names a uid other than 0, else kUnprivilegedUser. Uid 0 needs `root`.
+  std::string user;
+  // Grant: run as root (uid 0), with a short capability list, when the release or the
+  // image asks for uid 0. Without it such a release is refused, not quietly demoted.
+  bool root = false;
+  // Grant: system calls allowed beyond the runtime's default policy (as in "ptrace").
+  std::vector<std::string> syscalls;
 
   friend bool operator==(const ReleaseConfig&, const ReleaseConfig&) = default;
 };
+
+// The uid:gid a program runs as when neither the release nor the image names one: the
+// conventional "nobody", which owns no file of the image.
+inline constexpr std::string_view kUnprivilegedUser = "65534:65534";
 
 struct Release {
   ImageRef image;  // pinned: image.digest is set
@@ -72,16 +84,26 @@ struct Release {
 };
 
 // Checks what no runtime could run: an unpinned image, env names with '=' or NUL,
-// volume names outside [a-z0-9-], zero limits. The message names the field.
+// volume names outside [a-z0-9-], zero limits, a user that is not numeric, uid 0 without
+// the root grant, system call names outside [a-z0-9_]. The message names the field.
 Status Validate(const Release& release);
 
 // "r" + the first 24 hex characters of sha256 over the canonical form of the image
-// digest and the config.
+// digest and the config. Grants added after a release format was first used (user, root,
+// syscalls) enter the canonical form only when set, so the ids of releases made before
+// them do not change.
 std::string ReleaseId(const Release& release);
 
 // The canonical JSON form (keys in a fixed order, no insignificant whitespace) and back.
 std::string ToJson(const Release& release);
 Result<Release> ReleaseFromJson(std::string_view json);
+
+struct UserIds {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+// "UID" (the gid is then the same number) or "UID:GID"; `field` names it in the error.
+Result<UserIds> ParseUserIds(std::string_view user, std::string_view field);
 
 // Names of environments, services and volumes: 1-63 of a-z, 0-9 and '-', not starting with
 // '-' (safe as a path component and in a container id).

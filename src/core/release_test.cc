@@ -35,9 +35,21 @@ TEST(ReleaseId, CoversDigestAndEveryPartOfTheConfig) {
   network.config.network = NetworkGrant::kHost;
   Release health = Sample();
   health.config.health.path = "/ready";
-  for (const Release& changed : {env, memory, grant, network, health}) {
+  Release user = Sample();
+  user.config.user = "1000";
+  Release root = Sample();
+  root.config.root = true;
+  Release syscalls = Sample();
+  syscalls.config.syscalls = {"ptrace"};
+  for (const Release& changed : {env, memory, grant, network, health, user, root, syscalls}) {
     EXPECT_NE(ReleaseId(changed), id);
   }
+}
+
+TEST(ReleaseId, GrantsAddedLaterLeaveOlderIdsAsTheyWere) {
+  // The id Sample() had before user, root and syscalls existed: releases recorded then
+  // must still be found by it.
+  EXPECT_EQ(ReleaseId(Sample()), "rcc7213167c8a58d2d11ffdba");
 }
 
 TEST(ReleaseId, IgnoresWhereTheImageCameFrom) {
@@ -49,6 +61,9 @@ TEST(ReleaseId, IgnoresWhereTheImageCameFrom) {
 
 TEST(ReleaseJson, RoundTrips) {
   Release r = Sample();
+  r.config.user = "1000:1000";
+  r.config.root = true;
+  r.config.syscalls = {"ptrace", "io_uring_setup"};
   Result<Release> back = ReleaseFromJson(ToJson(r));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   EXPECT_EQ(back->config, r.config);
@@ -69,6 +84,18 @@ TEST(ReleaseValidate, NamesTheBadField) {
   Release memory = Sample();
   memory.config.limits.memory_bytes = 1024;
   EXPECT_EQ(Validate(memory).code(), Code::kInvalidArgument);
+  Release named = Sample();
+  named.config.user = "www-data";
+  EXPECT_NE(Validate(named).message().find("user 'www-data' is not numeric"), std::string::npos);
+  Release root = Sample();
+  root.config.user = "0:0";
+  EXPECT_NE(Validate(root).message().find("not granted"), std::string::npos);
+  root.config.root = true;
+  EXPECT_TRUE(Validate(root).ok());
+  Release syscall = Sample();
+  syscall.config.syscalls = {"ptrace;rm"};
+  EXPECT_NE(Validate(syscall).message().find("'ptrace;rm' is not a system call name"),
+            std::string::npos);
   EXPECT_TRUE(Validate(Sample()).ok());
 }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "os/random.h"
@@ -175,7 +176,36 @@ Status MakeDirs(const fs::path& dir) {
 
 Status MakePrivateDir(const fs::path& dir) {
   if (dir.has_parent_path()) LS_RETURN_IF_ERROR(MakeDirs(dir.parent_path()));
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) return ErrnoStatus("create", dir);
+  if (::mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
+  if (errno != EEXIST) return ErrnoStatus("create", dir);
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir);
+  if (!S_ISDIR(st.st_mode)) {
+    return FailedPrecondition(dir.string() + " is not a directory",
+                              "give lockstep a directory of its own");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return FailedPrecondition(dir.string() + " is owned by uid " + std::to_string(st.st_uid) +
+                                  ", not by the user running lockstep (uid " +
+                                  std::to_string(::geteuid()) + ")",
+                              "chown " + std::to_string(::geteuid()) + " " + dir.string() +
+                                  ", or use a directory of your own");
+  }
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return FailedPrecondition(
+        dir.string() + " is open to other users (mode " + mode +
+            "); it holds blobs, tokens and keys only lockstep may read",
+        "chmod 700 " + dir.string() + " (and check what else may have read it)");
+  }
+  return Status::Ok();
+}
+
+Status EnsureFile(const fs::path& path, mode_t mode) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0) return ErrnoStatus("create", path);
+  ::close(fd);
   return Status::Ok();
 }
 

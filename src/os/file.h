@@ -81,8 +81,14 @@ Status CreateFileExclusive(const fs::path& path, std::string_view data);
 
 Status MakeDirs(const fs::path& dir);
 // Creates `dir` (its parents as MakeDirs does) readable only by its owner (0700). An
-// existing directory is left as it is.
+// existing `dir` must already be private: kFailedPrecondition, saying how to fix it, when
+// it is not a directory, is owned by another user than the one running lockstep, or grants
+// other users any access (group or world bits). It is never loosened or tightened here:
+// a directory someone opened up may already have leaked, and that is theirs to decide.
 Status MakePrivateDir(const fs::path& dir);
+// Creates an empty `path` with `mode` unless it exists (of any mode); never follows a
+// symlink at `path`.
+Status EnsureFile(const fs::path& path, mode_t mode);
 // Removes a file; a missing file is not an error.
 Status RemoveFile(const fs::path& path);
 Status RemoveTree(const fs::path& path);

@@ -5,6 +5,7 @@
 
 #include "base/strings.h"
 #include "core/digest.h"
+#include "os/file.h"
 #include "os/random.h"
 
 namespace lockstep::state {
@@ -42,6 +43,8 @@ TokenStore::~TokenStore() = default;
 
 Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
                                                      const os::Clock* clock) {
+  // SQLite gives the -wal and -shm files the database's own mode.
+  LS_RETURN_IF_ERROR(os::EnsureFile(path, 0600));
   try {
     auto db = std::make_unique<SQLite::Database>(
         path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);

@@ -35,7 +35,8 @@ class Cutover : public ::testing::Test {
     Result<std::string> id = fixture_->target().Start({"prod", service}, release);
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     if (!id.ok()) return "";
-    EXPECT_EQ(fixture_->WaitHealthy(*id).state, HealthState::kHealthy);
+    EXPECT_EQ(fixture_->WaitHealthy(*id).state, HealthState::kHealthy)
+        << fixture_->target().Logs(*id, 4096).value();
     return *id;
   }
 

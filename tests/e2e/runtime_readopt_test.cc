@@ -194,6 +194,7 @@ TEST(Readopt, ARetirementACrashInterruptedIsFinishedNotUndone) {
 TEST(Readopt, ADamagedRoutingTableIsReportedNotGuessedAt) {
   ScratchDir scratch;
   fs::create_directories(scratch.path() / "runtime");
+  fs::permissions(scratch.path() / "runtime", fs::perms::owner_all);
   std::ofstream(scratch.path() / "runtime" / "routes.json") << R"({"routes":[{"public_port":80}]})";
   runtime::local::LocalTargetOptions options;
   options.dir = scratch.path() / "runtime";

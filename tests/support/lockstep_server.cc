@@ -21,6 +21,7 @@ ScratchDir::ScratchDir() {
   path_ = std::filesystem::temp_directory_path() /
           ("lockstep-e2e-" + std::to_string(rd()) + std::to_string(rd()));
   std::filesystem::create_directories(path_);
+  std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
 }
 
 ScratchDir::~ScratchDir() {
@@ -31,7 +32,9 @@ ScratchDir::~ScratchDir() {
 LockstepServer::LockstepServer(ServerOptions options)
     : data_(options.data_dir.empty() ? scratch_.path() / "data" : options.data_dir),
       options_(std::move(options)) {
+  // lockstep refuses a data directory other users can read.
   std::filesystem::create_directories(data_);
+  std::filesystem::permissions(data_, std::filesystem::perms::owner_all);
   if (!options_.config_toml.empty()) std::ofstream(data_ / "config.toml") << options_.config_toml;
   Start();
 }

@@ -22,10 +22,14 @@ RuntimeFixture::RuntimeFixture(uint64_t log_bytes)
   MakeBusyboxTree(tree);
   fs::copy_file(LOCKSTEP_TEST_MEMHOG, tree / "bin" / "memhog");
   fs::copy_file(LOCKSTEP_TEST_HELLO_HTTP, tree / "bin" / "hello_http");
+  fs::copy_file(LOCKSTEP_TEST_SYSCALL_PROBE, tree / "bin" / "syscall_probe");
   RunResult pack = Lockstep({"pack", tree.string(), "--repo", server_->host() + "/test/tools",
                              "--version", "1.0.0", "--push", "--insecure", "--quiet"});
   EXPECT_EQ(pack.exit_code, 0) << pack.Describe();
   image_ = ImageRef::Parse(server_->host() + "/test/tools@" + pack.OutLine(), "").value();
+  // A data directory as `lockstep serve` would make it: private to its user.
+  fs::create_directories(scratch_.path() / "node");
+  fs::permissions(scratch_.path() / "node", fs::perms::owner_all);
   dir_ = scratch_.path() / "node" / "runtime";
   Open();
 }

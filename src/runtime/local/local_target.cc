@@ -2,6 +2,8 @@
 // invoke.cc, services (start, health, routes, retire, supervision) in services.cc.
 #include "runtime/local/local_target.h"
 
+#include <unistd.h>
+
 #include <boost/json.hpp>
 
 #include "base/json.h"
@@ -75,10 +77,14 @@ LocalTarget::LocalTarget(LocalTargetOptions options)
 Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions options) {
   // Paths end up in runtime configs, where runc reads them relative to the bundle.
   options.dir = fs::absolute(options.dir).lexically_normal();
+  // Unpacked layers keep their owners and modes; only root may walk to them.
+  LS_RETURN_IF_ERROR(os::MakePrivateDir(options.dir));
   for (const char* sub : {"releases", "instances", "invocations", "logs", "volumes", "runc"}) {
     LS_RETURN_IF_ERROR(os::MakeDirs(options.dir / sub));
   }
   std::unique_ptr<LocalTarget> target(new LocalTarget(std::move(options)));
+  LS_ASSIGN_OR_RETURN(RuncVersion runc, target->runc_.Version());
+  LS_RETURN_IF_ERROR(CheckRuncVersion(runc));
   if (!target->options_.own) return target;
   Result<os::FileLock> lock =
       os::FileLock::TryAcquire(target->options_.dir / "owner.lock", os::FileLock::Mode::kExclusive);
@@ -216,9 +222,16 @@ Result<std::string> LocalTarget::SpecFor(const Prepared& prepared, const Placeme
                                          const std::string& cgroups_path,
                                          std::map<std::string, std::string> annotations,
                                          const std::string& netns) {
+  LS_ASSIGN_OR_RETURN(UserIds user, ContainerUser(prepared.image.config, prepared.release.config));
   std::map<std::string, fs::path> volumes;
   for (const VolumeGrant& grant : prepared.release.config.volumes) {
-    LS_ASSIGN_OR_RETURN(volumes[grant.name], Volume(where.environment, grant.name));
+    LS_ASSIGN_OR_RETURN(fs::path dir, Volume(where.environment, grant.name));
+    // A writable grant is a grant to the release's user: the volume's top directory
+    // becomes theirs (what is in it keeps its owners), as a Kubernetes fsGroup would.
+    if (grant.writable && ::lchown(dir.c_str(), user.uid, user.gid) != 0) {
+      return os::ErrnoStatus("give the release's user volume", dir);
+    }
+    volumes[grant.name] = std::move(dir);
   }
   annotations[kAnnotationEnvironment] = where.environment;
   annotations[kAnnotationService] = where.service;

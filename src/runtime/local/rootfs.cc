@@ -20,6 +20,11 @@ Status MakeSkeleton(const fs::path& skeleton, const std::vector<std::string>& mo
       return InvalidArgument("mount point '" + m + "' is not a path inside the container");
     }
     LS_RETURN_IF_ERROR(os::MakeDirs(skeleton / rel));
+    // runc gives a tmpfs the mode of the directory it is mounted on, and /tmp must be
+    // writable by whichever user the program runs as (sticky, as on any host).
+    if (m == "/tmp" && ::chmod((skeleton / rel).c_str(), 01777) != 0) {
+      return os::ErrnoStatus("chmod", skeleton / rel);
+    }
   }
   return os::MakeDirs(skeleton);
 }

@@ -49,6 +49,17 @@ std::vector<std::string> Runc::Args(std::initializer_list<std::string> rest) con
   return args;
 }
 
+Result<RuncVersion> Runc::Version() const {
+  Result<os::Captured> run = os::RunCapture({binary_, "--version"});
+  if (!run.ok() || run->exit_code != 0) {
+    return Status(Code::kUnavailable,
+                  "cannot run " + binary_ + " --version" +
+                      (run.ok() ? ": " + std::string(Trim(run->err)) : ""),
+                  "the local runtime needs runc (apt-get install runc)");
+  }
+  return ParseRuncVersion(run->out);
+}
+
 Status Runc::Check(const os::Captured& run, const std::string& what) const {
   if (run.exit_code == 0) return Status::Ok();
   std::string err = std::string(Trim(run.err));

@@ -10,6 +10,7 @@
 
 #include "base/status.h"
 #include "os/process.h"
+#include "runtime/local/runc_version.h"
 
 namespace lockstep::runtime::local {
 
@@ -27,6 +28,9 @@ class Runc {
   explicit Runc(std::filesystem::path state_dir, std::string binary = "runc");
 
   const std::filesystem::path& state_dir() const { return state_dir_; }
+
+  // `runc --version`, parsed; kUnavailable when runc cannot be run.
+  Result<RuncVersion> Version() const;
 
   // `runc run` in the foreground: the container's stdio is `stdio`; the child's exit
   // status is the container's.

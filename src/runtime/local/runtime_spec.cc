@@ -3,6 +3,7 @@
 #include <boost/json.hpp>
 
 #include "base/strings.h"
+#include "runtime/local/seccomp.h"
 
 namespace lockstep::runtime::local {
 
@@ -32,16 +33,33 @@ json::object Mount(std::string destination, std::string type, std::string source
           {"options", Array(options)}};
 }
 
-Result<std::pair<uint32_t, uint32_t>> ParseUser(const std::string& user) {
-  if (user.empty() || user == "root") return std::pair<uint32_t, uint32_t>{0, 0};
-  std::vector<std::string_view> parts = Split(user, ':');
-  std::optional<uint64_t> uid = ParseUint(parts[0]);
-  std::optional<uint64_t> gid = parts.size() > 1 ? ParseUint(parts[1]) : uid;
-  if (!uid || !gid || parts.size() > 2 || *uid > 0xfffffffe || *gid > 0xfffffffe) {
-    return InvalidArgument("image user '" + user + "' is not numeric",
-                           "set USER to uid or uid:gid when building the image");
+// True when `path` is `dir` or lies beneath it, component-wise.
+bool Beneath(std::string_view path, std::string_view dir) {
+  return path == dir ||
+         (path.starts_with(dir) && path.size() > dir.size() && path[dir.size()] == '/');
+}
+
+// Where a program may start from, and what it may be: runc resolves both while it still
+// holds descriptors of the host (CVE-2024-21626 used a cwd of /proc/self/fd/N), so only
+// plain absolute paths outside the kernel's filesystems pass.
+Status CheckPath(std::string_view path, std::string_view what, std::string_view fix) {
+  bool plain = path.starts_with('/');
+  for (std::string_view part : Split(path.substr(plain ? 1 : 0), '/')) {
+    plain = plain && part != ".." && part != ".";
   }
-  return std::pair{static_cast<uint32_t>(*uid), static_cast<uint32_t>(*gid)};
+  if (!plain) {
+    return InvalidArgument(
+        std::string(what) + " '" + std::string(path) + "' is not a plain absolute path",
+        std::string(fix));
+  }
+  for (std::string_view kernel : {"/proc", "/sys", "/dev"}) {
+    if (Beneath(path, kernel)) {
+      return InvalidArgument(std::string(what) + " '" + std::string(path) + "' is under " +
+                                 std::string(kernel) + ", which a container may not start from",
+                             std::string(fix));
+    }
+  }
+  return Status::Ok();
 }
 
 // Image env, then release env, then lockstep's: later entries replace earlier ones.
@@ -85,28 +103,65 @@ std::vector<std::string> MountPoints(const ReleaseConfig& release) {
   return points;
 }
 
+Result<UserIds> ContainerUser(const ImageConfig& image, const ReleaseConfig& release) {
+  UserIds ids;
+  if (!release.user.empty()) {
+    LS_ASSIGN_OR_RETURN(ids, ParseUserIds(release.user, "user"));
+  } else if (image.user == "root") {
+    ids = {0, 0};
+  } else if (!image.user.empty()) {
+    LS_ASSIGN_OR_RETURN(ids, ParseUserIds(image.user, "the image's USER"));
+  } else if (!release.root) {
+    LS_ASSIGN_OR_RETURN(ids, ParseUserIds(kUnprivilegedUser, "user"));
+  }
+  if (ids.uid == 0 && !release.root) {
+    return InvalidArgument(
+        "the image runs as root (USER " + image.user + "), and the release does not grant root",
+        "grant root explicitly (root = true), set the release's user to a "
+        "non-root uid, or build the image with a non-root USER");
+  }
+  return ids;
+}
+
 Status CheckRunnable(const ImageConfig& image, const ReleaseConfig& release) {
-  if (ContainerArgs(image, release).empty()) {
+  std::vector<std::string> args = ContainerArgs(image, release);
+  if (args.empty()) {
     return InvalidArgument("nothing to run: the image has no entrypoint or cmd",
                            "give the release an entrypoint or cmd");
   }
-  return ParseUser(image.user).status();
+  if (args[0].starts_with('/')) {
+    LS_RETURN_IF_ERROR(CheckPath(args[0], "the program", "run a program of the image's own"));
+  }
+  if (!image.working_dir.empty()) {
+    LS_RETURN_IF_ERROR(CheckPath(image.working_dir, "the image's WORKDIR",
+                                 "build the image with an absolute WORKDIR outside /proc, "
+                                 "/sys and /dev"));
+  }
+  return ContainerUser(image, release).status();
 }
 
 Result<std::string> RuntimeSpec(const SpecInput& in) {
   LS_RETURN_IF_ERROR(CheckRunnable(*in.image, *in.release));
   std::vector<std::string> args = ContainerArgs(*in.image, *in.release);
-  LS_ASSIGN_OR_RETURN(auto user, ParseUser(in.image->user));
+  LS_ASSIGN_OR_RETURN(UserIds user, ContainerUser(*in.image, *in.release));
   const Limits& limits = in.release->limits;
 
-  json::array caps = Array(kCapabilities);
+  // Root gets a short list; anyone else gets none, so setuid(0) and capset fail and no
+  // file capability can be gained (no_new_privileges also stops setuid binaries).
+  json::array caps = user.uid == 0 ? Array(kCapabilities) : json::array{};
   json::object process = {
+      // Never true: a console makes runc bind-mount /dev/console (CVE-2025-52565).
       {"terminal", false},
-      {"user", {{"uid", user.first}, {"gid", user.second}}},
+      {"user", {{"uid", user.uid}, {"gid", user.gid}}},
       {"args", Array(args)},
       {"env", Environment(in)},
       {"cwd", in.image->working_dir.empty() ? "/" : in.image->working_dir},
-      {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
+      {"capabilities",
+       {{"bounding", caps},
+        {"effective", caps},
+        {"permitted", caps},
+        {"inheritable", json::array{}},
+        {"ambient", json::array{}}}},
       {"rlimits", json::array{{{"type", "RLIMIT_NOFILE"}, {"hard", 4096}, {"soft", 4096}}}},
       {"noNewPrivileges", true},
   };
@@ -154,6 +209,11 @@ Result<std::string> RuntimeSpec(const SpecInput& in) {
       {"readonlyPaths",
        Array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"})},
   };
+  linux["seccomp"] = SeccompSpec(DefaultSeccompPolicy(), in.release->syscalls);
+  // In a namespace of its own, a program that is not root may still listen on port 80.
+  if (in.release->network == NetworkGrant::kNone) {
+    linux["sysctl"] = json::object{{"net.ipv4.ip_unprivileged_port_start", "0"}};
+  }
   if (!in.cgroups_path.empty()) linux["cgroupsPath"] = in.cgroups_path;
 
   json::object annotations;

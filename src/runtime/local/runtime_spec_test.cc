@@ -69,6 +69,67 @@ TEST(RuntimeSpec, LocksTheContainerDown) {
   EXPECT_TRUE(tmp_is_tmpfs);
 }
 
+TEST(RuntimeSpec, RunsAsNobodyWithoutCapabilitiesUnlessTheImageOrReleaseSaysOtherwise) {
+  auto user_and_caps = [](const ImageConfig& image, const ReleaseConfig& release) {
+    json::object spec = Spec(image, release);
+    const json::object& process = spec["process"].as_object();
+    return std::pair{process.at("user").at("uid").as_int64(),
+                     Strings(process.at("capabilities").at("effective")).size()};
+  };
+  ImageConfig plain{.cmd = {"/bin/app"}};
+  EXPECT_EQ(user_and_caps(plain, {}), (std::pair<int64_t, size_t>{65534, 0}));
+  ImageConfig app_user{.cmd = {"/bin/app"}, .user = "1000"};
+  EXPECT_EQ(user_and_caps(app_user, {}), (std::pair<int64_t, size_t>{1000, 0}));
+  EXPECT_EQ(user_and_caps(plain, {.user = "4242:4242"}), (std::pair<int64_t, size_t>{4242, 0}));
+  // Root is granted, never assumed: then it runs with the short capability list.
+  ReleaseConfig root{.root = true};
+  auto [uid, caps] = user_and_caps(plain, root);
+  EXPECT_EQ(uid, 0);
+  EXPECT_GT(caps, 0u);
+  ImageConfig image_root{.cmd = {"/bin/app"}, .user = "0"};
+  EXPECT_EQ(user_and_caps(image_root, root).first, 0);
+  EXPECT_EQ(user_and_caps(app_user, root).first, 1000) << "the grant allows root, not forces it";
+  for (std::string user : {"root", "0", "0:0"}) {
+    ImageConfig asks{.cmd = {"/bin/app"}, .user = user};
+    Status refused = CheckRunnable(asks, {});
+    EXPECT_NE(refused.message().find("does not grant root"), std::string::npos) << user;
+  }
+}
+
+TEST(RuntimeSpec, EveryContainerGetsTheSeccompPolicyAndItsGrants) {
+  ImageConfig image{.cmd = {"/bin/app"}};
+  auto allowed = [&](const ReleaseConfig& release) {
+    json::object spec = Spec(image, release);
+    const json::object& seccomp = spec["linux"].at("seccomp").as_object();
+    EXPECT_EQ(seccomp.at("defaultAction"), "SCMP_ACT_ERRNO");
+    return Strings(seccomp.at("syscalls").at(0).at("names"));
+  };
+  std::vector<std::string> names = allowed({});
+  EXPECT_EQ(std::count(names.begin(), names.end(), "read"), 1);
+  EXPECT_EQ(std::count(names.begin(), names.end(), "ptrace"), 0);
+  names = allowed({.syscalls = {"ptrace"}});
+  EXPECT_EQ(std::count(names.begin(), names.end(), "ptrace"), 1);
+}
+
+TEST(RuntimeSpec, TheProgramAndWorkdirArePlainPathsOutsideTheKernelsFilesystems) {
+  for (std::string dir : {"/proc/self/fd/7", "/proc", "/sys/fs/cgroup", "/dev/shm",
+                                 "/app/../proc/self/fd/7", "app", "./app"}) {
+    ImageConfig image{.cmd = {"/bin/app"}, .working_dir = dir};
+    Status refused = CheckRunnable(image, {});
+    EXPECT_EQ(refused.code(), Code::kInvalidArgument) << dir;
+    EXPECT_NE(refused.message().find("WORKDIR '" + dir + "'"), std::string::npos)
+        << refused.message();
+  }
+  ImageConfig fd_program{.entrypoint = {"/proc/self/fd/7/../../bin/sh"}};
+  EXPECT_EQ(CheckRunnable(fd_program, {}).code(), Code::kInvalidArgument);
+  for (std::string dir : {"/", "/app", "/srv/process", "/procfs", "/var/lib/app/"}) {
+    ImageConfig image{.cmd = {"/bin/app"}, .working_dir = dir};
+    EXPECT_TRUE(CheckRunnable(image, {}).ok()) << dir;
+  }
+  ImageConfig by_name{.cmd = {"app"}};
+  EXPECT_TRUE(CheckRunnable(by_name, {}).ok()) << "a program found on PATH";
+}
+
 TEST(RuntimeSpec, NetworkIsOwnNamespaceUnlessGranted) {
   ImageConfig image{.cmd = {"/bin/app"}};
   auto has_netns = [&](NetworkGrant grant) {
