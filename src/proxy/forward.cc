@@ -2,6 +2,8 @@
 
 #include <sys/socket.h>
 
+#include <iostream>
+
 #include "os/netns.h"
 #include "proxy/header_rules.h"
 
@@ -15,19 +17,43 @@ std::shared_ptr<const runtime::Backend> Forwarder::RouteOf(uint16_t port) const 
 
 Response Forwarder::Failure(const runtime::Backend& backend, const Conn& conn, unsigned version,
                             std::string_view what, const beast::error_code& ec) const {
+  std::string service = backend.environment + "/" + backend.service;
+  // The details (which instance, which OS error) are for the operator's log; the public
+  // answer names only the service.
+  std::cerr << "lockstep: proxy: " << service << " (instance " << backend.instance_id << ") "
+            << (conn.timed_out ? "did not answer in time" : std::string(what) + ": " + ec.message())
+            << "\n";
   if (conn.timed_out) {
     return ErrorResponse(http::status::gateway_timeout, version,
-                         backend.environment + "/" + backend.service + " did not answer in time");
+                         service + " did not answer in time");
   }
-  return ErrorResponse(http::status::bad_gateway, version,
-                       backend.environment + "/" + backend.service + " (" + backend.instance_id +
-                           ") " + std::string(what) + ": " + ec.message());
+  return ErrorResponse(http::status::bad_gateway, version, service + " is not answering");
 }
 
 template <class Fields>
 void Forwarder::PrepareForUpstream(Fields& f, const std::string& client_ip) {
   StripHopByHop(f);
-  f.set("X-Forwarded-For", ForwardedFor(f["X-Forwarded-For"], client_ip));
+  // The proxy answered the client's Expect itself; a backend's 100 Continue is not wanted.
+  f.erase(http::field::expect);
+  SetForwardingHeaders(f, client_ip);
+}
+
+Task<ReadHeader> Forwarder::ReadFinalHeader(Conn& conn, AnswerParser& answer, bool head) {
+  bool got_some = false;
+  for (int interim = 0; interim <= kMaxInterimAnswers; ++interim) {
+    answer.emplace();
+    answer->body_limit(boost::none);  // Beast would refuse past 8 MB
+    if (head) answer->skip(true);
+    auto [ec, n] =
+        co_await http::async_read_header(conn.upstream, conn.upstream_buffer, *answer, kTuple);
+    got_some = got_some || answer->got_some();
+    if (ec) co_return ReadHeader{ec, got_some};
+    unsigned status = answer->get().result_int();
+    // 1xx answers (100 Continue, 103 Early Hints) come before the real one and carry no
+    // body; the client gets only the final answer.
+    if (status < 100 || status > 199) co_return ReadHeader{{}, true};
+  }
+  co_return ReadHeader{http::error::bad_status, true};
 }
 
 Task<beast::error_code> Forwarder::ConnectUpstream(const runtime::Backend& backend, Conn& conn) {
@@ -81,23 +107,18 @@ Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& c
       }
     }
     auto [write_ec, w] = co_await http::async_write(conn.upstream, req, kTuple);
-    http::response_parser<http::empty_body> answer;
-    answer.body_limit(boost::none);  // Beast would refuse past 8 MB
-    if (head) answer.skip(true);
-    beast::error_code read_ec = write_ec;
-    if (!write_ec) {
-      auto [ec, r] =
-          co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
-      read_ec = ec;
-    }
-    if (read_ec) {
-      bool nothing_back = !answer.got_some();
+    AnswerParser answer;
+    ReadHeader read{write_ec, false};
+    if (!write_ec) read = co_await ReadFinalHeader(conn, answer, head);
+    if (read.ec) {
       conn.CloseUpstream();
-      if (reused && nothing_back && !conn.timed_out) continue;
-      Response failed = Failure(*backend, conn, version, "failed", read_ec);
+      // A kept-alive connection the backend closed before answering is normal; the request
+      // goes again on a fresh one, if sending it twice cannot do anything twice.
+      if (reused && !read.got_some && !conn.timed_out && IsIdempotent(req.method())) continue;
+      Response failed = Failure(*backend, conn, version, "failed", read.ec);
       co_return co_await Reply(conn, failed, keep_alive, false);
     }
-    co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, head);
+    co_return co_await PassAnswer(*answer, *backend, conn, version, keep_alive, head);
   }
   Response lost = ErrorResponse(http::status::bad_gateway, version, "upstream connection lost");
   co_return co_await Reply(conn, lost, keep_alive, false);
@@ -127,16 +148,14 @@ Task<bool> Forwarder::StreamExchange(http::request_parser<http::buffer_body>& pa
     co_await Reply(conn, failed, false, false);
     co_return false;
   }
-  http::response_parser<http::empty_body> answer;
-  answer.body_limit(boost::none);
-  auto [read_ec, r] =
-      co_await http::async_read_header(conn.upstream, conn.upstream_buffer, answer, kTuple);
-  if (read_ec) {
+  AnswerParser answer;
+  ReadHeader read = co_await ReadFinalHeader(conn, answer, false);
+  if (read.ec) {
     conn.CloseUpstream();
-    Response failed = Failure(*backend, conn, version, "failed", read_ec);
+    Response failed = Failure(*backend, conn, version, "failed", read.ec);
     co_return co_await Reply(conn, failed, keep_alive, false);
   }
-  co_return co_await PassAnswer(answer, *backend, conn, version, keep_alive, false);
+  co_return co_await PassAnswer(*answer, *backend, conn, version, keep_alive, false);
 }
 
 Task<bool> Forwarder::PassAnswer(http::response_parser<http::empty_body>& answer,

@@ -1,7 +1,9 @@
 // Forwarding one request from a client connection to the instance routed at its port
-// (internal to proxy/: it pulls in Beast). Small requests are held whole and may be sent
-// twice (a reused upstream connection can turn out closed before it answers); large and
-// chunked ones stream through, both ways, in 64 KiB.
+// (internal to proxy/: it pulls in Beast). Small requests are held whole and, when their
+// method is idempotent, may be sent twice (a reused upstream connection can turn out
+// closed before it answers); large and chunked ones stream through, both ways, in 64 KiB.
+// Interim 1xx answers of a backend are skipped; the proxy's failure answers name only the
+// service (instance and OS error go to the log).
 #pragma once
 
 #include <boost/asio.hpp>
@@ -10,6 +12,7 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "proxy/proxy.h"
@@ -31,6 +34,15 @@ inline constexpr auto kTuple = asio::as_tuple(asio::use_awaitable_t<Executor>{})
 
 using Request = http::request<http::string_body>;
 using Response = http::response<http::string_body>;
+
+// Interim (1xx) answers skipped before a backend's final answer, at most.
+inline constexpr int kMaxInterimAnswers = 8;
+
+using AnswerParser = std::optional<http::response_parser<http::empty_body>>;
+struct ReadHeader {
+  beast::error_code ec;
+  bool got_some = false;  // any byte of an answer arrived
+};
 
 // Bodies up to this size are held whole (and a request may be sent twice); larger or
 // chunked ones are streamed through.
@@ -88,6 +100,10 @@ class Forwarder {
   static void PrepareForUpstream(Fields& f, const std::string& client_ip);
 
   Task<beast::error_code> ConnectUpstream(const runtime::Backend& backend, Conn& conn);
+
+  // Reads the header of the backend's final answer into `answer` (made afresh for each
+  // interim 1xx answer skipped).
+  Task<ReadHeader> ReadFinalHeader(Conn& conn, AnswerParser& answer, bool head);
 
   // Passes the backend's answer, whose header `answer` has read, to the client: held
   // whole when small, streamed otherwise.

@@ -24,9 +24,49 @@ TEST(HeaderRules, HopByHopHeadersAreNotPassedOn) {
   EXPECT_EQ(f[http::field::authorization], "Bearer t");
 }
 
-TEST(HeaderRules, ForwardedForAppendsTheClient) {
-  EXPECT_EQ(ForwardedFor("", "127.0.0.1"), "127.0.0.1");
-  EXPECT_EQ(ForwardedFor("10.1.2.3", "127.0.0.1"), "10.1.2.3, 127.0.0.1");
+TEST(HeaderRules, HeadersTheConnectionHeaderNamesAreHopByHopToo) {
+  http::fields f;
+  f.insert(http::field::connection, "keep-alive, X-Hop-Secret");
+  f.set(http::field::content_type, "text/plain");
+  f.insert(http::field::connection, " x-other-hop ,");
+  f.set("X-Hop-Secret", "1");
+  f.set("X-Other-Hop", "2");
+  f.set("X-End-To-End", "3");
+  StripHopByHop(f);
+  EXPECT_EQ(f.count("X-Hop-Secret"), 0u);
+  EXPECT_EQ(f.count("X-Other-Hop"), 0u) << "names are case-insensitive, in any Connection header";
+  EXPECT_EQ(f["X-End-To-End"], "3");
+  EXPECT_EQ(f[http::field::content_type], "text/plain");
+}
+
+TEST(HeaderRules, WhatTheClientSaysAboutItsOriginIsReplaced) {
+  http::fields f;
+  f.set(http::field::host, "shop.example");
+  f.set("X-Forwarded-For", "6.6.6.6");
+  f.insert("X-Forwarded-For", "7.7.7.7");
+  f.set("Forwarded", "for=6.6.6.6;proto=https");
+  f.set("X-Real-IP", "6.6.6.6");
+  f.set("X-Forwarded-Host", "admin.internal");
+  f.set("X-Forwarded-Proto", "https");
+  SetForwardingHeaders(f, "127.0.0.1");
+  EXPECT_EQ(f.count("X-Forwarded-For"), 1u);
+  EXPECT_EQ(f["X-Forwarded-For"], "127.0.0.1");
+  EXPECT_EQ(f["X-Real-IP"], "127.0.0.1");
+  EXPECT_EQ(f["Forwarded"], "for=127.0.0.1;proto=http");
+  EXPECT_EQ(f["X-Forwarded-Host"], "shop.example");
+  EXPECT_EQ(f["X-Forwarded-Proto"], "http");
+  SetForwardingHeaders(f, "::1");
+  EXPECT_EQ(f["Forwarded"], "for=\"[::1]\";proto=http");
+}
+
+TEST(HeaderRules, OnlyIdempotentMethodsMayBeSentTwice) {
+  for (http::verb v : {http::verb::get, http::verb::head, http::verb::put, http::verb::delete_,
+                       http::verb::options}) {
+    EXPECT_TRUE(IsIdempotent(v)) << http::to_string(v);
+  }
+  for (http::verb v : {http::verb::post, http::verb::patch, http::verb::connect}) {
+    EXPECT_FALSE(IsIdempotent(v)) << http::to_string(v);
+  }
 }
 
 TEST(HeaderRules, ErrorAnswersArePlainTextWithALength) {

@@ -24,8 +24,10 @@ namespace lockstep::proxy {
 namespace {
 
 struct Worker {
-  asio::io_context io{1};
+  // Declared first, destroyed last: destroying `io` destroys the connections' coroutine
+  // frames, and each takes itself out of this list as it goes.
   std::list<Conn*> conns;  // touched only on io's thread
+  asio::io_context io{1};
 };
 
 class BeastProxy final : public Proxy {
@@ -118,12 +120,39 @@ class BeastProxy final : public Proxy {
     }
   }
 
+  // Keeps a connection in its worker's list exactly as long as the connection lives, however
+  // its coroutine ends: the sweeper must never see a connection that is gone.
+  class Listed {
+   public:
+    Listed(std::list<Conn*>& list, Conn* conn) : list_(list), it_(list.insert(list.end(), conn)) {}
+    ~Listed() { list_.erase(it_); }
+    Listed(const Listed&) = delete;
+    Listed& operator=(const Listed&) = delete;
+
+   private:
+    std::list<Conn*>& list_;
+    std::list<Conn*>::iterator it_;
+  };
+
   Task<void> Connection(Worker& w, Socket socket, uint16_t port) {
     beast::error_code ec;
     std::string client_ip = socket.remote_endpoint(ec).address().to_string();
     Conn conn(std::move(socket));
+    Listed listed(w.conns, &conn);
+    try {
+      co_await Serve(conn, client_ip, port);
+    } catch (const std::exception& e) {
+      // A bug, or memory exhausted: this connection ends, the proxy goes on.
+      std::cerr << "lockstep: proxy: connection from " << client_ip << " to port " << port
+                << " ended by an error: " << e.what() << "\n";
+    }
+    conn.CloseUpstream();
+    conn.client.shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  // The requests of one client connection, one after another, until it closes.
+  Task<void> Serve(Conn& conn, const std::string& client_ip, uint16_t port) {
     Forwarder forward(router_, options_);
-    auto listed = w.conns.insert(w.conns.end(), &conn);
     for (;;) {
       http::request_parser<http::empty_body> head;
       head.header_limit(64 * 1024);
@@ -163,9 +192,6 @@ class BeastProxy final : public Proxy {
       }
       if (!ok || !keep_alive || conn.timed_out) break;
     }
-    w.conns.erase(listed);
-    conn.CloseUpstream();
-    conn.client.shutdown(tcp::socket::shutdown_send, ec);
   }
 
   runtime::Router& router_;
