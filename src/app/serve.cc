@@ -51,9 +51,11 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
 }
 
 // http://ADDRESS:PORT of the listening socket, for a server given no public URL.
+// A wildcard address is no place to send a client: it becomes this machine's loopback.
 std::string DefaultPublicUrl(const std::string& address, uint16_t port) {
-  bool ipv6 = address.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  std::string host = address == "0.0.0.0" ? "127.0.0.1" : address == "::" ? "::1" : address;
+  bool ipv6 = host.find(':') != std::string::npos;
+  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 // The local target and its front proxy, when enabled and possible here. Containers outlive

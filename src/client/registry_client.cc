@@ -92,9 +92,9 @@ Status RegistryClient::Authorize(const HttpResponse& r, const std::string& repo,
       return Status(refused.code(),
                     refused.message() + " (the credentials for " + registry_ +
                         " were not sent to its token endpoint " + realm +
-                        ": a token endpoint gets them only over https (or plain HTTP on "
-                        "loopback with --insecure) and only on the registry's own host, unless "
-                        "you logged in to the endpoint's host itself)");
+                        ": a token endpoint gets them only over verified https (or plain HTTP "
+                        "on loopback with --insecure) and only on the registry's own host and "
+                        "port)");
     }
     return refused;
   }
@@ -110,12 +110,15 @@ Result<HttpResponse> RegistryClient::Send(HttpRequest request, const std::string
   std::string scope = repo.empty() ? "" : "repository:" + repo + ":" + actions;
   bool challenged = false;
   Retries retries(options_.retry);
+  // A URL the registry named (an upload's Location, a Link) may point anywhere: only the
+  // registry's own origin gets credentials or has its challenges answered.
+  bool own = SameOrigin(request.url, Url("/"));
   while (true) {
     HttpRequest r = request;
-    if (auto it = auth_.find(scope); it != auth_.end())
+    if (auto it = auth_.find(scope); own && it != auth_.end())
       r.headers.push_back("Authorization: " + it->second);
     Result<HttpResponse> response = http_.Do(r);
-    if (response.ok() && response->status == 401 && !challenged) {
+    if (own && response.ok() && response->status == 401 && !challenged) {
       challenged = true;  // answering a challenge is not a failed attempt
       LS_RETURN_IF_ERROR(Authorize(*response, repo, actions));
       continue;

@@ -66,6 +66,12 @@ Result<HttpOrigin> ParseHttpOrigin(std::string_view url) {
   return o;
 }
 
+bool SameOrigin(std::string_view url, std::string_view origin) {
+  Result<HttpOrigin> a = ParseHttpOrigin(url);
+  Result<HttpOrigin> b = ParseHttpOrigin(origin);
+  return a.ok() && b.ok() && a->scheme == b->scheme && a->host == b->host && a->port == b->port;
+}
+
 bool IsLoopbackRegistry(std::string_view registry) {
   Result<HttpOrigin> o = ParseHttpOrigin("http://" + std::string(registry) + "/");
   return o.ok() && o->loopback;
@@ -81,14 +87,15 @@ Result<std::optional<Credentials>> CredentialsForRealm(std::string_view realm,
         " named a token endpoint that cannot be used: " + to.status().message());
   }
   if (store == nullptr) return std::optional<Credentials>();
-  bool private_channel = to->scheme == "https" || (insecure && to->loopback);
+  // --insecure also turns off certificate checks, so https is private only without it.
+  bool private_channel = insecure ? to->loopback : to->scheme == "https";
   if (!private_channel) return std::optional<Credentials>();
   Result<HttpOrigin> own =
       ParseHttpOrigin((insecure ? "http://" : "https://") + std::string(registry) + "/");
-  if (own.ok() && own->host == to->host && own->port == to->port) {
-    return store->For(std::string(registry));
-  }
-  return store->For(to->Authority());
+  bool same_host = own.ok() && own->port == to->port &&
+                   (own->host == to->host || (own->loopback && to->loopback));
+  if (!same_host) return std::optional<Credentials>();
+  return store->For(std::string(registry));
 }
 
 }  // namespace lockstep::client

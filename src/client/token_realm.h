@@ -6,12 +6,17 @@
 // Credentials therefore go to a realm only
 //   - over https, or over plain http to a loopback host when the client runs --insecure
 //     (a development server on this machine), and
-//   - when the realm is on the registry's own host and port, with the registry's
-//     credentials; or when the credential store holds an entry for the realm's host
-//     itself (the user logged in there), with that entry's credentials, never the
-//     registry's.
+//   - when the realm is on the registry's own host and port (loopback names of one port
+//     count as one host), with the registry's credentials.
 // Otherwise the token is asked for anonymously, which is what a registry that allows
-// anonymous pulls expects anyway.
+// anonymous pulls expects anyway. A login the user holds for the realm's host is not used
+// either: the token it would buy goes to the registry that named the realm, so a hostile
+// registry could buy itself a token for another registry, of a scope it chose. Registries
+// whose token service lives on another host (Docker Hub's auth.docker.io) are therefore
+// reached anonymously.
+//
+// The same holds for every URL a registry names (an upload's Location, a Link to the next
+// page): credentials and answers to challenges go only to the registry's own origin.
 #pragma once
 
 #include <cstdint>
@@ -39,12 +44,15 @@ struct HttpOrigin {
 // information.
 Result<HttpOrigin> ParseHttpOrigin(std::string_view url);
 
+// True when `url` has the scheme, host and port of `origin` (both absolute http(s) URLs).
+bool SameOrigin(std::string_view url, std::string_view origin);
+
 // Whether the registry HOST[:PORT] is on loopback (as HttpOrigin::loopback).
 bool IsLoopbackRegistry(std::string_view registry);
 
-// The credentials to send to `realm` for `registry` (reached over https, or http when
-// `insecure`), or nullopt to ask anonymously. kFailedPrecondition when the realm is not an
-// http(s) URL. `store` may be null (no credentials).
+// The credentials to send to `realm` for `registry` (reached over verified https, or over
+// http without verification when `insecure`), or nullopt to ask anonymously. kFailedPrecondition
+// when the realm is not an http(s) URL. `store` may be null (no credentials).
 Result<std::optional<Credentials>> CredentialsForRealm(std::string_view realm,
                                                        std::string_view registry, bool insecure,
                                                        const CredentialStore* store);

@@ -62,12 +62,19 @@ TEST_F(RealmCredentials, TheRegistrysOwnHostOverHttpsGetsItsCredentials) {
             "registry-password");
 }
 
-TEST_F(RealmCredentials, AnotherHostGetsNothingUnlessTheUserLoggedInThere) {
+TEST_F(RealmCredentials, AnotherHostGetsNothingEvenWhenTheUserLoggedInThere) {
   EXPECT_EQ(PasswordFor("https://evil.example/token", "reg.example", false), "<anonymous>");
   EXPECT_EQ(PasswordFor("https://reg.example:8443/token", "reg.example", false), "<anonymous>")
       << "another port is another host";
-  EXPECT_EQ(PasswordFor("https://auth.example/token", "reg.example", false), "auth-password")
-      << "the entry for the realm's host, not the registry's";
+  EXPECT_EQ(PasswordFor("https://auth.example/token", "reg.example", false), "<anonymous>")
+      << "the token a login there would buy goes to reg.example";
+}
+
+TEST_F(RealmCredentials, LoopbackNamesOfOnePortAreOneHostAndInsecureHttpsIsNotPrivate) {
+  EXPECT_EQ(PasswordFor("http://localhost:5000/auth/token", "127.0.0.1:5000", true),
+            "loopback-password");
+  EXPECT_EQ(PasswordFor("https://reg.example/token", "reg.example", true), "<anonymous>")
+      << "--insecure does not check certificates";
 }
 
 TEST_F(RealmCredentials, PlainHttpOnlyToLoopbackAndOnlyWhenInsecure) {

@@ -174,12 +174,50 @@ Status MakeDirs(const fs::path& dir) {
   return Status::Ok();
 }
 
+namespace {
+
+std::string ModeText(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Nobody but root and the user running lockstep may replace `dir`: each directory above
+// it is theirs, and open to others' writes only when sticky (as /tmp is, where nobody may
+// rename another user's entries).
+Status CheckAncestors(const fs::path& dir) {
+  fs::path absolute = fs::absolute(dir).lexically_normal();
+  for (fs::path p = absolute.parent_path(); !p.empty(); p = p.parent_path()) {
+    struct stat st;
+    if (::stat(p.c_str(), &st) != 0) return ErrnoStatus("stat", p);
+    bool trusted_owner = st.st_uid == 0 || st.st_uid == ::geteuid();
+    bool others_write = (st.st_mode & 022) != 0 && (st.st_mode & S_ISVTX) == 0;
+    if (!trusted_owner || others_write) {
+      return FailedPrecondition(
+          dir.string() + " lies in " + p.string() + ", which " +
+              (trusted_owner ? "other users can write to (mode " + ModeText(st.st_mode) + ")"
+                             : "uid " + std::to_string(st.st_uid) + " owns") +
+              ": they could put another directory in its place",
+          "keep lockstep's data where only root (or you) can change the directories above it");
+    }
+    if (p == p.root_path()) break;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status MakePrivateDir(const fs::path& dir) {
   if (dir.has_parent_path()) LS_RETURN_IF_ERROR(MakeDirs(dir.parent_path()));
+  LS_RETURN_IF_ERROR(CheckAncestors(dir));
   if (::mkdir(dir.c_str(), 0700) == 0) return Status::Ok();
   if (errno != EEXIST) return ErrnoStatus("create", dir);
   struct stat st;
-  if (::stat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir);
+  if (::lstat(dir.c_str(), &st) != 0) return ErrnoStatus("stat", dir);
+  if (S_ISLNK(st.st_mode)) {
+    return FailedPrecondition(dir.string() + " is a symbolic link",
+                              "give lockstep the directory it points to, not the link");
+  }
   if (!S_ISDIR(st.st_mode)) {
     return FailedPrecondition(dir.string() + " is not a directory",
                               "give lockstep a directory of its own");
@@ -192,10 +230,8 @@ Status MakePrivateDir(const fs::path& dir) {
                                   ", or use a directory of your own");
   }
   if ((st.st_mode & 077) != 0) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
     return FailedPrecondition(
-        dir.string() + " is open to other users (mode " + mode +
+        dir.string() + " is open to other users (mode " + ModeText(st.st_mode) +
             "); it holds blobs, tokens and keys only lockstep may read",
         "chmod 700 " + dir.string() + " (and check what else may have read it)");
   }

@@ -82,8 +82,10 @@ Status CreateFileExclusive(const fs::path& path, std::string_view data);
 Status MakeDirs(const fs::path& dir);
 // Creates `dir` (its parents as MakeDirs does) readable only by its owner (0700). An
 // existing `dir` must already be private: kFailedPrecondition, saying how to fix it, when
-// it is not a directory, is owned by another user than the one running lockstep, or grants
-// other users any access (group or world bits). It is never loosened or tightened here:
+// it is a symlink or no directory, is owned by another user than the one running
+// lockstep, or grants other users any access (group or world bits); and for any `dir`
+// when a directory above it is owned by another user than root or lockstep's, or is
+// writable by others without being sticky (they could swap `dir` for one of theirs). It is never loosened or tightened here:
 // a directory someone opened up may already have leaked, and that is theirs to decide.
 Status MakePrivateDir(const fs::path& dir);
 // Creates an empty `path` with `mode` unless it exists (of any mode); never follows a

@@ -12,6 +12,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
+// `lockstep serve ARGS...`, which should refuse at once: a server that started instead is
+// stopped after 20 s rather than holding the test for RunCommand's default.
+RunResult Serve(const std::string& data) {
+  return RunCommand({LockstepBinary(), "serve", "--listen", "127.0.0.1:0", "--dev", "--data", data},
+                    std::chrono::seconds(20));
+}
+
 unsigned ModeOf(const fs::path& p) {
   struct stat st {};
   EXPECT_EQ(::lstat(p.c_str(), &st), 0) << p;
@@ -46,8 +53,7 @@ TEST(DataDir, ALooserOneIsRefusedWithTheFixAndLeftUntouched) {
   fs::create_directories(data);
   fs::permissions(data, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
                             fs::perms::others_read | fs::perms::others_exec);
-  RunResult serve =
-      Lockstep({"serve", "--listen", "127.0.0.1:0", "--dev", "--data", data.string()});
+  RunResult serve = Serve(data.string());
   EXPECT_EQ(serve.exit_code, 1) << serve.Describe();
   EXPECT_NE(serve.err.find(data.string() + " is open to other users (mode 0755)"),
             std::string::npos)
@@ -64,9 +70,33 @@ TEST(DataDir, ALooserOneIsRefusedWithTheFixAndLeftUntouched) {
   // One that another user owns is refused too, whatever its mode.
   fs::permissions(data, fs::perms::owner_all);
   ASSERT_EQ(::chown(data.c_str(), 4242, 4242), 0);
-  serve = Lockstep({"serve", "--listen", "127.0.0.1:0", "--dev", "--data", data.string()});
+  serve = Serve(data.string());
   EXPECT_EQ(serve.exit_code, 1) << serve.Describe();
   EXPECT_NE(serve.err.find("owned by uid 4242"), std::string::npos) << serve.err;
+}
+
+TEST(DataDir, OneSomeoneElseCouldSwapIsRefused) {
+  ScratchDir scratch;
+  // A symlink (which whoever owns it could point elsewhere later).
+  fs::path real = scratch.path() / "real";
+  fs::create_directories(real);
+  fs::permissions(real, fs::perms::owner_all);
+  fs::create_directory_symlink(real, scratch.path() / "link");
+  RunResult linked = Serve((scratch.path() / "link").string());
+  EXPECT_EQ(linked.exit_code, 1) << linked.Describe();
+  EXPECT_NE(linked.err.find("is a symbolic link"), std::string::npos) << linked.err;
+
+  // A parent others may write to, without the sticky bit: they could rename the data
+  // directory away and put their own there.
+  fs::path open = scratch.path() / "open";
+  fs::create_directories(open);
+  fs::permissions(open, fs::perms::all);
+  RunResult exposed = Serve((open / "data").string());
+  EXPECT_EQ(exposed.exit_code, 1) << exposed.Describe();
+  EXPECT_NE(exposed.err.find("lies in " + open.string() + ", which other users can write to"),
+            std::string::npos)
+      << exposed.err;
+  EXPECT_FALSE(fs::exists(open / "data")) << "refused before anything is made";
 }
 
 }  // namespace

@@ -115,7 +115,8 @@ TEST_F(HostileRegistry, ARealmOnAnotherPortGetsNoDockerOrPodmanLogin) {
   }
 }
 
-TEST_F(HostileRegistry, ARealmTheUserLoggedInToGetsThatLoginNotTheRegistrys) {
+TEST_F(HostileRegistry, ARealmOnAHostTheUserLoggedInToGetsNoLoginEither) {
+  // The token that login would buy would go to the hostile registry.
   RecordingServer elsewhere(TokenAnswer);
   RecordingServer registry(
       [&](const RecordedRequest&) { return Challenge("http://" + elsewhere.host() + "/token"); });
@@ -123,10 +124,33 @@ TEST_F(HostileRegistry, ARealmTheUserLoggedInToGetsThatLoginNotTheRegistrys) {
                                {elsewhere.host(), "realm-user:realm-password"}});
   RunResult r = Tags(registry.host(), Env());
   EXPECT_NE(r.exit_code, 0) << r.Describe();
-  ExpectSent(elsewhere, "Basic " + Base64Encode("realm-user:realm-password"));
+  ExpectAskedWithoutCredentials(elsewhere);
   for (const RecordedRequest& req : elsewhere.requests()) {
-    EXPECT_EQ(req.raw.find(Base64Encode(kUser + ":" + kPassword)), std::string::npos) << req.raw;
+    EXPECT_EQ(req.raw.find(Base64Encode("realm-user:realm-password")), std::string::npos)
+        << req.raw;
   }
+}
+
+TEST_F(HostileRegistry, ALinkToAnotherHostGetsNoCredentialsAndItsChallengeIsNotAnswered) {
+  // The next page of the tag list is named on another loopback port, which asks for Basic
+  // credentials as the registry did.
+  RecordingServer elsewhere([](const RecordedRequest&) {
+    return RecordingServer::Answer(401, {"WWW-Authenticate: Basic realm=\"elsewhere\""});
+  });
+  RecordingServer registry([&](const RecordedRequest& r) {
+    if (r.Header("authorization").empty()) {
+      return RecordingServer::Answer(401, {"WWW-Authenticate: Basic realm=\"hostile\""});
+    }
+    return RecordingServer::Answer(
+        200,
+        {"Content-Type: application/json",
+         "Link: <http://" + elsewhere.host() + "/v2/apps/web/tags/list?n=1&last=a>; rel=\"next\""},
+        R"({"name":"apps/web","tags":["a"]})");
+  });
+  RunResult r = Tags(registry.host(), EnvCredentialsFor(registry.host()));
+  ExpectSent(registry, "Basic " + Base64Encode(kUser + ":" + kPassword));
+  ExpectAskedWithoutCredentials(elsewhere);
+  EXPECT_EQ(elsewhere.requests().size(), 1u) << "its challenge is not answered";
 }
 
 // The control: the same challenge, naming a realm on the registry's own host and port.

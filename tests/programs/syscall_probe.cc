@@ -6,6 +6,9 @@
 #include <linux/keyctl.h>
 #include <sched.h>
 #include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +44,22 @@ long RaiseSysAdmin() {
   return syscall(SYS_capset, &header, data);
 }
 
+long Socket(int family, int type) {
+  long fd = syscall(SYS_socket, family, type, 0);
+  if (fd >= 0) close(static_cast<int>(fd));
+  return fd;
+}
+
+long SocketPair(int family) {
+  int sv[2];
+  long r = syscall(SYS_socketpair, family, SOCK_STREAM, 0, sv);
+  if (r == 0) {
+    close(sv[0]);
+    close(sv[1]);
+  }
+  return r;
+}
+
 long Bpf() {
   bpf_attr attr{};
   attr.map_type = BPF_MAP_TYPE_ARRAY;
@@ -62,6 +81,17 @@ int main() {
   Report("mount", mount("none", "/tmp", "tmpfs", 0, nullptr));
   Report("raise_cap", RaiseSysAdmin());
   Report("setuid_root", syscall(SYS_setuid, 0));
+  // Refused only by the filter (the kernel would allow them to anyone).
+  Report("socket_vsock", Socket(AF_VSOCK, SOCK_STREAM));
+  Report("socket_alg", Socket(AF_ALG, SOCK_SEQPACKET));
+  Report("socketpair_tipc", SocketPair(AF_TIPC));
+  Report("personality_no_aslr", syscall(SYS_personality, ADDR_NO_RANDOMIZE));
+  Report("userfaultfd", syscall(SYS_userfaultfd, 0));
+  Report("ptrace", syscall(SYS_ptrace, PTRACE_TRACEME, 0, 0, 0));
+  Report("io_uring_setup", syscall(SYS_io_uring_setup, 1, nullptr));
+  Report("clone3", syscall(SYS_clone3, nullptr, 0));
+  Report("socket_inet", Socket(AF_INET, SOCK_STREAM));
+  Report("socketpair_unix", SocketPair(AF_UNIX));
   // What every program needs keeps working: processes and threads.
   long child = fork();
   if (child == 0) _exit(0);

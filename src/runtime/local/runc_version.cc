@@ -59,10 +59,14 @@ Result<RuncVersion> ParseRuncVersion(std::string_view output) {
     if (StartsWith(line, "runc version ")) v.text = std::string(line.substr(13));
     if (StartsWith(line, "commit: ")) v.package = std::string(line.substr(8));
   }
-  // "1.1.5+ds1", "1.0.0-rc6", "1.4.0-rc.3+dev": numbers, then a pre-release, then build.
+  // "1.1.5+ds1", "1.0.0-rc6", "1.4.0-rc.3+dev", "1.1.12-0ubuntu2~22.04.1": numbers, then
+  // a pre-release (only runc's own "-rc" ones; any other suffix is a distribution's
+  // revision of that release), then build metadata.
   std::string_view rest = std::string_view(v.text).substr(0, v.text.find('+'));
   size_t dash = rest.find('-');
-  if (dash != std::string_view::npos) v.pre = std::string(rest.substr(dash + 1));
+  if (dash != std::string_view::npos && rest.substr(dash + 1).starts_with("rc")) {
+    v.pre = std::string(rest.substr(dash + 1));
+  }
   std::vector<std::string_view> parts = Split(rest.substr(0, dash), '.');
   std::optional<uint64_t> n[3];
   for (size_t i = 0; i < 3 && i < parts.size(); ++i) n[i] = ParseUint(parts[i]);

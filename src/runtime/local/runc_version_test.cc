@@ -22,6 +22,8 @@ TEST(RuncVersion, ReadsReleasesPreReleasesAndPackages) {
   EXPECT_TRUE(OlderThan(Parsed("1.0.0-rc95"), Parsed("1.0.0")));
   EXPECT_TRUE(OlderThan(Parsed("1.4.0-rc.2"), Parsed("1.4.0-rc.3")));
   EXPECT_FALSE(OlderThan(Parsed("1.2.8"), Parsed("1.1.12")));
+  EXPECT_FALSE(OlderThan(Parsed("1.1.12-0ubuntu2~22.04.1"), Parsed("1.1.12")))
+      << "a distribution's revision is that release, not a pre-release of it";
   EXPECT_FALSE(ParseRuncVersion("crun version 1.8\n").ok());
   EXPECT_FALSE(ParseRuncVersion("runc version 1.x.5\n").ok());
 }

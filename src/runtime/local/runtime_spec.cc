@@ -44,8 +44,11 @@ bool Beneath(std::string_view path, std::string_view dir) {
 // plain absolute paths outside the kernel's filesystems pass.
 Status CheckPath(std::string_view path, std::string_view what, std::string_view fix) {
   bool plain = path.starts_with('/');
-  for (std::string_view part : Split(path.substr(plain ? 1 : 0), '/')) {
-    plain = plain && part != ".." && part != ".";
+  std::vector<std::string_view> parts = Split(path.substr(plain ? 1 : 0), '/');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    // "//proc" is "/proc" to the kernel; only a trailing slash may leave a part empty.
+    bool empty_inside = parts[i].empty() && i + 1 < parts.size();
+    plain = plain && parts[i] != ".." && parts[i] != "." && !empty_inside;
   }
   if (!plain) {
     return InvalidArgument(
@@ -131,6 +134,21 @@ Status CheckRunnable(const ImageConfig& image, const ReleaseConfig& release) {
   }
   if (args[0].starts_with('/')) {
     LS_RETURN_IF_ERROR(CheckPath(args[0], "the program", "run a program of the image's own"));
+  } else if (args[0].find('/') != std::string::npos) {
+    return InvalidArgument("the program '" + args[0] + "' is a relative path",
+                           "name it by an absolute path, or by a bare name found in PATH");
+  } else {
+    // A bare name is looked up in PATH, so each PATH entry must be a plain place too.
+    std::string path(kDefaultPath.substr(5));
+    for (const std::string& e : image.env) {
+      if (e.starts_with("PATH=")) path = e.substr(5);
+    }
+    if (auto it = release.env.find("PATH"); it != release.env.end()) path = it->second;
+    for (std::string_view dir : Split(path, ':')) {
+      LS_RETURN_IF_ERROR(CheckPath(dir, "the PATH entry",
+                                   "give PATH only absolute directories outside /proc, /sys "
+                                   "and /dev"));
+    }
   }
   if (!image.working_dir.empty()) {
     LS_RETURN_IF_ERROR(CheckPath(image.working_dir, "the image's WORKDIR",

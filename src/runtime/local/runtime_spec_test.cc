@@ -112,16 +112,28 @@ TEST(RuntimeSpec, EveryContainerGetsTheSeccompPolicyAndItsGrants) {
 }
 
 TEST(RuntimeSpec, TheProgramAndWorkdirArePlainPathsOutsideTheKernelsFilesystems) {
-  for (std::string dir : {"/proc/self/fd/7", "/proc", "/sys/fs/cgroup", "/dev/shm",
-                                 "/app/../proc/self/fd/7", "app", "./app"}) {
+  for (std::string dir :
+       {"/proc/self/fd/7", "/proc", "/sys/fs/cgroup", "/dev/shm", "/app/../proc/self/fd/7", "app",
+        "./app", "//proc/self/fd/7", "/.//proc"}) {
     ImageConfig image{.cmd = {"/bin/app"}, .working_dir = dir};
     Status refused = CheckRunnable(image, {});
     EXPECT_EQ(refused.code(), Code::kInvalidArgument) << dir;
     EXPECT_NE(refused.message().find("WORKDIR '" + dir + "'"), std::string::npos)
         << refused.message();
   }
-  ImageConfig fd_program{.entrypoint = {"/proc/self/fd/7/../../bin/sh"}};
-  EXPECT_EQ(CheckRunnable(fd_program, {}).code(), Code::kInvalidArgument);
+  for (std::string program :
+       {"/proc/self/fd/7/../../bin/sh", "//proc/self/exe", "proc/self/fd/7", "../proc/self/exe"}) {
+    ImageConfig image{.entrypoint = {program}};
+    EXPECT_EQ(CheckRunnable(image, {}).code(), Code::kInvalidArgument) << program;
+  }
+  // A bare name is found in PATH, which may not lead there either.
+  ImageConfig via_path{.entrypoint = {"7"}, .env = {"PATH=/usr/bin:/proc/self/fd"}};
+  EXPECT_NE(CheckRunnable(via_path, {}).message().find("PATH entry '/proc/self/fd'"),
+            std::string::npos);
+  ImageConfig relative_path{.entrypoint = {"app"}, .env = {"PATH=bin:/usr/bin"}};
+  EXPECT_EQ(CheckRunnable(relative_path, {}).code(), Code::kInvalidArgument);
+  ReleaseConfig fixes_path{.env = {{"PATH", "/usr/bin"}}};
+  EXPECT_TRUE(CheckRunnable(via_path, fixes_path).ok()) << "the release's PATH is the one used";
   for (std::string dir : {"/", "/app", "/srv/process", "/procfs", "/var/lib/app/"}) {
     ImageConfig image{.cmd = {"/bin/app"}, .working_dir = dir};
     EXPECT_TRUE(CheckRunnable(image, {}).ok()) << dir;

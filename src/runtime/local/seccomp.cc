@@ -155,11 +155,14 @@ Result<SeccompPolicy> Parse(const json::ObjectView& root) {
   return policy;
 }
 
+// The native table only. With the 32-bit one (x86, or ARM on aarch64) in the filter, a
+// program could reach calls through it whose arguments the rules cannot see (socketcall
+// takes the address family in memory); without it, every 32-bit call is refused.
 bj::array Architectures() {
 #if defined(__x86_64__)
-  return {"SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"};
+  return {"SCMP_ARCH_X86_64"};
 #elif defined(__aarch64__)
-  return {"SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"};
+  return {"SCMP_ARCH_AARCH64"};
 #else
 #error "lockstep's seccomp policy knows x86_64 and aarch64"
 #endif

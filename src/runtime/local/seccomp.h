@@ -53,8 +53,9 @@ Result<SeccompPolicy> ParseSeccompPolicy(std::string_view text, std::string_view
 // parse is a bug, and aborts.
 const SeccompPolicy& DefaultSeccompPolicy();
 
-// linux.seccomp of the runtime spec: `policy` for this machine's architecture (and the
-// 32-bit one it runs), with each name in `granted` allowed unconditionally.
+// linux.seccomp of the runtime spec: `policy` for this machine's own 64-bit architecture
+// only (32-bit calls are refused whole), with each name in `granted` allowed
+// unconditionally.
 boost::json::object SeccompSpec(const SeccompPolicy& policy, std::span<const std::string> granted);
 
 }  // namespace lockstep::runtime::local

@@ -28,9 +28,10 @@ std::vector<bj::object> RulesFor(const bj::object& spec, std::string_view name) 
 TEST(SeccompPolicy, TheBuiltInPolicyRefusesWhatWouldUndoIsolation) {
   const SeccompPolicy& policy = DefaultSeccompPolicy();
   EXPECT_GT(policy.allow.size(), 250u);
-  for (std::string_view refused : {"unshare", "setns", "mount", "umount2", "pivot_root", "keyctl",
-                                   "add_key", "request_key", "bpf", "perf_event_open", "init_module",
-                                   "kexec_load", "open_by_handle_at", "ptrace", "reboot"}) {
+  for (std::string_view refused :
+       {"unshare", "setns", "mount", "umount2", "pivot_root", "keyctl", "add_key", "request_key",
+        "bpf", "perf_event_open", "init_module", "kexec_load", "open_by_handle_at", "ptrace",
+        "reboot"}) {
     EXPECT_FALSE(Contains(policy.allow, refused)) << refused;
     EXPECT_TRUE(Contains(policy.never, refused)) << refused;
   }
@@ -56,7 +57,15 @@ TEST(SeccompSpec, CloneRunsOnlyWithoutNamespaceFlagsAndClone3FallsBack) {
   EXPECT_EQ(clone3[0].at("errnoRet"), ENOSYS);
   // One rule per socket family: runc would OR conditions on one argument within a rule.
   EXPECT_EQ(RulesFor(spec, "socket").size(), 4u);
+  std::vector<bj::object> socketpair = RulesFor(spec, "socketpair");
+  ASSERT_EQ(socketpair.size(), 1u);
+  EXPECT_EQ(socketpair[0].at("args").at(0).at("value").to_number<int>(), 1) << "AF_UNIX only";
   EXPECT_TRUE(RulesFor(spec, "unshare").empty());
+  EXPECT_TRUE(RulesFor(spec, "socketcall").empty());
+  // Only the native table: through the 32-bit one socketcall would carry any family.
+  ASSERT_EQ(spec.at("architectures").as_array().size(), 1u);
+  std::string arch(spec.at("architectures").at(0).as_string());
+  EXPECT_TRUE(arch == "SCMP_ARCH_X86_64" || arch == "SCMP_ARCH_AARCH64") << arch;
 }
 
 TEST(SeccompSpec, AGrantRunsUnconditionallyAndDropsTheRulesItReplaces) {
