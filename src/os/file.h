@@ -85,8 +85,9 @@ Status MakeDirs(const fs::path& dir);
 // it is a symlink or no directory, is owned by another user than the one running
 // lockstep, or grants other users any access (group or world bits); and for any `dir`
 // when a directory above it is owned by another user than root or lockstep's, or is
-// writable by others without being sticky (they could swap `dir` for one of theirs). It is never loosened or tightened here:
-// a directory someone opened up may already have leaked, and that is theirs to decide.
+// writable by others without being sticky (they could swap `dir` for one of theirs). It is never
+// loosened or tightened here: a directory someone opened up may already have leaked, and that is
+// theirs to decide.
 Status MakePrivateDir(const fs::path& dir);
 // Creates an empty `path` with `mode` unless it exists (of any mode); never follows a
 // symlink at `path`.
