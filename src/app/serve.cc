@@ -16,6 +16,7 @@
 #include "http/http_server.h"
 #include "http/routes.h"
 #include "os/clock.h"
+#include "os/process.h"
 #include "proxy/proxy.h"
 #include "registry/embedded_fetch.h"
 #include "registry/registry.h"
@@ -105,6 +106,13 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
       options.config_file.empty() ? options.data_dir / "config.toml" : options.config_file;
   LS_ASSIGN_OR_RETURN(config::ServerConfig config,
                       config::LoadConfig(config_path, !options.config_file.empty()));
+  http.limits = {.max_connections = config.max_connections,
+                 .idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms),
+                 .header_timeout = std::chrono::milliseconds(config.header_timeout_ms),
+                 .body_min_rate = config.body_min_rate};
+  // Each connection is a descriptor: take what the hard limit allows, so the connection
+  // cap, not EMFILE, is what refuses clients.
+  os::RaiseOpenFileLimit();
   std::string public_url = config.public_url;
   if (!options.public_url.empty()) {
     LS_ASSIGN_OR_RETURN(public_url, config::ParsePublicUrl(options.public_url, "--public-url"));

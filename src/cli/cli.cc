@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <iostream>
 
 #include "cli/image_commands.h"
@@ -41,6 +42,9 @@ std::string Suggest(const CLI::App& app, std::string_view typed) {
 }  // namespace
 
 int Main(int argc, char** argv, std::span<const AddCommand> more) {
+  // A peer that stops reading (a function that exits before reading its whole event, a
+  // `| head`) must cost that write an EPIPE, not the whole command its life.
+  std::signal(SIGPIPE, SIG_IGN);
   CLI::App app{
       "lockstep: artifact and config move together, from one registry, through ordered "
       "environments"};

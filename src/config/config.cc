@@ -23,17 +23,42 @@ Status ParseServer(const std::filesystem::path& path, const toml::table& table,
                    ServerConfig& config) {
   for (auto&& [key, node] : table) {
     std::string k(key.str());
-    if (k != "public_url") {
-      return ConfigError(path, node.source(), "unknown key server." + k + " (known: public_url)");
-    }
-    std::optional<std::string> v = node.value<std::string>();
-    if (!v) {
+    std::optional<std::string> text = node.value<std::string>();
+    if (k == "public_url") {
+      if (!text) {
+        return ConfigError(path, node.source(),
+                           "server.public_url must be a string like \"https://registry.example\"");
+      }
+      Result<std::string> url = ParsePublicUrl(*text, "server.public_url");
+      if (!url.ok()) return ConfigError(path, node.source(), url.status().message());
+      config.public_url = *url;
+    } else if (k == "max_connections") {
+      std::optional<int64_t> n = node.value<int64_t>();
+      if (!n || *n < 1 || *n > 1'000'000) {
+        return ConfigError(path, node.source(),
+                           "server.max_connections must be a whole number from 1 to 1000000");
+      }
+      config.max_connections = static_cast<int>(*n);
+    } else if (k == "idle_timeout" || k == "header_timeout") {
+      std::optional<int64_t> ms = text ? ParseDurationMillis(*text) : std::nullopt;
+      if (!ms || *ms <= 0 || *ms > 86'400'000) {
+        return ConfigError(path, node.source(),
+                           "server." + k + " must be a duration like \"10s\" (at most a day)");
+      }
+      (k == "idle_timeout" ? config.idle_timeout_ms : config.header_timeout_ms) = *ms;
+    } else if (k == "body_min_rate") {
+      std::optional<uint64_t> rate = text ? ParseByteSize(*text) : std::nullopt;
+      if (!rate || *rate == 0) {
+        return ConfigError(path, node.source(),
+                           "server.body_min_rate must be a size per second like \"4KiB\"");
+      }
+      config.body_min_rate = *rate;
+    } else {
       return ConfigError(path, node.source(),
-                         "server.public_url must be a string like \"https://registry.example\"");
+                         "unknown key server." + k +
+                             " (known: public_url, max_connections, idle_timeout, "
+                             "header_timeout, body_min_rate)");
     }
-    Result<std::string> url = ParsePublicUrl(*v, "server.public_url");
-    if (!url.ok()) return ConfigError(path, node.source(), url.status().message());
-    config.public_url = *url;
   }
   return Status::Ok();
 }

@@ -19,6 +19,11 @@
 //                                            # TLS-terminating proxy, say); it names the
 //                                            # bearer-token endpoint in 401 challenges.
 //                                            # Default: http://<listen address>
+//   max_connections = 1024       # more are closed at once (and logged)
+//   idle_timeout = "60s"         # a kept-alive connection waits this long for a request
+//   header_timeout = "10s"       # a request header must arrive whole within this
+//   body_min_rate = "4KiB"       # per second: a slower body is cut off (after the
+//                                # header_timeout as grace)
 #pragma once
 
 #include <filesystem>
@@ -40,6 +45,11 @@ struct ServerConfig {
   int64_t upload_ttl_seconds = 86400;
   RuntimeConfig runtime;
   std::string public_url;  // as ParsePublicUrl returns it; empty: from the listen address
+  // The HTTP server's limits on connections before they authenticate (http::ConnectionLimits).
+  int max_connections = 1024;
+  int64_t idle_timeout_ms = 60'000;
+  int64_t header_timeout_ms = 10'000;
+  uint64_t body_min_rate = 4096;
 };
 
 // Errors name the file, line and column, and what was expected.

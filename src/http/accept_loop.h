@@ -8,6 +8,9 @@
 
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <cerrno>
+#include <chrono>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -36,21 +39,41 @@ Status Listen(Acceptor& acceptor, const std::string& address, uint16_t port) {
 // Accepts until the acceptor is closed, dealing connections round-robin to `homes` (one
 // io_context per thread). Each accepted socket (TCP_NODELAY set) is handed to
 // `serve(home, socket)`, which spawns its connection on that io_context. A failed accept
-// (EMFILE, say) is skipped: the connections already open keep being served.
+// is skipped: the connections already open keep being served. Out of descriptors or
+// memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the pending connection cannot be taken and
+// the listener stays readable, so the loop pauses (50 ms, doubling to 1 s) instead of
+// spinning, and says so once per episode.
 template <class Acceptor, class Serve>
 boost::asio::awaitable<void, typename Acceptor::executor_type> AcceptConnections(
     Acceptor& acceptor, std::vector<boost::asio::io_context*> homes, Serve serve) {
   using Executor = typename Acceptor::executor_type;
   constexpr auto kTuple = boost::asio::as_tuple(boost::asio::use_awaitable_t<Executor>{});
   size_t next = 0;
+  auto pause = std::chrono::milliseconds(0);
+  boost::asio::steady_timer timer(acceptor.get_executor());
   for (;;) {
     boost::asio::io_context& home = *homes[next];
     next = (next + 1) % homes.size();
     auto [ec, socket] = co_await acceptor.async_accept(home.get_executor(), kTuple);
     if (ec) {
       if (ec == boost::asio::error::operation_aborted) co_return;
+      int e = ec.value();
+      if (ec.category() == boost::system::system_category() &&
+          (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM)) {
+        if (pause.count() == 0) {
+          std::cerr << "lockstep: cannot accept connections: " << ec.message()
+                    << "; pausing the listener until some close\n";
+        }
+        pause = std::min<std::chrono::milliseconds>(
+            std::max<std::chrono::milliseconds>(pause * 2, std::chrono::milliseconds(50)),
+            std::chrono::seconds(1));
+        timer.expires_after(pause);
+        auto [wait_ec] = co_await timer.async_wait(kTuple);
+        if (wait_ec) co_return;
+      }
       continue;
     }
+    pause = std::chrono::milliseconds(0);
     socket.set_option(boost::asio::ip::tcp::no_delay(true), ec);
     serve(home, std::move(socket));
   }

@@ -3,6 +3,7 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "base/strings.h"
@@ -53,8 +54,9 @@ class StringSink final : public BodySink {
 }  // namespace
 
 BeastExchange::BeastExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                             http::request_parser<http::empty_body>& header)
-    : stream_(stream), buffer_(buffer), header_(header) {
+                             http::request_parser<http::empty_body>& header,
+                             const ConnectionLimits& limits)
+    : stream_(stream), buffer_(buffer), header_(header), limits_(limits) {
   const auto& h = header.get();
   req_.method = std::string(h.method_string());
   req_.target = std::string(h.target());
@@ -70,9 +72,19 @@ BeastExchange::BeastExchange(beast::tcp_stream& stream, beast::flat_buffer& buff
   body_pending_ = !header.is_done();
 }
 
+void BeastExchange::ArmBodyDeadline(uint64_t awaiting) {
+  uint64_t rate = std::max<uint64_t>(1, limits_.body_min_rate);
+  // The read in flight waits for `awaiting` bytes at once (SO_RCVLOWAT), so its deadline
+  // counts them as if they had come at the minimum rate. Bodies are at most a few TiB, so
+  // the product does not wrap.
+  auto earned = std::chrono::milliseconds((body_received_ + awaiting) * 1000 / rate);
+  stream_.expires_at(body_start_ + limits_.header_timeout + earned);
+}
+
 Task<Status> BeastExchange::ReadBody(BodySink& sink) {
   if (!body_pending_) co_return Status::Ok();
   co_await MaybeContinue();
+  body_start_ = std::chrono::steady_clock::now();
   if (!req_.chunked && req_.content_length) co_return co_await ReadSizedBody(sink);
   http::request_parser<http::buffer_body> parser(std::move(header_));
   parser.body_limit(boost::none);
@@ -84,7 +96,8 @@ Task<Status> BeastExchange::ReadBody(BodySink& sink) {
     }
     parser.get().body().data = space->data();
     parser.get().body().size = space->size();
-    stream_.expires_after(kIdleTimeout);
+    // async_read returns once the space is full (or the body ends): that is what it awaits.
+    ArmBodyDeadline(space->size());
     auto [ec, n] = co_await http::async_read(stream_, buffer_, parser, kTuple);
     if (ec == http::error::need_buffer) ec = {};
     if (ec) {
@@ -100,6 +113,7 @@ Task<Status> BeastExchange::ReadBody(BodySink& sink) {
 }
 
 Status BeastExchange::Deliver(BodySink& sink, size_t n) {
+  body_received_ += n;
   Status s = sink.Received(n);
   if (!s.ok()) must_close_ = true;
   return s;
@@ -141,7 +155,7 @@ Task<Status> BeastExchange::ReadSizedBody(BodySink& sink) {
 
 Task<Result<size_t>> BeastExchange::ReceiveInto(char* data, size_t want) {
   SetLowWater(static_cast<int>(std::min<size_t>(want, kReadBufferBytes)));
-  stream_.expires_after(kIdleTimeout);
+  ArmBodyDeadline(static_cast<uint64_t>(lowat_));
   auto [ec, n] = co_await stream_.async_read_some(asio::buffer(data, want), kTuple);
   if (ec) co_return Aborted("request body ended early: " + ec.message());
   co_return n;
@@ -167,6 +181,9 @@ Task<Result<std::string>> BeastExchange::ReadSmallBody(uint64_t limit) {
 
 Task<void> BeastExchange::Send(Response r) {
   responded_ = true;
+  // No answer to HEAD carries a body (a kept-alive client would read it as the next
+  // answer): it announces the length the GET's body would have.
+  if (req_.method == "HEAD" && !r.head_length) r.head_length = r.body.size();
   if (r.head_length) {
     http::response<http::empty_body> res{static_cast<http::status>(r.status), 11};
     Fill(res, r.headers);
@@ -188,7 +205,7 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
   res.content_length(length);
   res.keep_alive(reusable());
   http::response_serializer<http::empty_body> sr{res};
-  stream_.expires_after(kIdleTimeout);
+  stream_.expires_after(kWriteTimeout);
   auto [ec, n] = co_await http::async_write_header(stream_, sr, kTuple);
   if (ec) {
     must_close_ = true;
@@ -207,7 +224,7 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
     }
     if (sent < 0 && errno == EINTR) continue;
     if (sent < 0 && errno == EAGAIN) {
-      stream_.expires_after(kIdleTimeout);
+      stream_.expires_after(kWriteTimeout);
       auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_write, kTuple);
       if (!wait_ec) continue;
     }
@@ -219,14 +236,15 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
 template <class Message>
 void BeastExchange::Fill(Message& res, const Headers& headers) {
   res.set(http::field::server, "lockstep");
-  for (const auto& [name, value] : headers) res.set(name, value);
+  // insert, not set: a header may be given more than once (one OCI-Tag per tag).
+  for (const auto& [name, value] : headers) res.insert(name, value);
   res.keep_alive(reusable());
 }
 
 template <class Message>
 Task<void> BeastExchange::Write(Message& res) {
   res.keep_alive(reusable());
-  stream_.expires_after(kIdleTimeout);
+  stream_.expires_after(kWriteTimeout);
   auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
   if (ec) must_close_ = true;
 }
@@ -235,6 +253,7 @@ Task<void> BeastExchange::MaybeContinue() {
   if (continued_ || !IEquals(req_.Header("expect"), "100-continue")) co_return;
   continued_ = true;
   http::response<http::empty_body> res{http::status::continue_, 11};
+  stream_.expires_after(kWriteTimeout);
   auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
   if (ec) must_close_ = true;
 }

@@ -14,6 +14,7 @@
 #include <chrono>
 
 #include "http/exchange.h"
+#include "http/http_server.h"
 
 namespace lockstep::http {
 
@@ -21,14 +22,16 @@ namespace beast = boost::beast;
 namespace asio = boost::asio;
 
 inline constexpr size_t kReadBufferBytes = 256 * 1024;
-inline constexpr auto kIdleTimeout = std::chrono::seconds(120);
+// How long one write to a client may take (a reader that stalls is cut off).
+inline constexpr auto kWriteTimeout = std::chrono::seconds(120);
 
 // One request of a connection: what handlers see, and what the connection loop asks of
 // it afterwards (whether it answered, whether the connection can carry another request).
 class BeastExchange final : public Exchange {
  public:
   BeastExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                beast::http::request_parser<beast::http::empty_body>& header);
+                beast::http::request_parser<beast::http::empty_body>& header,
+                const ConnectionLimits& limits);
 
   const Request& request() const override { return req_; }
   bool responded() const { return responded_; }
@@ -68,6 +71,11 @@ class BeastExchange final : public Exchange {
 
   Task<void> MaybeContinue();
 
+  // Sets the stream's deadline for the next read of the body, which waits for `awaiting`
+  // bytes: the body may take header_timeout, plus what it has delivered and is awaited at
+  // body_min_rate.
+  void ArmBodyDeadline(uint64_t awaiting);
+
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;
   beast::http::request_parser<beast::http::empty_body>& header_;
@@ -78,6 +86,9 @@ class BeastExchange final : public Exchange {
   bool responded_ = false;
   bool continued_ = false;
   int lowat_ = 1;  // the socket's SO_RCVLOWAT
+  const ConnectionLimits& limits_;
+  std::chrono::steady_clock::time_point body_start_{};
+  uint64_t body_received_ = 0;
 };
 
 }  // namespace lockstep::http

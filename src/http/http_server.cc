@@ -4,6 +4,7 @@
 #include "http/http_server.h"
 
 #include <array>
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/beast/core.hpp>
@@ -12,6 +13,8 @@
 #include <chrono>
 #include <iostream>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "http/accept_loop.h"
 #include "http/beast_exchange.h"
@@ -29,7 +32,8 @@ namespace {
 // connection stays on its thread for its whole life.
 class BeastServer final : public HttpServer {
  public:
-  BeastServer(int threads, Handler handler) : handler_(std::move(handler)) {
+  BeastServer(int threads, Handler handler, ConnectionLimits limits)
+      : handler_(std::move(handler)), limits_(limits) {
     for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
     acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
   }
@@ -47,8 +51,11 @@ class BeastServer final : public HttpServer {
     asio::co_spawn(first,
                    AcceptConnections(*acceptor_, std::move(homes),
                                      [this](asio::io_context& home, auto socket) {
-                                       asio::co_spawn(home, Connection(std::move(socket)),
-                                                      asio::detached);
+                                       Slot slot = Admit();
+                                       if (!slot) return;  // the socket closes here
+                                       asio::co_spawn(
+                                           home, Connection(std::move(socket), std::move(slot)),
+                                           asio::detached);
                                      }),
                    asio::detached);
     asio::signal_set signals(first, SIGINT, SIGTERM);
@@ -69,16 +76,65 @@ class BeastServer final : public HttpServer {
   }
 
  private:
-  Task<void> Connection(tcp::socket socket) {
+  // One admitted connection, counted in `open_` until the slot goes. It is a parameter of
+  // the connection's coroutine, so it is released however the coroutine ends, even one
+  // destroyed before it first ran.
+  class Slot {
+   public:
+    Slot() = default;
+    explicit Slot(std::atomic<int>* count) : count_(count) {}
+    Slot(Slot&& o) noexcept : count_(std::exchange(o.count_, nullptr)) {}
+    Slot& operator=(Slot&&) = delete;
+    ~Slot() {
+      if (count_ != nullptr) count_->fetch_sub(1);
+    }
+    explicit operator bool() const { return count_ != nullptr; }
+
+   private:
+    std::atomic<int>* count_ = nullptr;
+  };
+
+  // Counts a new connection in, unless the limit is reached: then it is refused, and said
+  // so in the log at most once a minute.
+  Slot Admit() {
+    if (open_.fetch_add(1) < limits_.max_connections) return Slot(&open_);
+    open_.fetch_sub(1);
+    auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+    auto last = last_refusal_log_.load();
+    if (now - last > std::chrono::nanoseconds(std::chrono::minutes(1)).count() &&
+        last_refusal_log_.compare_exchange_strong(last, now)) {
+      std::cerr << "lockstep: refusing connections: " << limits_.max_connections
+                << " are open, the limit (server.max_connections)\n";
+    }
+    return Slot();
+  }
+
+  // A kept-alive connection may wait idle_timeout for the next request (a new one only
+  // header_timeout for its first); once a request's first byte is in, the whole header
+  // must follow within header_timeout.
+  Task<beast::error_code> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                     http::request_parser<http::empty_body>& header, bool first) {
+    if (buffer.size() == 0) {
+      stream.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+      auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
+      if (ec) co_return ec;
+      buffer.commit(n);
+    }
+    stream.expires_after(limits_.header_timeout);
+    auto [ec, n] = co_await http::async_read_header(stream, buffer, header, kTuple);
+    co_return ec;
+  }
+
+  Task<void> Connection(tcp::socket socket, [[maybe_unused]] Slot slot) {
     beast::tcp_stream stream(std::move(socket));
-    beast::flat_buffer buffer;
-    buffer.reserve(kReadBufferBytes);
-    while (true) {
+    // Grows only as far as a request needs (a header is at most 64 KiB; bodies go to their
+    // sinks), and never past 1 MiB, whatever a chunked body's extensions say.
+    beast::flat_buffer buffer(1 << 20);
+    for (bool first = true;; first = false) {
       http::request_parser<http::empty_body> header;
       header.header_limit(64 * 1024);
       header.body_limit(boost::none);
-      stream.expires_after(kIdleTimeout);
-      auto [ec, n] = co_await http::async_read_header(stream, buffer, header, kTuple);
+      beast::error_code ec = co_await ReadHeader(stream, buffer, header, first);
       if (ec) {
         if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
             ec != asio::error::connection_reset && ec != asio::error::eof) {
@@ -90,7 +146,7 @@ class BeastServer final : public HttpServer {
         }
         break;
       }
-      BeastExchange exchange(stream, buffer, header);
+      BeastExchange exchange(stream, buffer, header, limits_);
       // Handlers report failures as Status values; an exception here is a bug in a
       // handler or a library. It costs this request, not the server.
       bool threw = false;
@@ -124,7 +180,7 @@ class BeastServer final : public HttpServer {
     // Lingering close: a client still sending a body that was refused (413, 401...) reads
     // the answer instead of a reset, which closing with unread input would send it.
     stream.expires_after(std::chrono::seconds(2));
-    std::array<char, 16384> sink;
+    std::vector<char> sink(16384);  // on the heap: an idle connection's frame stays small
     for (size_t drained = 0; drained < (4u << 20);) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kTuple);
       if (ec) break;
@@ -133,6 +189,11 @@ class BeastServer final : public HttpServer {
   }
 
   Handler handler_;
+  ConnectionLimits limits_;
+  // Declared before contexts_ so it outlives them: destroying an io_context destroys the
+  // connections' coroutine frames, whose Slots count themselves out here.
+  std::atomic<int> open_{0};
+  std::atomic<int64_t> last_refusal_log_{0};
   std::vector<std::unique_ptr<asio::io_context>> contexts_;
   std::unique_ptr<tcp::acceptor> acceptor_;
 };
@@ -141,7 +202,8 @@ class BeastServer final : public HttpServer {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& options,
                                                      Handler handler) {
-  auto server = std::make_unique<BeastServer>(std::max(1, options.threads), std::move(handler));
+  auto server = std::make_unique<BeastServer>(std::max(1, options.threads), std::move(handler),
+                                              options.limits);
   LS_RETURN_IF_ERROR(server->Listen(options));
   return std::unique_ptr<HttpServer>(std::move(server));
 }

@@ -3,6 +3,7 @@
 // (http_server.cc, beast_exchange.cc); handlers see exchange.h.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -12,10 +13,23 @@
 
 namespace lockstep::http {
 
+// What one client may hold of the server before it has been authenticated: a connection
+// costs its coroutine frame and a small header buffer until a request needs more, the number of
+// connections is capped, a request header must arrive whole within `header_timeout` of its first
+// byte, and a body must keep up `body_min_rate` on average (after `header_timeout` of grace), so a
+// client trickling bytes cannot hold a connection forever.
+struct ConnectionLimits {
+  int max_connections = 1024;  // more are accepted and closed at once, with a log line
+  std::chrono::milliseconds idle_timeout{60'000};    // a kept-alive connection's wait
+  std::chrono::milliseconds header_timeout{10'000};  // from a header's first byte
+  uint64_t body_min_rate = 4096;                     // bytes per second
+};
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0: the kernel picks a free port
   int threads = 2;
+  ConnectionLimits limits;
 };
 
 class HttpServer {

@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -126,6 +127,17 @@ Result<Captured> RunCapture(const std::vector<std::string>& argv) {
   }
   LS_ASSIGN_OR_RETURN(captured.exit_code, child.Wait());
   return captured;
+}
+
+}  // namespace lockstep::os
+
+namespace lockstep::os {
+
+void RaiseOpenFileLimit() {
+  struct rlimit limit;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  limit.rlim_cur = limit.rlim_max;
+  ::setrlimit(RLIMIT_NOFILE, &limit);
 }
 
 }  // namespace lockstep::os

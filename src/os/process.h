@@ -64,4 +64,7 @@ Result<Captured> RunCapture(const std::vector<std::string>& argv);
 // A close-on-exec pipe: [0] reads, [1] writes.
 Result<std::pair<UniqueFd, UniqueFd>> MakePipe();
 
+// Raises this process's soft limit on open files to its hard limit (best effort).
+void RaiseOpenFileLimit();
+
 }  // namespace lockstep::os

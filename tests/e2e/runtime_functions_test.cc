@@ -260,6 +260,15 @@ TEST_F(RunCommandTest, PrintsTheOutputAndExitsWithTheFunctionsStatus) {
   EXPECT_EQ(mounts.OutLine(), "0");
 }
 
+TEST_F(RunCommandTest, AFunctionThatLeavesItsEventUnreadDoesNotKillTheCommand) {
+  // 3 MiB is more than a pipe holds: lockstep is still writing when the function exits.
+  std::filesystem::path event = data_.path() / "event";
+  std::ofstream(event) << std::string(3 << 20, 'e');
+  RunResult r = Run({"--event", event.string(), "--", "/bin/sh", "-c", "echo done"});
+  EXPECT_EQ(r.exit_code, 0) << "not 141, SIGPIPE: " << r.Describe();
+  EXPECT_EQ(r.out, "done\n");
+}
+
 TEST_F(RunCommandTest, RepeatedOptionsBeforeTheImageTakeOneValueEach) {
   RunResult r = RunCommand({LockstepBinary(), "run", "--env", "A=1", "--env", "B=2",
                             fixture_->server().host() + "/test/tools:1.0.0", "--insecure", "--data",

@@ -46,6 +46,8 @@ class LockstepServer {
   const std::filesystem::path& data_dir() const { return data_; }
   const std::filesystem::path& scratch() const { return scratch_.path(); }
   bool Running() { return process_->Running(); }
+  // The server's process (`lockstep serve` execs lockstep-server, keeping the pid).
+  pid_t pid() const { return process_->pid(); }
   // kill -9, as a crash or an OOM kill would.
   void Kill9();
   // Starts `lockstep serve` again on the same data directory (a new port).

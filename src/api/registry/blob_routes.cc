@@ -49,7 +49,7 @@ http::Task<void> HandleBlob(RegistryCall& call) {
 
   if (method == "DELETE") {
     Status s = call.registry.DeleteBlob(call.repo, *digest);
-    if (!s.ok()) co_return co_await call.Fail(s, "BLOB_UNKNOWN");
+    if (!s.ok()) co_return co_await call.FailDelete(s, "BLOB_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }
 

@@ -7,13 +7,19 @@ namespace lockstep::api {
 
 http::Task<void> HandleManifest(RegistryCall& call) {
   Result<Reference> ref = Reference::Parse(call.ref);
+  const std::string& method = call.req.method;
+  bool digest_form = call.ref.find(':') != std::string::npos;
+  if (!ref.ok() && !digest_form && (method == "GET" || method == "HEAD")) {
+    // No tag can have that name, so no manifest has it: what a pull of any unknown tag
+    // answers (as the reference registry and the conformance suite expect).
+    co_return co_await call.Fail(
+        NotFound("manifest unknown: '" + call.ref + "' is not a valid tag, so nothing has it"),
+        "MANIFEST_UNKNOWN");
+  }
   if (!ref.ok()) {
-    co_return co_await call.Fail(ref.status(), call.ref.find(':') != std::string::npos
-                                                   ? "DIGEST_INVALID"
-                                                   : "MANIFEST_INVALID");
+    co_return co_await call.Fail(ref.status(), digest_form ? "DIGEST_INVALID" : "MANIFEST_INVALID");
   }
   registry::Registry& registry = call.registry;
-  const std::string& method = call.req.method;
 
   if (method == "GET" || method == "HEAD") {
     Result<registry::ManifestContent> m = registry.GetManifest(call.repo, *ref);
@@ -32,7 +38,7 @@ http::Task<void> HandleManifest(RegistryCall& call) {
 
   if (method == "DELETE") {
     Status s = registry.DeleteManifest(call.repo, *ref);
-    if (!s.ok()) co_return co_await call.Fail(s, "MANIFEST_UNKNOWN");
+    if (!s.ok()) co_return co_await call.FailDelete(s, "MANIFEST_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }
 
@@ -54,6 +60,10 @@ http::Task<void> HandleManifest(RegistryCall& call) {
   r.Set("Location", "/v2/" + call.repo + "/manifests/" + put->digest.str());
   r.Set("Docker-Content-Digest", put->digest.str());
   if (put->subject) r.Set("OCI-Subject", put->subject->str());
+  // One OCI-Tag per tag a push by digest created (distribution spec 1.1).
+  if (ref->is_digest()) {
+    for (const std::string& tag : call.Params("tag")) r.Set("OCI-Tag", tag);
+  }
   co_await call.ex.Send(std::move(r));
 }
 

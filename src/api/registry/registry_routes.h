@@ -34,6 +34,16 @@ struct RegistryCall {
   http::Task<void> Fail(const Status& status, std::string_view fallback_code) {
     co_await ex.Send(OciError(status, fallback_code));
   }
+  // A delete the registry will not do (an immutable tag, a blob or manifest something
+  // live needs) is 405, as the distribution spec names for deletes a registry does not
+  // allow, with the reason in the error body; other failures as Fail.
+  http::Task<void> FailDelete(const Status& status, std::string_view fallback_code) {
+    // (An immutable tag is kAlreadyExists: it already points somewhere, for good.)
+    if (status.code() != Code::kFailedPrecondition && status.code() != Code::kAlreadyExists) {
+      co_return co_await Fail(status, fallback_code);
+    }
+    co_await ex.Send(OciError(405, "UNSUPPORTED", status.message()));
+  }
 };
 
 http::Task<void> HandleBlob(RegistryCall& call);
