@@ -51,6 +51,11 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
   return o;
 }
 
+// An address only this machine can reach.
+bool IsLoopbackAddress(const std::string& address) {
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+}
+
 // http://ADDRESS:PORT of the listening socket, for a server given no public URL.
 // A wildcard address is no place to send a client: it becomes this machine's loopback.
 std::string DefaultPublicUrl(const std::string& address, uint16_t port) {
@@ -99,6 +104,13 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   // A peer that goes away during sendfile(2) must cost that response, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   LS_ASSIGN_OR_RETURN(HttpServerOptions http, ParseListen(options.listen));
+  if (options.dev && !options.dev_anywhere && !IsLoopbackAddress(http.address)) {
+    return FailedPrecondition(
+        "--dev makes every caller an admin, and " + http.address +
+            " can be reached from other machines",
+        "listen on 127.0.0.1 for development, or add --dev-anywhere if that network is yours "
+        "alone");
+  }
   http.threads = options.threads > 0
                      ? options.threads
                      : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -126,11 +138,22 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   }
   os::SystemClock clock;
   registry::Registry registry(options.data_dir / "registry", config.registry, &clock);
+  // Pushes a crash interrupted: their journaled tags move now, their temporaries go. A
+  // repository that cannot be finished refuses its own writes, and says why; the rest
+  // is served.
+  if (Status recovered = registry.Recover(); !recovered.ok()) {
+    out << "lockstep: could not finish what a crash left: " << recovered.ToString() << "\n";
+  }
   LS_ASSIGN_OR_RETURN(auto tokens,
                       state::TokenStore::Open((options.data_dir / "state.db").string(), &clock));
   LS_ASSIGN_OR_RETURN(std::string key, auth::LoadOrCreateSigningKey(
                                            (options.data_dir / "secrets" / "bearer.key").string()));
   auth::Authenticator auth(tokens.get(), std::move(key), &clock, options.dev);
+  // Locks, fsyncs and token lookups wait here, not on the threads serving connections:
+  // four threads let that many commits wait out a GC while more queue, and lookups have
+  // threads of their own.
+  http::BlockingPool commits(4);
+  http::BlockingPool lookups(2);
   // Made once the port is bound: the default public URL names it.
   std::optional<api::RegistryApi> api;
 
@@ -139,7 +162,9 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   routes.Prefix("/v2", registry_api);
   routes.Exact("/auth/token", registry_api);
   routes.Exact("/healthz", [](Exchange& ex) -> Task<void> {
-    co_await ex.Send(Response{200, {}, "ok\n", {}});
+    Response ok;
+    ok.body = "ok\n";
+    co_await ex.Send(std::move(ok));
   });
   routes.Fallback([](Exchange& ex) -> Task<void> {
     const std::string& target = ex.request().target;
@@ -155,12 +180,17 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
           << "/auth/token, which other machines cannot reach; set --public-url\n";
     }
   }
-  api.emplace(&registry, &auth, public_url);
+  api.emplace(&registry, &auth, &commits, &lookups, public_url);
 
   out << "lockstep: data in " << options.data_dir.string() << "\n";
   if (options.dev) {
     out << "lockstep: DEV MODE: requests without credentials act as admin; never expose this "
            "port\n";
+  } else if (Result<std::vector<state::TokenInfo>> known = tokens->List();
+             known.ok() && known->empty()) {
+    out << "lockstep: no tokens yet, so every request is refused; create the first with: "
+           "lockstep token create --role admin --data "
+        << options.data_dir.string() << "\n";
   }
   out << "lockstep: serving the registry on http://" << http.address << ":" << server->port()
       << "/v2/\n"
@@ -179,6 +209,8 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   Periodic expire_uploads(std::chrono::minutes(1),
                           [&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
   server->Run();
+  commits.Finish();
+  lookups.Finish();
   out << "lockstep: stopped\n";
   return Status::Ok();
 }

@@ -1,4 +1,5 @@
-// lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev] [--public-url URL]
+// lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev [--dev-anywhere]]
+//   [--public-url URL]
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -46,7 +47,10 @@ void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode) 
   sub->add_option("--listen", o->listen, "ADDRESS:PORT to listen on; port 0 picks a free one")
       ->capture_default_str();
   sub->add_option("--config", o->config_file, "TOML config file (default <data>/config.toml)");
-  sub->add_flag("--dev", o->dev, "local mode: requests without credentials act as admin");
+  sub->add_flag("--dev", o->dev,
+                "local mode: requests without credentials act as admin (loopback only)");
+  sub->add_flag("--dev-anywhere", o->dev_anywhere,
+                "allow --dev on an address other machines can reach (anyone there is admin)");
   sub->add_option("--threads", o->threads, "server threads (default: one per core)");
   sub->add_option("--public-url", o->public_url,
                   "URL clients reach this server at, e.g. https://registry.example behind a TLS "

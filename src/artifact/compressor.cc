@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <string>
+#include <tuple>
 
 #include "image/media_types.h"
 
@@ -57,9 +58,26 @@ class ZstdCompressor final : public Compressor {
  public:
   explicit ZstdCompressor(ByteSink sink)
       : sink_(std::move(sink)), out_(ZSTD_CStreamOutSize(), '\0'), ctx_(ZSTD_createCCtx()) {
-    ZSTD_CCtx_setParameter(ctx_, ZSTD_c_compressionLevel, 3);
-    ZSTD_CCtx_setParameter(ctx_, ZSTD_c_checksumFlag, 1);
-    ZSTD_CCtx_setParameter(ctx_, ZSTD_c_nbWorkers, 2);
+    if (ctx_ == nullptr) {
+      setup_ = Internal("zstd: cannot create a compression context (out of memory)");
+      return;
+    }
+    // Each setting is part of the digest: one the library refuses (a libzstd built without
+    // threads refuses workers) would silently frame the layer differently from every other
+    // machine, so it fails the pack instead.
+    for (auto [param, value, name] : {std::tuple{ZSTD_c_compressionLevel, 3, "level 3"},
+                                      std::tuple{ZSTD_c_checksumFlag, 1, "checksums"},
+                                      std::tuple{ZSTD_c_nbWorkers, 2, "2 worker threads"}}) {
+      size_t rc = ZSTD_CCtx_setParameter(ctx_, param, value);
+      if (ZSTD_isError(rc)) {
+        setup_ = FailedPrecondition(
+            std::string("this libzstd refuses ") + name + " (" + ZSTD_getErrorName(rc) +
+                "), so its layers would not match other machines' digests",
+            "install a libzstd built with multithreading (Debian's libzstd1), or pack with "
+            "--compression gzip");
+        return;
+      }
+    }
   }
   ~ZstdCompressor() override { ZSTD_freeCCtx(ctx_); }
 
@@ -68,6 +86,7 @@ class ZstdCompressor final : public Compressor {
 
  private:
   Status Run(std::string_view data, ZSTD_EndDirective mode) {
+    LS_RETURN_IF_ERROR(setup_);
     ZSTD_inBuffer in{data.data(), data.size(), 0};
     while (true) {
       ZSTD_outBuffer out{out_.data(), out_.size(), 0};
@@ -82,6 +101,7 @@ class ZstdCompressor final : public Compressor {
   ByteSink sink_;
   std::string out_;
   ZSTD_CCtx* ctx_;
+  Status setup_;
 };
 
 }  // namespace

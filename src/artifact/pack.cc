@@ -18,13 +18,18 @@ namespace json = boost::json;
 
 namespace {
 
-std::string HostArchitecture() {
+image::Platform HostPlatform() {
   utsname u{};
   ::uname(&u);
   std::string m = u.machine;
-  if (m == "x86_64") return "amd64";
-  if (m == "aarch64") return "arm64";
-  return m;
+  if (m == "x86_64") return {"linux", "amd64", ""};
+  if (m == "aarch64") return {"linux", "arm64", ""};
+  return {"linux", m, ""};
+}
+
+std::string Text(const json::object& o, std::string_view key) {
+  const json::value* v = o.if_contains(key);
+  return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
 }
 
 // A JSON object kept whole (the base image's config: pack changes only what its settings
@@ -86,9 +91,34 @@ json::object Descriptor(std::string_view media_type, const Digest& d, uint64_t s
 
 }  // namespace
 
+Result<image::Platform> ParsePlatform(std::string_view text) {
+  std::vector<std::string> parts;
+  for (size_t start = 0;;) {
+    size_t slash = text.find('/', start);
+    parts.emplace_back(text.substr(start, slash == std::string_view::npos ? slash : slash - start));
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+  bool ok = parts.size() == 2 || parts.size() == 3;
+  for (const std::string& part : parts) {
+    ok = ok && !part.empty() && part.size() <= 32;
+    for (char c : part) ok = ok && ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_');
+  }
+  if (!ok) {
+    return InvalidArgument("platform '" + std::string(text) +
+                           "' is not OS/ARCHITECTURE[/VARIANT] in lower case, like linux/arm64");
+  }
+  return image::Platform{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
+}
+
+std::string PlatformString(const image::Platform& p) {
+  return p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
+}
+
 Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout) {
   // The base image, if any: its config and layers carry over.
-  json::object config{{"architecture", HostArchitecture()}, {"os", "linux"}};
+  image::Platform platform = options.platform.value_or(HostPlatform());
+  json::object config;
   json::array layers;
   if (options.base) {
     LS_ASSIGN_OR_RETURN(std::string manifest_text, layout.ReadBlob(*options.base));
@@ -104,9 +134,25 @@ Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout) {
     LS_ASSIGN_OR_RETURN(std::string base_config, layout.ReadBlob(base->config->digest));
     LS_ASSIGN_OR_RETURN(config,
                         ParseObject(base_config, "base config " + base->config->digest.str()));
+    image::Platform of_base{Text(config, "os"), Text(config, "architecture"),
+                            Text(config, "variant")};
+    if (options.platform && (options.platform->os != of_base.os ||
+                             options.platform->architecture != of_base.architecture ||
+                             options.platform->variant != of_base.variant)) {
+      return InvalidArgument("the base image is for " + PlatformString(of_base) +
+                             ", not the platform " + PlatformString(*options.platform) +
+                             " asked for; pick the base image of that platform");
+    }
+    platform = of_base;
     // The base's layer descriptors carry over byte for byte (annotations and all).
     LS_ASSIGN_OR_RETURN(json::object raw, ParseObject(manifest_text, "base manifest"));
     if (json::value* l = raw.if_contains("layers"); l && l->is_array()) layers = l->as_array();
+  }
+
+  if (!options.base) {
+    config["architecture"] = platform.architecture;
+    config["os"] = platform.os;
+    if (!platform.variant.empty()) config["variant"] = platform.variant;
   }
 
   fs::path temp = layout.TempPath();
@@ -154,7 +200,7 @@ Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout) {
   LS_RETURN_IF_ERROR(
       layout.SetEntry(image::LayoutEntry{std::string(image::media::kOciManifest), manifest_digest,
                                          manifest_text.size(), options.name}));
-  return PackResult{manifest_digest, manifest_text.size(), layer};
+  return PackResult{manifest_digest, manifest_text.size(), layer, platform};
 }
 
 }  // namespace lockstep::artifact

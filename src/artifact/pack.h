@@ -20,6 +20,7 @@
 #include "artifact/layer.h"
 #include "base/status.h"
 #include "core/digest.h"
+#include "image/manifest.h"
 #include "image/oci_layout.h"
 
 namespace lockstep::artifact {
@@ -48,13 +49,21 @@ struct PackOptions {
   Provenance provenance;
   LayerOptions layer;
   std::optional<Digest> base;  // a manifest already in the layout
+  // The platform the image is for. Unset: the base's, or without a base this machine's.
+  // Set, it must agree with the base's.
+  std::optional<image::Platform> platform;
 };
 
 struct PackResult {
   Digest manifest;
   uint64_t manifest_size = 0;
   LayerInfo layer;
+  image::Platform platform;  // what the config says
 };
+
+// "os/architecture[/variant]", as OCI platforms are written (linux/arm64/v8).
+Result<image::Platform> ParsePlatform(std::string_view text);
+std::string PlatformString(const image::Platform& p);
 
 Result<PackResult> Pack(const PackOptions& options, image::OciLayout& layout);
 

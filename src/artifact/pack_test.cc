@@ -99,5 +99,35 @@ TEST_F(PackTest, BaseLayersComeFirstAndEnvMerges) {
   EXPECT_EQ(config.at("rootfs").at("diff_ids").as_array().size(), 2u);
 }
 
+TEST_F(PackTest, ThePlatformIsChosenOrComesFromTheBase) {
+  image::OciLayout layout = image::OciLayout::Create(dir_.path() / "l").value();
+  PackOptions base;
+  base.dir = dir_.path() / "base";
+  base.name = "base";
+  base.provenance.version = "1.0.0";
+  base.platform = ParsePlatform("linux/arm64/v8").value();
+  PackResult b = Pack(base, layout).value();
+  json::value base_manifest = Blob(layout, b.manifest);
+  json::value config =
+      Blob(layout,
+           *Digest::Parse(std::string_view(base_manifest.at("config").at("digest").as_string())));
+  EXPECT_EQ(config.at("architecture").as_string(), "arm64");
+  EXPECT_EQ(config.at("variant").as_string(), "v8");
+  EXPECT_EQ(config.at("os").as_string(), "linux");
+
+  // On a base, the image is for the base's platform; another one asked for is refused.
+  PackOptions app = Options("1.0.0");
+  app.base = b.manifest;
+  EXPECT_EQ(PlatformString(Pack(app, layout).value().platform), "linux/arm64/v8");
+  app.platform = ParsePlatform("linux/amd64").value();
+  Status refused = Pack(app, layout).status();
+  EXPECT_NE(refused.message().find("base image is for linux/arm64/v8"), std::string::npos)
+      << refused.ToString();
+
+  for (const char* bad : {"linux", "Linux/amd64", "linux//x", "linux/amd64/v8/x", ""}) {
+    EXPECT_FALSE(ParsePlatform(bad).ok()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace lockstep::artifact

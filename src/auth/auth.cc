@@ -11,6 +11,8 @@ namespace {
 
 constexpr int64_t kBearerLifetimeSeconds = 300;
 constexpr std::string_view kBearerPrefix = "lsb.";
+// The subject of a bearer minted for --dev's anonymous caller (no token id looks so).
+constexpr std::string_view kAnonymous = "anonymous";
 
 Status BadCredentials() {
   return Unauthenticated("the credentials are not valid (revoked, mistyped or expired)");
@@ -42,7 +44,10 @@ Result<Identity> Authenticator::Identify(std::string_view header) const {
 
 Authenticator::Minted Authenticator::MintBearer(const Identity& who) const {
   int64_t now = clock_->NowSeconds();
-  std::string payload = who.name + "\n" + std::to_string(now + kBearerLifetimeSeconds);
+  // The bearer names the token by its id, never reused: revoking a token and making
+  // another of the same name does not revive the old one's bearers.
+  std::string subject = who.id.empty() ? std::string(kAnonymous) : who.id;
+  std::string payload = subject + "\n" + std::to_string(now + kBearerLifetimeSeconds);
   std::string token = std::string(kBearerPrefix) + Base64UrlEncode(payload) + "." +
                       Base64UrlEncode(HmacSha256(key_, payload));
   return Minted{std::move(token), kBearerLifetimeSeconds, now};
@@ -61,9 +66,12 @@ Result<Identity> Authenticator::VerifyBearer(std::string_view token) const {
   if (nl == std::string::npos) return BadCredentials();
   std::optional<uint64_t> expiry = ParseUint(std::string_view(payload).substr(nl + 1));
   if (!expiry || static_cast<int64_t>(*expiry) < clock_->NowSeconds()) return BadCredentials();
-  std::string name = payload.substr(0, nl);
-  if (name == "anonymous" && dev_mode_) return Identity{name, Role::kAdmin, RepoPatterns::All()};
-  Result<Identity> source = tokens_->Lookup(name);
+  std::string subject = payload.substr(0, nl);
+  if (subject == kAnonymous) {
+    if (dev_mode_) return Identity{"anonymous", Role::kAdmin, RepoPatterns::All()};
+    return BadCredentials();
+  }
+  Result<Identity> source = tokens_->LookupById(subject);
   if (!source.ok()) return BadCredentials();
   return source;
 }

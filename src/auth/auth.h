@@ -2,9 +2,9 @@
 // clients expect:
 // - Basic, with a lockstep token as the password (any user name);
 // - Bearer, a short-lived token minted by the token endpoint (/auth/token) after the
-//   client presented Basic credentials there. It is "lsb.<payload>.<hmac>": the name of
+//   client presented Basic credentials there. It is "lsb.<payload>.<hmac>": the id of
 //   the source token and an expiry, signed with a per-server key. Each use re-reads the
-//   source token, so revoking it also ends its bearer tokens.
+//   source token by that id, so revoking it also ends its bearer tokens, for good.
 // In --dev mode a request without credentials acts as an anonymous admin.
 #pragma once
 

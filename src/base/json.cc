@@ -147,4 +147,9 @@ Result<std::vector<ObjectView>> ArrayView::Objects() const {
   return out;
 }
 
+Result<std::string> ArrayView::StringAt(size_t i) const {
+  if (!at(i).is_string()) return WrongType(PathOf(i), "a string");
+  return std::string(at(i).as_string());
+}
+
 }  // namespace lockstep::json

@@ -94,6 +94,8 @@ class ArrayView {
   Result<ObjectView> ObjectAt(size_t i) const { return ObjectView::Of(at(i), PathOf(i)); }
   // Every element as an object.
   Result<std::vector<ObjectView>> Objects() const;
+  // Element `i` as a string (kInvalidArgument otherwise).
+  Result<std::string> StringAt(size_t i) const;
 
  private:
   ArrayView(const boost::json::array* a, std::string path) : array_(a), path_(std::move(path)) {}

@@ -1,5 +1,8 @@
 #include "base/status.h"
 
+#include <cstdio>
+#include <cstdlib>
+
 namespace lockstep {
 
 std::string_view CodeName(Code code) {
@@ -40,6 +43,12 @@ std::string Status::ToString() const {
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   return Status(code_, std::string(context) + ": " + message_, reason_);
+}
+
+void DieOnValueOfFailedResult(const Status& status) {
+  std::fprintf(stderr, "lockstep: bug: the value of a failed result was used: %s\n",
+               status.ToString().c_str());
+  std::abort();
 }
 
 }  // namespace lockstep

@@ -77,7 +77,11 @@ inline Status Unavailable(std::string m) { return {Code::kUnavailable, std::move
 inline Status IoError(std::string m) { return {Code::kIo, std::move(m)}; }
 inline Status Internal(std::string m) { return {Code::kInternal, std::move(m)}; }
 
-// Holds a T or a failed Status. Accessing value() of a failed Result is a bug.
+// Ends the process with `status` in the message: what value() of a failed Result does.
+[[noreturn]] void DieOnValueOfFailedResult(const Status& status);
+
+// Holds a T or a failed Status. Accessing value() of a failed Result is a bug: it stops
+// the process with the error in every build, never reads a variant that is not there.
 template <class T>
 class [[nodiscard]] Result {
  public:
@@ -91,9 +95,18 @@ class [[nodiscard]] Result {
     static const Status kOk;
     return ok() ? kOk : std::get<Status>(v_);
   }
-  T& value() & { return std::get<T>(v_); }
-  const T& value() const& { return std::get<T>(v_); }
-  T&& value() && { return std::get<T>(std::move(v_)); }
+  T& value() & {
+    Check();
+    return *std::get_if<T>(&v_);
+  }
+  const T& value() const& {
+    Check();
+    return *std::get_if<T>(&v_);
+  }
+  T&& value() && {
+    Check();
+    return std::move(*std::get_if<T>(&v_));
+  }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
   T& operator*() & { return value(); }
@@ -101,6 +114,9 @@ class [[nodiscard]] Result {
   T&& operator*() && { return std::move(*this).value(); }
 
  private:
+  void Check() const {
+    if (const Status* s = std::get_if<Status>(&v_)) DieOnValueOfFailedResult(*s);
+  }
   std::variant<T, Status> v_;
 };
 

@@ -3,6 +3,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -172,7 +173,8 @@ std::optional<uint64_t> ParseByteSize(std::string_view s) {
   for (auto [suffix, mult] : kUnits) {
     if (s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix) {
       std::optional<uint64_t> n = ParseUint(s.substr(0, s.size() - suffix.size()));
-      return n ? std::optional<uint64_t>(*n * mult) : std::nullopt;
+      if (!n || *n > UINT64_MAX / mult) return std::nullopt;  // no wrap to a small size
+      return *n * mult;
     }
   }
   return ParseUint(s);
@@ -204,7 +206,7 @@ std::optional<int64_t> ParseDurationMillis(std::string_view s) {
     return static_cast<int64_t>(*n);
   }
   std::optional<int64_t> seconds = ParseDurationSeconds(s);
-  if (!seconds) return std::nullopt;
+  if (!seconds || *seconds > INT64_MAX / 1000) return std::nullopt;
   return *seconds * 1000;
 }
 

@@ -36,6 +36,11 @@ TEST(Strings, ByteSizes) {
   EXPECT_EQ(ParseByteSize("100"), 100u);
   EXPECT_FALSE(ParseByteSize("lots"));
   EXPECT_FALSE(ParseByteSize("MiB"));
+  // Sizes past 2^64 are refused, not wrapped to a small one.
+  EXPECT_FALSE(ParseByteSize("18446744073GiB"));
+  EXPECT_FALSE(ParseByteSize("17179869184GiB"));
+  EXPECT_EQ(ParseByteSize("17179869183GiB"), uint64_t{17179869183} << 30);
+  EXPECT_FALSE(ParseByteSize("18446744073709551616"));
 }
 
 TEST(Strings, Durations) {
@@ -45,6 +50,10 @@ TEST(Strings, Durations) {
   EXPECT_FALSE(ParseDurationSeconds("h"));
   EXPECT_EQ(ParseDurationMillis("250ms"), 250);
   EXPECT_EQ(ParseDurationMillis("2s"), 2000);
+  // Durations whose milliseconds would pass 2^63 are refused, not wrapped negative.
+  EXPECT_FALSE(ParseDurationMillis("1099511627776d"));
+  EXPECT_FALSE(ParseDurationSeconds("1099511627777d"));
+  EXPECT_GT(ParseDurationMillis("1000000d").value_or(-1), 0);
   EXPECT_FALSE(ParseDurationMillis("ms"));
   EXPECT_FALSE(ParseDurationMillis("2x"));
 }

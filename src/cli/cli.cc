@@ -84,6 +84,12 @@ int Main(int argc, char** argv, std::span<const AddCommand> more) {
     }
     std::cerr << "lockstep: " << e.what() << "\n";
     return static_cast<int>(ExitCode::kUsage);
+  } catch (const std::exception& e) {
+    // The last resort: whatever input led here deserved a clear error instead.
+    std::cerr << "lockstep: internal error (a bug in lockstep; please report it with the "
+                 "command that led here): "
+              << e.what() << "\n";
+    return static_cast<int>(ExitCode::kBug);
   }
   return static_cast<int>(exit);
 }

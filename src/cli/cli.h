@@ -21,6 +21,7 @@ enum class ExitCode : int {
   kError = 1,
   kChanges = 2,
   kUsage = 64,
+  kBug = 70,  // EX_SOFTWARE: lockstep itself failed
 };
 
 // Options every command shares.

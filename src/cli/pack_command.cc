@@ -1,6 +1,7 @@
 // lockstep pack DIR --repo [REGISTRY/]NAME (--version V | --git [--allow-dirty])
 //   [--base REF] [--entrypoint CMD] [--cmd CMD] [--env K=V]... [--workdir P] [--user U]
-//   [--label K=V]... [--port N] [--compression gzip|zstd] (--out LAYOUT | --push)
+//   [--label K=V]... [--port N] [--platform OS/ARCH[/VARIANT]] [--compression gzip|zstd]
+//   (--out LAYOUT | --push)
 //
 // Builds a reproducible OCI image from DIR (see artifact/pack.h) and prints its digest.
 #include <cstdlib>
@@ -36,6 +37,7 @@ struct PackArgs {
   std::vector<std::string> labels;
   uint16_t port = 0;
   std::string compression = "gzip";
+  std::string platform;
   std::string out;
   bool push = false;
   RegistryFlags flags;
@@ -78,7 +80,10 @@ Result<std::pair<artifact::Provenance, std::string>> Version(const PackArgs& a) 
 Status Run(PackArgs& a) {
   if (a.push == !a.out.empty())
     return InvalidArgument("give exactly one of --out LAYOUT and --push");
-  LS_ASSIGN_OR_RETURN(ImageRef repo, ParseImageRef(a.repo));
+  // Only a push goes to the registry --repo names; a layout needs just the name.
+  Result<ImageRef> parsed = ParseImageRef(a.repo);
+  if (!parsed.ok() && !a.push) parsed = ImageRef::Parse(a.repo, "localhost");
+  LS_ASSIGN_OR_RETURN(ImageRef repo, std::move(parsed));
   LS_ASSIGN_OR_RETURN(auto version, Version(a));
   auto& [provenance, tag] = version;
   repo.tag = tag;
@@ -90,6 +95,9 @@ Status Run(PackArgs& a) {
   options.provenance = provenance;
   LS_ASSIGN_OR_RETURN(options.layer.compression, artifact::ParseCompression(a.compression));
   options.layer.mtime = provenance.epoch;
+  if (!a.platform.empty()) {
+    LS_ASSIGN_OR_RETURN(options.platform, artifact::ParsePlatform(a.platform));
+  }
   artifact::ImageSettings& s = options.settings;
   if (!a.entrypoint.empty()) {
     LS_ASSIGN_OR_RETURN(s.entrypoint, ParseCommandFlag(a.entrypoint, "--entrypoint"));
@@ -143,6 +151,10 @@ Status Run(PackArgs& a) {
 
   Result<artifact::PackResult> packed = artifact::Pack(options, *layout);
   if (!packed.ok()) return cleanup(), packed.status();
+  if (!options.platform && !options.base) {
+    std::cerr << "lockstep: the image is for " << artifact::PlatformString(packed->platform)
+              << ", this machine's platform (--platform says another)\n";
+  }
   if (a.push) {
     Result<client::Pushed> pushed =
         client::PushImage(*layout, tag, access->For(repo.registry), repo);
@@ -183,6 +195,8 @@ void PackOptions(CLI::App& sub, PackArgs& a) {
   sub.add_option("--user", a.user, "user[:group] to run as");
   sub.add_option("--label", a.labels, "KEY=VALUE label (repeatable)");
   sub.add_option("--port", a.port, "TCP port the service listens on");
+  sub.add_option("--platform", a.platform,
+                 "OS/ARCH[/VARIANT] the image is for (default: the base's, else this machine's)");
   sub.add_option("--compression", a.compression, "gzip or zstd")->capture_default_str();
   sub.add_option("--out", a.out, "write an OCI image layout to this directory");
   sub.add_flag("--push", a.push, "push to the registry named by --repo (or $LOCKSTEP_REGISTRY)");

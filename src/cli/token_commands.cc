@@ -57,8 +57,10 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (!store.ok()) return void(*exit = Fail(store.status()));
     Result<std::string> minted = (*store)->Create(name, *role, *repos);
     if (!minted.ok()) return void(*exit = Fail(minted.status()));
+    // Which server knows it: the one serving this data directory.
     std::cerr << "lockstep: created token '" << name << "' (role " << args->role
-              << ", repositories " << repos->str() << "); it is shown only now:\n";
+              << ", repositories " << repos->str() << ") for the server of " << g.data_dir.string()
+              << "; it is shown only now:\n";
     std::cout << *minted << "\n";
   });
 

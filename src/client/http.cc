@@ -51,7 +51,15 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
       t->sink_failure = s;
       return 0;  // aborts the transfer
     }
-  } else if (t->response->body.size() < (1 << 20)) {  // error bodies are small
+  } else if (success) {
+    if (t->response->body.size() + bytes.size() > t->request->max_body) {
+      t->sink_failure = OutOfRange("the answer to " + t->request->method + " " + t->request->url +
+                                   " is larger than the " + std::to_string(t->request->max_body) +
+                                   " bytes it may have");
+      return 0;
+    }
+    t->response->body.append(bytes);
+  } else if (t->response->body.size() < (1 << 20)) {
     t->response->body.append(bytes);
   }
   return size * n;

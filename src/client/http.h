@@ -27,6 +27,10 @@ struct HttpRequest {
   // range can tell 206 from 200); when unset the body is collected into
   // HttpResponse::body.
   std::function<Status(long status, std::string_view data)> on_data;
+  // The most bytes of a 2xx body collected into HttpResponse::body; a longer one fails
+  // the request (kOutOfRange) rather than arrive cut short. Error bodies are only read
+  // for their message and are cut at 1 MiB.
+  uint64_t max_body = uint64_t{1} << 20;
   // Reports bytes moved so far (up or down) and the expected total (0 if unknown).
   std::function<void(uint64_t done, uint64_t total)> on_progress;
 };

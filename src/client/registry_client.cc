@@ -3,6 +3,7 @@
 #include "base/strings.h"
 #include "client/registry_answers.h"
 #include "client/token_realm.h"
+#include "image/manifest.h"
 #include "image/media_types.h"
 
 namespace lockstep::client {
@@ -157,7 +158,8 @@ Result<RemoteManifest> RegistryClient::GetManifest(const std::string& repo,
                                                    const std::string& reference) {
   HttpRequest r{.method = "GET",
                 .url = Url("/v2/" + repo + "/manifests/" + reference),
-                .headers = {kManifestAccept}};
+                .headers = {kManifestAccept},
+                .max_body = image::kMaxManifestBytes};
   LS_ASSIGN_OR_RETURN(HttpResponse response, Send(r, repo, "pull", true));
   if (response.status != 200) return ErrorFrom(response, "manifest " + repo + ":" + reference);
   RemoteManifest m;

@@ -7,7 +7,10 @@ namespace lockstep::client {
 
 bool IsTransient(const Result<HttpResponse>& response) {
   if (!response.ok()) return response.status().code() == Code::kUnavailable;
-  return response->status == 429 || response->status >= 500;
+  // Not what retrying cannot change: a full disk (507), a method or version the server
+  // does not implement (501, 505).
+  long s = response->status;
+  return s == 429 || (s >= 500 && s != 501 && s != 505 && s != 507);
 }
 
 Retries::Retries(const RetryPolicy& policy, Sleep sleep)

@@ -35,6 +35,9 @@ TEST(IsTransient, RetriesThrottlingServerErrorsAndLostConnectionsOnly) {
   EXPECT_TRUE(IsTransient(answer(503)));
   EXPECT_FALSE(IsTransient(answer(404)));
   EXPECT_FALSE(IsTransient(answer(401)));
+  EXPECT_FALSE(IsTransient(answer(507))) << "a full disk stays full";
+  EXPECT_FALSE(IsTransient(answer(501)));
+  EXPECT_TRUE(IsTransient(answer(500)));
   EXPECT_TRUE(IsTransient(Result<HttpResponse>(Unavailable("connection reset"))));
   EXPECT_FALSE(IsTransient(Result<HttpResponse>(PermissionDenied("sink refused"))));
 }

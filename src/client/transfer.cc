@@ -1,7 +1,8 @@
 #include "client/transfer.h"
 
+#include <set>
+
 #include "image/manifest.h"
-#include "image/media_types.h"
 #include "os/file.h"
 
 namespace lockstep::client {
@@ -10,23 +11,42 @@ namespace {
 
 using image::Descriptor;
 
+// Indexes may name indexes; real images nest one or two levels. A registry answering a
+// deeper chain is refused before it can exhaust the stack.
+constexpr int kMaxNesting = 4;
+
+// The manifests a walk has already done: each is walked once, however often indexes name
+// it (an index repeating one child 40,000 times would otherwise cost 40,000 requests).
+using Seen = std::set<Digest>;
+
+// A child descriptor is a manifest to walk when an index names it; a manifest's config
+// and layers are blobs, whatever media type they claim.
+struct Children {
+  bool manifests = false;
+  std::vector<Descriptor> list;
+};
+
 // What a manifest from a layout or a registry needs: its config and layers, or an index's
 // manifests. The media type comes from the body (a registry's Content-Type may differ).
-Result<std::vector<Descriptor>> References(std::string_view body) {
+Result<Children> References(std::string_view body, const Digest& d, int depth) {
+  if (depth > kMaxNesting) {
+    return InvalidArgument("manifest " + d.str() + " is nested more than " +
+                           std::to_string(kMaxNesting) + " indexes deep; refused");
+  }
   LS_ASSIGN_OR_RETURN(image::Manifest m, image::ParseManifest(body, ""));
-  return m.Children();
+  return Children{m.is_index, m.Children()};
 }
-
-bool IsManifestType(const std::string& t) { return image::media::IsManifest(t); }
 
 // Pushes one manifest (and, depth first, what it references) from a layout.
 Status PushTree(const image::OciLayout& layout, const Descriptor& manifest, RegistryClient& client,
-                const std::string& repo, const std::string& reference, Pushed& stats) {
+                const std::string& repo, const std::string& reference, Pushed& stats, int depth,
+                Seen& seen) {
   LS_ASSIGN_OR_RETURN(std::string body, layout.ReadBlob(manifest.digest));
-  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(body));
-  for (const Descriptor& d : refs) {
-    if (IsManifestType(d.media_type)) {
-      LS_RETURN_IF_ERROR(PushTree(layout, d, client, repo, d.digest.str(), stats));
+  LS_ASSIGN_OR_RETURN(Children refs, References(body, manifest.digest, depth));
+  for (const Descriptor& d : refs.list) {
+    if (refs.manifests) {
+      if (!seen.insert(d.digest).second) continue;
+      LS_RETURN_IF_ERROR(PushTree(layout, d, client, repo, d.digest.str(), stats, depth + 1, seen));
       continue;
     }
     if (!layout.HasBlob(d.digest)) {
@@ -42,12 +62,13 @@ Status PushTree(const image::OciLayout& layout, const Descriptor& manifest, Regi
 }
 
 Status PullTree(RegistryClient& client, const std::string& repo, const RemoteManifest& m,
-                image::OciLayout& layout) {
-  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(m.body));
-  for (const Descriptor& d : refs) {
-    if (IsManifestType(d.media_type)) {
+                image::OciLayout& layout, int depth, Seen& seen) {
+  LS_ASSIGN_OR_RETURN(Children refs, References(m.body, m.digest, depth));
+  for (const Descriptor& d : refs.list) {
+    if (refs.manifests) {
+      if (!seen.insert(d.digest).second) continue;
       LS_ASSIGN_OR_RETURN(RemoteManifest child, client.GetManifest(repo, d.digest.str()));
-      LS_RETURN_IF_ERROR(PullTree(client, repo, child, layout));
+      LS_RETURN_IF_ERROR(PullTree(client, repo, child, layout, depth + 1, seen));
       continue;
     }
     if (layout.HasBlob(d.digest)) continue;
@@ -63,14 +84,15 @@ Status PullTree(RegistryClient& client, const std::string& repo, const RemoteMan
 
 Status CopyTree(RegistryClient& from, const std::string& src_repo, const RemoteManifest& m,
                 RegistryClient& to, const std::string& dst_repo, const std::string& reference,
-                const std::filesystem::path& scratch, Pushed& stats) {
-  LS_ASSIGN_OR_RETURN(std::vector<Descriptor> refs, References(m.body));
+                const std::filesystem::path& scratch, Pushed& stats, int depth, Seen& seen) {
+  LS_ASSIGN_OR_RETURN(Children refs, References(m.body, m.digest, depth));
   bool same_registry = from.registry() == to.registry();
-  for (const Descriptor& d : refs) {
-    if (IsManifestType(d.media_type)) {
+  for (const Descriptor& d : refs.list) {
+    if (refs.manifests) {
+      if (!seen.insert(d.digest).second) continue;
       LS_ASSIGN_OR_RETURN(RemoteManifest child, from.GetManifest(src_repo, d.digest.str()));
-      LS_RETURN_IF_ERROR(
-          CopyTree(from, src_repo, child, to, dst_repo, d.digest.str(), scratch, stats));
+      LS_RETURN_IF_ERROR(CopyTree(from, src_repo, child, to, dst_repo, d.digest.str(), scratch,
+                                  stats, depth + 1, seen));
       continue;
     }
     LS_ASSIGN_OR_RETURN(std::optional<uint64_t> present, to.StatBlob(dst_repo, d.digest));
@@ -108,18 +130,20 @@ Result<Pushed> PushImage(const image::OciLayout& layout, const std::string& name
                            ref.digest->str());
   }
   Pushed stats;
+  Seen seen;
   stats.digest = entry.digest;
   std::string reference = ref.tag ? *ref.tag : entry.digest.str();
   LS_RETURN_IF_ERROR(PushTree(layout, Descriptor{entry.media_type, entry.digest, entry.size},
-                              client, ref.repository, reference, stats));
+                              client, ref.repository, reference, stats, 0, seen));
   return stats;
 }
 
 Result<Digest> PullImage(RegistryClient& client, const ImageRef& ref, image::OciLayout& layout,
                          const std::string& name) {
   LS_ASSIGN_OR_RETURN(RemoteManifest m, client.GetManifest(ref.repository, ref.reference()));
+  Seen seen;
   // Everything below fetches by this digest, whatever the tag does meanwhile.
-  LS_RETURN_IF_ERROR(PullTree(client, ref.repository, m, layout));
+  LS_RETURN_IF_ERROR(PullTree(client, ref.repository, m, layout, 0, seen));
   if (!name.empty()) {
     LS_RETURN_IF_ERROR(
         layout.SetEntry(image::LayoutEntry{m.media_type, m.digest, m.body.size(), name}));
@@ -131,11 +155,12 @@ Result<Pushed> CopyImage(RegistryClient& from, const ImageRef& src, RegistryClie
                          const ImageRef& dst, const std::filesystem::path& scratch) {
   LS_ASSIGN_OR_RETURN(RemoteManifest m, from.GetManifest(src.repository, src.reference()));
   Pushed stats;
+  Seen seen;
   stats.digest = m.digest;
   std::string reference = dst.tag ? *dst.tag : m.digest.str();
   LS_RETURN_IF_ERROR(os::MakeDirs(scratch));
   LS_RETURN_IF_ERROR(
-      CopyTree(from, src.repository, m, to, dst.repository, reference, scratch, stats));
+      CopyTree(from, src.repository, m, to, dst.repository, reference, scratch, stats, 0, seen));
   return stats;
 }
 

@@ -42,6 +42,7 @@ struct Identity {
   std::string name;  // token name, or "anonymous" in --dev mode
   Role role = Role::kPull;
   RepoPatterns repos = RepoPatterns::All();
+  std::string id;  // the token's id: never given to another token (empty when anonymous)
 
   bool Allows(Action action, std::string_view repo) const;
 };

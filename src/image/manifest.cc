@@ -107,6 +107,18 @@ Result<Manifest> Parse(const json::ObjectView& o, std::string_view content_type)
     return InvalidArgument("media type '" + m.media_type + "' is not an image manifest or index");
   }
   m.is_index = media::IsIndex(m.media_type);
+  // A body that reads as both kinds would be read one way by one tool and the other way
+  // by the next (the image spec forbids it): what one keeps, the other could collect.
+  if (m.is_index && (o.Has("config") || o.Has("layers"))) {
+    return InvalidArgument("an image index (" + m.media_type +
+                           ") may not have config or layers; push an image manifest or an index, "
+                           "not both in one");
+  }
+  if (!m.is_index && o.Has("manifests")) {
+    return InvalidArgument("an image manifest (" + m.media_type +
+                           ") may not list manifests; push an image manifest or an index, not "
+                           "both in one");
+  }
 
   if (m.is_index) {
     LS_ASSIGN_OR_RETURN(json::ArrayView list, o.Array("manifests"));

@@ -1,6 +1,7 @@
 #include "image/oci_layout.h"
 
 #include <boost/json.hpp>
+#include <set>
 
 #include "base/strings.h"
 #include "image/manifest.h"
@@ -130,13 +131,25 @@ Status OciLayout::SetEntry(const LayoutEntry& entry) {
 
 namespace {
 
-Status CopyTree(const OciLayout& from, const Digest& d, OciLayout& to) {
+// Indexes nest one or two levels in real layouts; a deeper chain is refused.
+constexpr int kMaxNesting = 4;
+
+Status CopyTree(const OciLayout& from, const Digest& d, OciLayout& to, int depth,
+                std::set<Digest>& seen) {
+  if (depth > kMaxNesting) {
+    return InvalidArgument("manifest " + d.str() + " in " + from.dir().string() +
+                           " is nested more than " + std::to_string(kMaxNesting) +
+                           " indexes deep; refused");
+  }
   LS_ASSIGN_OR_RETURN(std::string body, from.ReadBlob(d));
   Result<Manifest> m = ParseManifest(body, "");
   if (!m.ok()) return InvalidArgument("manifest " + d.str() + ": " + m.status().message());
   for (const Descriptor& child : m->Children()) {
-    if (media::IsManifest(child.media_type)) {
-      LS_RETURN_IF_ERROR(CopyTree(from, child.digest, to));
+    if (m->is_index) {
+      // Each once, however often the index names it.
+      if (seen.insert(child.digest).second) {
+        LS_RETURN_IF_ERROR(CopyTree(from, child.digest, to, depth + 1, seen));
+      }
       continue;
     }
     if (to.HasBlob(child.digest)) continue;
@@ -154,7 +167,8 @@ Status CopyTree(const OciLayout& from, const Digest& d, OciLayout& to) {
 
 Result<Digest> CopyBetweenLayouts(const OciLayout& from, const std::string& name, OciLayout& to) {
   LS_ASSIGN_OR_RETURN(LayoutEntry entry, from.Resolve(name));
-  LS_RETURN_IF_ERROR(CopyTree(from, entry.digest, to));
+  std::set<Digest> seen;
+  LS_RETURN_IF_ERROR(CopyTree(from, entry.digest, to, 0, seen));
   return entry.digest;
 }
 

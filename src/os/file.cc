@@ -31,6 +31,8 @@ Status ErrnoStatus(std::string_view what, const fs::path& path) {
   std::string msg = std::string(what) + " " + path.string() + ": " + std::strerror(err);
   if (err == ENOENT) return NotFound(std::move(msg));
   if (err == EEXIST) return AlreadyExists(std::move(msg));
+  if (err == ENOSPC || err == EDQUOT)
+    return Status(Code::kIo, std::move(msg), std::string(kNoSpace));
   return IoError(std::move(msg));
 }
 
@@ -129,11 +131,8 @@ Result<std::string> ReadFile(const fs::path& path, uint64_t max_bytes) {
   return out;
 }
 
-namespace {
-
 Result<fs::path> WriteTemp(const fs::path& path, std::string_view data, mode_t mode) {
-  fs::path tmp = path;
-  tmp += ".tmp-" + TempSuffix();
+  fs::path tmp = path.parent_path() / ("." + path.filename().string() + ".tmp-" + TempSuffix());
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return ErrnoStatus("create", tmp);
   UniqueFd owned(fd);
@@ -146,7 +145,9 @@ Result<fs::path> WriteTemp(const fs::path& path, std::string_view data, mode_t m
   return tmp;
 }
 
-}  // namespace
+bool IsTempName(std::string_view name) {
+  return name.starts_with('.') && name.find(".tmp-") != std::string_view::npos;
+}
 
 Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode) {
   LS_ASSIGN_OR_RETURN(fs::path tmp, WriteTemp(path, data, mode));
@@ -170,6 +171,10 @@ Status CreateFileExclusive(const fs::path& path, std::string_view data) {
 Status MakeDirs(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir, ec);
+  if (ec == std::errc::no_space_on_device || ec.value() == EDQUOT) {
+    return Status(Code::kIo, "create directory " + dir.string() + ": " + ec.message(),
+                  std::string(kNoSpace));
+  }
   if (ec) return IoError("create directory " + dir.string() + ": " + ec.message());
   return Status::Ok();
 }

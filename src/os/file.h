@@ -43,7 +43,10 @@ class UniqueFd {
 };
 
 // Status for a failed system call: "open /x/y: No such file or directory". Uses errno.
+// A full disk or quota (ENOSPC, EDQUOT) is kIo with the reason kNoSpace (what to do), so
+// callers can tell it from other failures.
 Status ErrnoStatus(std::string_view what, const fs::path& path);
+inline constexpr std::string_view kNoSpace = "the disk is full: free space on it and retry";
 
 Result<UniqueFd> OpenRead(const fs::path& path);
 // Opens for appending writes, creating with mode 0644 when missing.
@@ -74,6 +77,14 @@ Status ReadChunks(int fd, const fs::path& name, std::span<char> buffer,
 // Writes data to a temporary file beside `path`, fsyncs it, renames it over `path` and
 // fsyncs the directory: after a crash `path` holds either the old or the new content.
 Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode = 0644);
+
+// The first half of WriteFileAtomic: a fsynced temporary file beside `path` holding
+// `data`, named ".<name>.tmp-<pid>-<random>" (see IsTempName), for a caller that renames
+// several into place together.
+Result<fs::path> WriteTemp(const fs::path& path, std::string_view data, mode_t mode = 0644);
+// Whether a directory entry is one of WriteTemp's temporaries. No registry name (tag,
+// digest, repository) starts with '.', so a temporary never reads as one.
+bool IsTempName(std::string_view name);
 
 // Creates `path` with `data` only if no file of that name exists, atomically (via
 // link(2) of a fsynced temporary file). Returns kAlreadyExists when one does.

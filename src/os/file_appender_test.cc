@@ -1,6 +1,8 @@
 #include "os/file_appender.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "os/testing/temp_dir.h"
 
@@ -27,6 +29,22 @@ TEST(FileAppender, OddSizedChunksArriveIntact) {
     ASSERT_TRUE(a.Flush().ok());
   }
   EXPECT_EQ(ReadFile(file, 1 << 30).value(), expected);
+}
+
+TEST(FileAppender, WritesPastThePageCacheWithODirect) {
+  testing::TempDir dir;
+  int probe = ::open((dir.path() / "probe").c_str(), O_CREAT | O_WRONLY | O_DIRECT, 0600);
+  if (probe < 0) GTEST_SKIP() << "this filesystem has no O_DIRECT";
+  ::close(probe);
+  fs::path file = dir.path() / "data";
+  FileAppender a = FileAppender::Open(file, 0).value();
+  EXPECT_TRUE(a.direct());
+  EXPECT_NE(::fcntl(a.fd(), F_GETFL) & O_DIRECT, 0) << "the descriptor writes through the cache";
+  std::string data = Pattern(3 << 20, 'd');
+  ASSERT_TRUE(a.Append(data).ok());
+  EXPECT_NE(::fcntl(a.fd(), F_GETFL) & O_DIRECT, 0) << "whole blocks went direct";
+  ASSERT_TRUE(a.Flush().ok());
+  EXPECT_EQ(ReadFile(file, 1 << 30).value(), data);
 }
 
 TEST(FileAppender, ResumesAtAnUnalignedOffset) {

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "base/json.h"
 #include "image/manifest.h"
 
 namespace lockstep::registry {
@@ -29,6 +30,9 @@ bool Fresh(const fs::path& path, int64_t cutoff) {
 struct RepoMark {
   std::set<Digest> live_manifests;
   std::set<Digest> live_blobs;
+  // A live manifest (or a tag journal) could not be read: what it uses is unknown, so
+  // every manifest and blob of the repository stays.
+  bool keep_all_blobs = false;
 };
 
 // Marks what is live in one repository.
@@ -51,30 +55,44 @@ Result<RepoMark> MarkRepository(Registry& registry, const std::string& repo, int
   for (const Digest& d : manifests) {
     if (Fresh(layout.ManifestLink(repo, d), cutoff)) want(d);
   }
+  // Tags a crashed push journaled will name their manifest when the server next starts.
+  Result<std::string> journal = os::ReadFile(layout.PendingTags(repo), 1 << 20);
+  if (journal.ok()) {
+    Result<Digest> d = InvalidArgument("unreadable");
+    Result<json::Document> doc = json::Document::Parse(*journal, "tag journal");
+    Result<json::ObjectView> o =
+        doc.ok() ? json::ObjectView::Of(*doc, "") : Result<json::ObjectView>(doc.status());
+    Result<std::string> text = o.ok() ? o->String("digest") : Result<std::string>(o.status());
+    if (text.ok()) d = Digest::Parse(*text);
+    if (d.ok()) {
+      want(*d);
+    } else {
+      mark.keep_all_blobs = true;  // unreadable: keep what it might name
+    }
+  }
 
   // Follow index children and referrers until nothing new becomes live.
   while (!work.empty()) {
     Digest d = work.back();
     work.pop_back();
-    Result<std::string> body = registry.blobs().ReadSmall(d, image::kMaxManifestBytes);
-    if (body.ok()) {
-      Result<image::Manifest> m = image::ParseManifest(*body, "");
-      if (m.ok()) {
-        if (m->config) mark.live_blobs.insert(m->config->digest);
-        for (const image::Descriptor& r : m->references) {
-          if (m->is_index) {
-            want(r.digest);
-          } else {
-            mark.live_blobs.insert(r.digest);
-          }
+    Result<image::Manifest> m = registry.ReadManifest(repo, d);
+    if (m.ok()) {
+      if (m->config) mark.live_blobs.insert(m->config->digest);
+      for (const image::Descriptor& r : m->references) {
+        if (m->is_index) {
+          want(r.digest);
+        } else {
+          mark.live_blobs.insert(r.digest);
         }
       }
+    } else if (m.status().code() != Code::kNotFound) {
+      mark.keep_all_blobs = true;  // a tag naming an absent manifest uses nothing
     }
     LS_ASSIGN_OR_RETURN(std::vector<std::string> referrers,
                         os::ListDir(layout.ReferrersOf(repo, d)));
     for (const std::string& name : referrers) {
       size_t dash = name.find('-');
-      if (dash == std::string::npos || name.find(".tmp-") != std::string::npos) continue;
+      if (dash == std::string::npos || os::IsTempName(name)) continue;
       Result<Digest> r = Digest::Parse(name.substr(0, dash) + ":" + name.substr(dash + 1));
       if (r.ok() && os::Exists(layout.ManifestLink(repo, *r))) want(*r);
     }
@@ -101,25 +119,23 @@ Result<GcReport> CollectGarbage(Registry& registry, const os::Clock& clock,
 
     LS_ASSIGN_OR_RETURN(std::vector<Digest> manifests, ListLinks(layout.ManifestLinks(repo)));
     for (const Digest& d : manifests) {
-      if (mark.live_manifests.count(d)) {
+      if (mark.live_manifests.count(d) || mark.keep_all_blobs) {
         live_content.insert(d);
         continue;
       }
       report.manifests_removed.push_back(repo + "@" + d.str());
       if (options.dry_run) continue;
-      Result<std::string> body = registry.blobs().ReadSmall(d, image::kMaxManifestBytes);
-      if (body.ok()) {
-        Result<image::Manifest> m = image::ParseManifest(*body, "");
-        if (m.ok() && m->subject) {
-          (void)os::RemoveFile(layout.ReferrersOf(repo, m->subject->digest) / Layout::FlatName(d));
-        }
+      Result<image::Manifest> m = registry.ReadManifest(repo, d);
+      if (m.ok() && m->subject) {
+        (void)os::RemoveFile(layout.ReferrersOf(repo, m->subject->digest) / Layout::FlatName(d));
       }
       LS_RETURN_IF_ERROR(os::RemoveFile(layout.ManifestLink(repo, d)));
     }
 
     LS_ASSIGN_OR_RETURN(std::vector<Digest> blobs, ListLinks(layout.BlobLinks(repo)));
     for (const Digest& d : blobs) {
-      if (mark.live_blobs.count(d) || Fresh(layout.BlobLink(repo, d), cutoff)) {
+      if (mark.keep_all_blobs || mark.live_blobs.count(d) ||
+          Fresh(layout.BlobLink(repo, d), cutoff)) {
         live_content.insert(d);
         continue;
       }

@@ -92,5 +92,43 @@ TEST_F(GcTest, KeepsReferrersOfLiveManifests) {
   EXPECT_TRUE(r_.GetManifest("app", Reference{sig_d}).ok());
 }
 
+TEST_F(GcTest, AManifestItCannotReadKeepsEveryBlobOfItsRepository) {
+  // A stored manifest that no longer parses (pushed before its kind was checked) uses
+  // blobs GC cannot name: they all stay rather than some of a tagged image going.
+  std::string m = PushImageBlobs(r_, "app", "a");
+  ASSERT_TRUE(r_.PutManifest("app", Reference{std::string("1")}, m, "", {}).ok());
+  Digest d = DigestOf(m);
+  std::string ambiguous = m.substr(0, m.size() - 1) + R"(,"manifests":[]})";
+  ASSERT_TRUE(r_.blobs().Put(ambiguous).ok());
+  // The tag now names a stored body that reads as an image and as an index.
+  ASSERT_TRUE(os::WriteFileAtomic(r_.layout().Tag("app", "1"), DigestOf(ambiguous).str()).ok());
+  ASSERT_TRUE(os::WriteFileAtomic(r_.layout().ManifestLink("app", DigestOf(ambiguous)),
+                                  image::media::kOciManifest)
+                  .ok());
+  ASSERT_TRUE(os::RemoveFile(r_.layout().ManifestLink("app", d)).ok());
+  AgeEverything(dir_.path());
+  GcReport report = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_EQ(report.blob_links_removed, 0u);
+  EXPECT_TRUE(r_.StatBlob("app", DigestOf("layer-a")).ok());
+  EXPECT_TRUE(r_.StatBlob("app", DigestOf(R"({"seed":"a"})")).ok());
+}
+
+TEST_F(GcTest, KeepsTheManifestATagJournalNames) {
+  // A push killed after journaling its tags, before moving them: its manifest is untagged
+  // until the next start finishes the move, and GC must not take it meanwhile.
+  std::string m = PushImageBlobs(r_, "app", "journaled");
+  Digest d = r_.PutManifest("app", Reference{DigestOf(m)}, m, "", {}).value().digest;
+  ASSERT_TRUE(os::WriteFileAtomic(r_.layout().PendingTags("app"),
+                                  R"({"digest":")" + d.str() + R"(","tags":["a","b"]})")
+                  .ok());
+  AgeEverything(dir_.path());
+  GcReport report = CollectGarbage(r_, clock_, GcOptions{}).value();
+  EXPECT_TRUE(report.manifests_removed.empty());
+  EXPECT_TRUE(report.blobs_removed.empty());
+  Status recovered = r_.Recover();
+  ASSERT_TRUE(recovered.ok()) << recovered.ToString();
+  EXPECT_EQ(r_.GetManifest("app", Reference{std::string("b")}).value().digest, d);
+}
+
 }  // namespace
 }  // namespace lockstep::registry

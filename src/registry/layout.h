@@ -8,6 +8,9 @@
 //   repos/<name>/_tags/<tag>            the digest the tag points at
 //   repos/<name>/_referrers/<alg>-<hex>/<alg>-<hex>
 //                                       descriptor of a manifest whose subject is <alg>-<hex>
+//   repos/<name>/_lock                  held by every write of the repository's manifests
+//   repos/<name>/_pending-tags          tags one push is moving together (a journal)
+//   .<name>.tmp-<pid>-<random>          a file being written (os::WriteTemp), beside it
 //   gc.lock                             shared by commits, exclusive for a GC sweep
 //
 // Repository names cannot contain a component starting with '_', so a repository's own
@@ -51,6 +54,8 @@ class Layout {
   fs::path Tag(std::string_view repo, std::string_view tag) const {
     return Tags(repo) / std::string(tag);
   }
+  fs::path RepoLock(std::string_view repo) const { return Repo(repo) / "_lock"; }
+  fs::path PendingTags(std::string_view repo) const { return Repo(repo) / "_pending-tags"; }
   fs::path Referrers(std::string_view repo) const { return Repo(repo) / "_referrers"; }
   fs::path ReferrersOf(std::string_view repo, const Digest& subject) const {
     return Referrers(repo) / FlatName(subject);

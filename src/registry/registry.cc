@@ -101,18 +101,23 @@ Status Registry::DeleteBlob(std::string_view repo, const Digest& d) {
     return NotFound("blob " + d.str() + " is not in repository " + std::string(repo),
                     "BLOB_UNKNOWN");
   }
-  LS_ASSIGN_OR_RETURN(os::FileLock lock, CommitLock());
-  // Refuse while a manifest of this repository references the blob.
+  LS_ASSIGN_OR_RETURN(os::FileLock commit, CommitLock());
+  // Under the repository's lock, so no manifest naming the blob arrives meanwhile.
+  LS_ASSIGN_OR_RETURN(os::FileLock lock, RepoLock(repo));
   for (auto alg : {"sha256", "sha512"}) {
     fs::path dir = layout_.ManifestLinks(repo) / alg;
     LS_ASSIGN_OR_RETURN(std::vector<std::string> hexes, os::ListDir(dir));
     for (const std::string& hex : hexes) {
       Result<Digest> md = Digest::Parse(std::string(alg) + ":" + hex);
       if (!md.ok()) continue;
-      Result<std::string> body = blobs_.ReadSmall(*md, image::kMaxManifestBytes);
-      if (!body.ok()) continue;
-      Result<image::Manifest> m = image::ParseManifest(*body, "");
-      if (!m.ok()) continue;
+      Result<image::Manifest> m = ReadManifest(repo, *md);
+      if (!m.ok() && m.status().code() == Code::kNotFound) continue;
+      if (!m.ok()) {
+        return FailedPrecondition("manifest " + md->str() + " of " + std::string(repo) +
+                                      " cannot be read, so it may use blob " + d.str() +
+                                      "; delete that manifest first",
+                                  "DENIED");
+      }
       bool uses = m->config && m->config->digest == d;
       for (const image::Descriptor& r : m->references) uses = uses || r.digest == d;
       if (uses) {

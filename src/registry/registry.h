@@ -7,7 +7,13 @@
 //   pass validated names; Reference values are validated by construction);
 // - an immutable tag never changes target and is never deleted, by any call;
 // - every write that makes content reachable (blob link, manifest, tag) happens under
-//   the shared commit lock, so a concurrent `registry gc` sweep never races it.
+//   the shared commit lock, so a concurrent `registry gc` sweep never races it;
+// - every write of a repository's manifests, tags and referrers, and every check it
+//   depends on, happens under that repository's own lock (inside the commit lock), so
+//   of two racing pushes one wins whole and the other changes nothing;
+// - the tags of one push move together: several are journaled first (_pending-tags) and
+//   a push interrupted by a crash is finished by the next writer or by Recover();
+// - a stored manifest is always read with the media type it was pushed with.
 // Thread-safe; several processes may share one root.
 #pragma once
 
@@ -84,6 +90,8 @@ class Registry {
 
   // Manifests --------------------------------------------------------------------------
   Result<ManifestContent> GetManifest(std::string_view repo, const Reference& ref) const;
+  // A stored manifest parsed as what it was pushed as (its media type is kept beside it).
+  Result<image::Manifest> ReadManifest(std::string_view repo, const Digest& d) const;
   // Stores a manifest and points `ref` (if a tag) and `extra_tags` at it. Validates the
   // body, that every referenced blob or child manifest is in the repository, and that no
   // immutable tag would move; on any refusal nothing is stored.
@@ -91,8 +99,16 @@ class Registry {
                                         std::string_view body, std::string_view content_type,
                                         const std::vector<std::string>& extra_tags);
   // By tag: removes the tag (a mutable one only). By digest: removes the manifest and
-  // the mutable tags pointing at it; refused while an immutable tag points at it.
+  // the mutable tags pointing at it; refused while an immutable tag points at it or an
+  // index of the repository names it.
   Status DeleteManifest(std::string_view repo, const Reference& ref);
+
+  // Finishes what a crashed process left: tags a push journaled but did not move, and
+  // temporary files beside tags, manifests and referrers. Run at start; safe beside a
+  // live writer (it takes the lock of each repository that has something left). Best
+  // effort: a repository it cannot finish is reported in the returned error, the others
+  // are done.
+  Status Recover();
 
   // Discovery --------------------------------------------------------------------------
   // Tags in lexical order after `last`, at most `n` (all when n is empty).
@@ -109,6 +125,16 @@ class Registry {
  private:
   Result<Digest> ResolveTag(std::string_view repo, std::string_view tag) const;
   Status CheckReferencesPresent(std::string_view repo, const image::Manifest& m) const;
+  Result<os::FileLock> RepoLock(std::string_view repo) const;
+  // With the repository's lock held: moves the tags a crashed push journaled.
+  Status FinishPendingTags(std::string_view repo);
+  // With the repository's lock held: points every tag of `tags` at `d`, all or none.
+  // `committed` says whether the move is under way (some tag renamed, or the journal
+  // written): then it will finish, even if this call failed.
+  Status MoveTags(std::string_view repo, const std::vector<std::string>& tags, const Digest& d,
+                  bool* committed);
+  // Manifests of the repository that are indexes naming `d`.
+  Result<std::vector<Digest>> IndexesNaming(std::string_view repo, const Digest& d) const;
   Status LinkBlobLocked(std::string_view repo, const Digest& d);
 
   Layout layout_;

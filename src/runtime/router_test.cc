@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace lockstep::runtime {
@@ -18,14 +19,20 @@ TEST(Router, ATableIsSeenWholeOrNotAtAll) {
   router.Publish(Table({{80, {"web.1", "prod", "web"}}, {81, {"api.1", "prod", "api"}}}));
   std::atomic<bool> stop{false};
   std::atomic<int> mixed{0};
+  std::atomic<long> reads{0};
   std::thread reader([&] {
     while (!stop) {
       auto t = router.Current();
       // Both routes always come from the same generation.
       if (t->by_port.at(80)->instance_id.back() != t->by_port.at(81)->instance_id.back()) ++mixed;
+      ++reads;
     }
   });
-  for (int i = 2; i < 2000; ++i) {
+  // Publish until the reader has looked many times while tables changed under it (it
+  // may not have been scheduled at all during a fixed number of publishes).
+  while (reads == 0) std::this_thread::yield();
+  long start = reads;
+  for (long i = 2; reads - start < 100000 || i < 2000; ++i) {
     std::string g = std::to_string(i % 10);
     router.Publish(Table({{80, {"web." + g, "prod", "web"}}, {81, {"api." + g, "prod", "api"}}}));
   }

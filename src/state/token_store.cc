@@ -100,7 +100,10 @@ Result<std::vector<TokenInfo>> TokenStore::List() {
     while (q.executeStep()) {
       TokenInfo t;
       t.name = q.getColumn(0).getString();
-      t.role = ParseRole(q.getColumn(1).getString()).value();
+      Result<Role> role = ParseRole(q.getColumn(1).getString());
+      if (!role.ok())
+        return Internal("token row for " + t.name + " is corrupt: " + role.status().message());
+      t.role = *role;
       t.repos = q.getColumn(2).getString();
       t.created_at = q.getColumn(3).getInt64();
       out.push_back(std::move(t));
@@ -125,7 +128,9 @@ Status TokenStore::Revoke(const std::string& name) {
 
 Result<Identity> TokenStore::Authenticate(std::string_view token) {
   auto refused = [] {
-    return Unauthenticated("the token is not valid (revoked, mistyped or expired)");
+    return Unauthenticated(
+        "the token is not one of this server's (revoked, mistyped, or created for another data "
+        "directory: `lockstep token create` writes to the --data of the server that serves it)");
   };
   if (!StartsWith(token, kPrefix)) return refused();
   std::string_view rest = token.substr(kPrefix.size());
@@ -142,22 +147,23 @@ Result<Identity> TokenStore::Authenticate(std::string_view token) {
     Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(2).getString());
     if (!role.ok() || !repos.ok())
       return Internal("token row for " + q.getColumn(0).getString() + " is corrupt");
-    return Identity{q.getColumn(0).getString(), *role, *repos};
+    return Identity{q.getColumn(0).getString(), *role, *repos, id};
   } catch (const std::exception& e) {
     return DbError(e);
   }
 }
 
-Result<Identity> TokenStore::Lookup(const std::string& name) {
+Result<Identity> TokenStore::LookupById(const std::string& id) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, "SELECT role, repos FROM tokens WHERE name = ?");
-    q.bind(1, name);
-    if (!q.executeStep()) return NotFound("no token named '" + name + "'");
-    Result<Role> role = ParseRole(q.getColumn(0).getString());
-    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(1).getString());
+    SQLite::Statement q(*db_, "SELECT name, role, repos FROM tokens WHERE id = ?");
+    q.bind(1, id);
+    if (!q.executeStep()) return NotFound("no token with id '" + id + "'");
+    std::string name = q.getColumn(0).getString();
+    Result<Role> role = ParseRole(q.getColumn(1).getString());
+    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(2).getString());
     if (!role.ok() || !repos.ok()) return Internal("token row for " + name + " is corrupt");
-    return Identity{name, *role, *repos};
+    return Identity{name, *role, *repos, id};
   } catch (const std::exception& e) {
     return DbError(e);
   }

@@ -39,8 +39,9 @@ class TokenStore {
   Status Revoke(const std::string& name);
   // kUnauthenticated for anything but a live token.
   Result<Identity> Authenticate(std::string_view token);
-  // The identity of the token named `name`; kNotFound once it is revoked.
-  Result<Identity> Lookup(const std::string& name);
+  // The identity of the token with id `id`; kNotFound once it is revoked (a token made
+  // later under the same name has another id).
+  Result<Identity> LookupById(const std::string& id);
 
  private:
   TokenStore(std::unique_ptr<SQLite::Database> db, const os::Clock* clock);

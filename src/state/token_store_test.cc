@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/digest.h"
 #include "os/testing/temp_dir.h"
 
 namespace lockstep::state {
@@ -36,6 +37,10 @@ TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
   std::string wal = wal_file.ok() ? *wal_file : "";
   EXPECT_EQ(db.find(secret), std::string::npos);
   EXPECT_EQ(wal.find(secret), std::string::npos);
+  // What is stored is the secret's hash (not, say, the secret in another encoding).
+  std::string hash = DigestOf(secret).hex();
+  EXPECT_TRUE(db.find(hash) != std::string::npos || wal.find(hash) != std::string::npos)
+      << "sha256 of the secret is not in the database";
 }
 
 TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {

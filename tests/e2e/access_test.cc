@@ -75,6 +75,16 @@ TEST_F(Access, EachRoleIsAllowedAndRefusedWhereItShouldBe) {
 
   EXPECT_EQ(As(admin_, "POST", "/v2/anything/blobs/uploads/").status, 202) << "admin does anything";
 
+  // Cancelling an upload is part of pushing: a push token may end its own.
+  HttpResponse started = As(ci_, "POST", "/v2/apps/api/blobs/uploads/");
+  ASSERT_EQ(started.status, 202) << started.Describe();
+  std::string upload = started.Header("location");
+  EXPECT_EQ(As(ci_, "DELETE", upload).status, 204) << "push role cancels its upload";
+  EXPECT_EQ(As(ci_, "GET", upload).status, 404) << "the upload is gone";
+  HttpResponse another = As(ci_, "POST", "/v2/apps/api/blobs/uploads/");
+  EXPECT_EQ(As(prod_, "DELETE", another.Header("location")).status, 403)
+      << "pull role cannot cancel";
+
   // Mount needs pull on the source: a push token for apps/* cannot mount from elsewhere.
   RegistryClient admin(server_, admin_);
   std::string secret = admin.PushBlob("private/x", "secret layer");
@@ -144,6 +154,24 @@ TEST_F(Access, SkopeoWithCredentials) {
   RunResult wrong_repo =
       RunCommand(Skopeo({"inspect", "--tls-verify=false", "--creds", "o:" + other_, dest}));
   EXPECT_NE(wrong_repo.exit_code, 0);
+}
+
+}  // namespace
+}  // namespace lockstep::testing
+
+namespace lockstep::testing {
+namespace {
+
+TEST(DevMode, IsRefusedOnAnAddressOtherMachinesReach) {
+  ScratchDir scratch;
+  std::filesystem::path data = scratch.path() / "data";
+  for (const char* listen : {"0.0.0.0:0", "[::]:0"}) {
+    RunResult r = Lockstep({"serve", "--dev", "--listen", listen, "--data", data.string()});
+    EXPECT_EQ(r.exit_code, 1) << r.Describe();
+    EXPECT_NE(r.err.find("--dev makes every caller an admin"), std::string::npos) << r.Describe();
+    EXPECT_NE(r.err.find("--dev-anywhere"), std::string::npos) << r.Describe();
+  }
+  EXPECT_FALSE(std::filesystem::exists(data)) << "refused before anything was made";
 }
 
 }  // namespace

@@ -1,9 +1,19 @@
-// `lockstep registry gc` runs while skopeo pushes: nothing referenced is lost, garbage
-// older than the grace period goes, and an upload in flight survives a sweep.
+// `lockstep registry gc` beside a live server. Under load (skopeo pushing while it runs)
+// nothing referenced is lost, garbage older than the grace period goes, and an upload in
+// flight survives a sweep: that guards the grace period, which keeps whatever the pushes
+// write. The commit lock itself is proven at the points /proc/locks shows: a sweep waits
+// for a commit in progress, and commits waiting out a sweep stop no pull.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <thread>
+#include <utility>
 
 #include "tests/support/images.h"
 #include "tests/support/registry_client.h"
@@ -116,6 +126,100 @@ TEST(GcConcurrent, UploadInFlightSurvivesASweepAndDryRunRemovesNothing) {
   RunResult bad = server.Cli({"registry", "gc", "--grace", "soon"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("--grace"), std::string::npos);
+}
+
+// Processes `pid` has waiting for a flock(2), from /proc/locks ("-> FLOCK ... PID ...").
+int BlockedFlocks(pid_t pid) {
+  std::ifstream locks("/proc/locks");
+  int n = 0;
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream words(line);
+    std::string id, arrow, kind, advisory, mode, owner;
+    words >> id >> arrow >> kind >> advisory >> mode >> owner;
+    if (arrow == "->" && kind == "FLOCK" && owner == std::to_string(pid)) ++n;
+  }
+  return n;
+}
+
+TEST(GcConcurrent, PullsAndHealthAnswerWhileASweepHoldsTheCommitLock) {
+  // Two connection threads, whatever the machine: eight waiting commits are more than it
+  // has, so had they waited there, nothing would answer.
+  LockstepServer server(ServerOptions{.args = {"--threads", "2"}});
+  RegistryClient client(server);
+  std::string served = client.PushImageParts("app", "served");
+  ASSERT_EQ(client.PutManifest("app", "1.0.0", served).status, 201);
+  constexpr int kCommits = 8;  // more than the server has threads serving connections
+  std::vector<std::string> waiting;
+  for (int i = 0; i < kCommits; ++i)
+    waiting.push_back(client.PushImageParts("app", std::to_string(i)));
+
+  // What `lockstep registry gc` holds while it marks and sweeps.
+  int lock = ::open((server.data_dir() / "registry" / "gc.lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(lock, 0);
+  ASSERT_EQ(::flock(lock, LOCK_EX), 0);
+  std::array<std::atomic<long>, kCommits> statuses{};
+  std::vector<std::thread> commits;
+  // However the test ends, the sweep's lock goes and the commits are joined.
+  struct Release {
+    int& lock;
+    std::vector<std::thread>& threads;
+    ~Release() {
+      if (lock >= 0) ::close(lock);
+      for (std::thread& t : threads) {
+        if (t.joinable()) t.join();
+      }
+    }
+  } release{lock, commits};
+  for (int i = 0; i < kCommits; ++i) {
+    commits.emplace_back([&, i] {
+      statuses[i] = client.PutManifest("app", "w" + std::to_string(i), waiting[i]).status;
+    });
+  }
+  // Commits wait on the lock inside the server (at least as many as it has connection
+  // threads, which is all it takes to stop every answer if they wait there).
+  ASSERT_TRUE(WaitFor([&] { return BlockedFlocks(server.pid()) >= 2; }, std::chrono::seconds(60)))
+      << "the commits never reached the lock";
+
+  auto get = [&](const std::string& path) {
+    return Send(HttpRequest{.url = server.url(path), .timeout_seconds = 10});
+  };
+  EXPECT_EQ(get("/healthz").status, 200);
+  EXPECT_EQ(get("/v2/").status, 200);
+  HttpResponse manifest = get("/v2/app/manifests/1.0.0");
+  EXPECT_EQ(manifest.status, 200) << manifest.Describe();
+  EXPECT_EQ(get("/v2/app/blobs/" + Sha("layer-served")).status, 200);
+  for (const std::atomic<long>& status : statuses) {
+    EXPECT_EQ(status.load(), 0) << "a commit finished under the lock";
+  }
+
+  ::close(std::exchange(lock, -1));  // the sweep ends; the commits go through
+  for (std::thread& t : commits) t.join();
+  for (int i = 0; i < kCommits; ++i) EXPECT_EQ(statuses[i].load(), 201) << i;
+}
+
+// The sweep's half of the commit lock: while a commit holds gc.lock shared (as
+// Registry::CommitLock does), `lockstep registry gc` waits and removes nothing; once the
+// commit is done, it sweeps. (The first test cannot show this: the grace period keeps
+// everything it pushes.)
+TEST(GcConcurrent, ASweepWaitsForACommitInProgress) {
+  LockstepServer server;
+  RegistryClient client(server);
+  std::string garbage = client.PushBlob("app", "garbage");
+  Age(server.data_dir() / "registry");
+  int commit = ::open((server.data_dir() / "registry" / "gc.lock").c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(commit, 0);
+  ASSERT_EQ(::flock(commit, LOCK_SH), 0);
+  Background gc({LockstepBinary(), "registry", "gc", "--grace", "0s", "--output", "json", "--data",
+                 server.data_dir().string()},
+                server.scratch() / "gc-logs");
+  ASSERT_TRUE(WaitFor([&] { return BlockedFlocks(gc.pid()) == 1 || !gc.Running(); }));
+  ASSERT_TRUE(gc.Running()) << "gc swept during a commit: " << gc.Stdout() << gc.Stderr();
+  // (A GET: a HEAD would mark the blob wanted, and the grace period would keep it.)
+  EXPECT_EQ(client.Do("GET", "/v2/app/blobs/" + garbage).status, 200);
+  ::close(commit);
+  ASSERT_TRUE(WaitFor([&] { return !gc.Running(); }));
+  EXPECT_NE(gc.Stdout().find(garbage), std::string::npos) << gc.Stdout() << gc.Stderr();
+  EXPECT_EQ(client.Do("HEAD", "/v2/app/blobs/" + garbage).status, 404);
 }
 
 }  // namespace

@@ -113,6 +113,11 @@ TEST_F(MalformedInput, WrongContentRange) {
     EXPECT_EQ(r.Header("range"), "0-0");
   }
   EXPECT_EQ(client_.Do("GET", location).Header("range"), "0-0");
+  // A range to 2^64-1 is 2^64 bytes, not 0 (its length wrapped and an empty body passed).
+  HttpResponse wrapped =
+      client_.Do("PATCH", location, "", {"Content-Range: 0-18446744073709551615"});
+  EXPECT_EQ(wrapped.status, 416) << wrapped.Describe();
+  EXPECT_NE(wrapped.body.find("more than"), std::string::npos) << wrapped.body;
 }
 
 TEST_F(MalformedInput, InvalidManifests) {
@@ -129,6 +134,15 @@ TEST_F(MalformedInput, InvalidManifests) {
   ExpectError(client_.PutManifest("app", "bad/tag", missing), 404, "NAME_UNKNOWN");
   ExpectError(client_.Do("PUT", "/v2/app/manifests/-tag", missing), 400, "TAG_INVALID");
   EXPECT_EQ(client_.Do("GET", "/v2/app/tags/list").status, 404) << "no repository was created";
+
+  // An image manifest that also lists manifests (an index to a reader without the
+  // Content-Type): refused, whatever the Content-Type says.
+  std::string image = client_.PushImageParts("app", "1", R"(,"manifests":[])");
+  allowed_blobs_ = 2;  // its config and layer, pushed first
+  HttpResponse both = client_.PutManifest("app", "1", image);
+  ExpectError(both, 400, "MANIFEST_INVALID");
+  EXPECT_NE(both.body.find("not both"), std::string::npos) << both.body;
+  EXPECT_EQ(client_.Do("GET", "/v2/app/manifests/1").status, 404);
 }
 
 TEST_F(MalformedInput, BrokenHttpAndWrongMethods) {

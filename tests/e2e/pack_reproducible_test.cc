@@ -77,6 +77,27 @@ TEST_F(PackReproducible, SameContentSameDigest) {
   EXPECT_NE(Pack("a", {}, {"SOURCE_DATE_EPOCH=1700000000"}).OutLine(), Pack("a").OutLine());
 }
 
+TEST_F(PackReproducible, ALayoutNeedsNoRegistryAndSaysItsPlatform) {
+  MakeTree(scratch_.path() / "a", false, 022, 1000, 0);
+  fs::path out = scratch_.path() / "plain";
+  RunResult r = Lockstep({"pack", (scratch_.path() / "a").string(), "--repo", "apps/tool",
+                          "--version", "1.0.0", "--out", out.string()},
+                         {"LOCKSTEP_REGISTRY="});
+  ASSERT_EQ(r.exit_code, 0) << "--out contacts no registry, so needs none named: " << r.Describe();
+  EXPECT_NE(r.err.find("the image is for linux/"), std::string::npos) << r.Describe();
+  EXPECT_NE(r.err.find("--platform"), std::string::npos) << r.Describe();
+
+  RunResult arm = Pack("a", {"--platform", "linux/arm64"});
+  ASSERT_EQ(arm.exit_code, 0) << arm.Describe();
+  EXPECT_EQ(arm.err.find("this machine's platform"), std::string::npos) << arm.Describe();
+  EXPECT_EQ(Pack("a", {"--platform", "linux/arm64"}).OutLine(), arm.OutLine());
+  EXPECT_NE(Pack("a", {"--platform", "linux/riscv64"}).OutLine(), arm.OutLine())
+      << "the platform is part of the image";
+  RunResult bad = Pack("a", {"--platform", "arm64"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("OS/ARCHITECTURE"), std::string::npos) << bad.Describe();
+}
+
 TEST_F(PackReproducible, VersionsAreSemVerOrACleanCommit) {
   MakeTree(scratch_.path() / "a", false, 022, 1000, 0);
   RunResult bad = Lockstep({"pack", (scratch_.path() / "a").string(), "--repo", "127.0.0.1:1/x",

@@ -156,10 +156,24 @@ TEST_F(Cutover, AnswersWithoutARouteAndForAFailedBackendClearly) {
   uint16_t port = FreePort();
   std::string live = StartHealthy("web", v1);
   ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {live, port}}}).ok());
+  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(port) + "/").status, 200);
+
+  // The service moves to another port: the old one still listens, with nothing routed.
+  uint16_t moved = FreePort();
+  ASSERT_TRUE(fixture_->target().SwitchRoutes("prod", {{"web", {live, moved}}}).ok());
+  HttpResponse none = Get("http://127.0.0.1:" + std::to_string(port) + "/");
+  EXPECT_EQ(none.status, 503) << none.Describe();
+  EXPECT_NE(none.body.find(std::to_string(port)), std::string::npos) << none.body;
+
+  // Its backend dies: the next answers are 502, naming the service (until the
+  // supervisor has it back up).
   ASSERT_TRUE(fixture_->target().runc().Kill(live, "KILL").ok());
-  std::this_thread::sleep_for(100ms);
-  HttpResponse down = Get("http://127.0.0.1:" + std::to_string(port) + "/");
-  EXPECT_EQ(down.status, 502);
+  HttpResponse down;
+  ASSERT_TRUE(WaitFor([&] {
+    down = Get("http://127.0.0.1:" + std::to_string(moved) + "/");
+    return down.status != 200;
+  }));
+  EXPECT_EQ(down.status, 502) << down.Describe();
   EXPECT_NE(down.body.find("prod/web"), std::string::npos) << down.body;
 }
 

@@ -1,6 +1,7 @@
 // Functions on the local target: each invocation is a fresh runc container of a release
 // packed by lockstep and fetched from lockstep's registry by digest.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
@@ -284,6 +285,22 @@ TEST_F(RunCommandTest, ReportsAMemoryKillAndATimeout) {
   RunResult slow = Run({"--timeout", "300ms", "--", "/bin/busybox", "sleep", "20"});
   EXPECT_EQ(slow.exit_code, 137) << slow.Describe();
   EXPECT_NE(slow.err.find("timed out after 300ms"), std::string::npos) << slow.err;
+}
+
+TEST_F(RunCommandTest, WithoutRootItSaysTheRuntimeNeedsRoot) {
+  // As nobody, in a data directory of nobody's own.
+  std::filesystem::permissions(data_.path(), std::filesystem::perms(0711));
+  std::filesystem::path home = data_.path() / "nobody";
+  std::filesystem::create_directory(home);
+  ASSERT_EQ(::chown(home.c_str(), 65534, 65534), 0);
+  std::filesystem::permissions(home, std::filesystem::perms::owner_all);
+  RunResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
+                            "HOME=" + home.string(), LockstepBinary(), "run",
+                            fixture_->server().host() + "/test/tools:1.0.0", "--insecure", "--data",
+                            (home / "data").string(), "--", "/bin/busybox", "true"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("the local runtime needs root"), std::string::npos) << r.Describe();
+  EXPECT_NE(r.err.find("run lockstep as root"), std::string::npos) << r.Describe();
 }
 
 TEST_F(RunCommandTest, JsonOutputAndClearErrors) {

@@ -24,6 +24,7 @@ struct HttpRequest {
   bool send_body = false;  // send `body` even if empty (PUT/POST/PATCH)
   std::string basic_user;  // with basic_password: Basic auth
   std::string basic_password;
+  long timeout_seconds = 120;  // the whole exchange
 };
 
 HttpResponse Send(const HttpRequest& request);

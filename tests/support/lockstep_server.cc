@@ -43,6 +43,7 @@ void LockstepServer::Start() {
   std::vector<std::string> argv = {LockstepBinary(), "serve",  "--listen",
                                    "127.0.0.1:0",    "--data", data_.string()};
   if (options_.dev) argv.push_back("--dev");
+  argv.insert(argv.end(), options_.args.begin(), options_.args.end());
   process_ =
       std::make_unique<Background>(argv, scratch_.path() / ("logs-" + std::to_string(starts_++)));
   std::regex serving(R"(serving the registry on http://127\.0\.0\.1:(\d+)/)");

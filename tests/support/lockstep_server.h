@@ -33,6 +33,7 @@ struct ServerOptions {
   bool dev = true;
   std::string config_toml;         // written to <data>/config.toml when not empty
   std::filesystem::path data_dir;  // empty: a fresh one, removed with the server
+  std::vector<std::string> args;   // more arguments to `lockstep serve`
 };
 
 class LockstepServer {

@@ -48,7 +48,8 @@ http::Task<void> HandleBlob(RegistryCall& call) {
   const std::string& method = call.req.method;
 
   if (method == "DELETE") {
-    Status s = call.registry.DeleteBlob(call.repo, *digest);
+    Status s =
+        co_await call.blocking.Run([&] { return call.registry.DeleteBlob(call.repo, *digest); });
     if (!s.ok()) co_return co_await call.FailDelete(s, "BLOB_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }

@@ -37,7 +37,7 @@ http::Task<void> HandleManifest(RegistryCall& call) {
   }
 
   if (method == "DELETE") {
-    Status s = registry.DeleteManifest(call.repo, *ref);
+    Status s = co_await call.blocking.Run([&] { return registry.DeleteManifest(call.repo, *ref); });
     if (!s.ok()) co_return co_await call.FailDelete(s, "MANIFEST_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }
@@ -52,8 +52,9 @@ http::Task<void> HandleManifest(RegistryCall& call) {
   }
   std::string content_type(call.req.Header("content-type"));
   if (size_t semi = content_type.find(';'); semi != std::string::npos) content_type.resize(semi);
-  Result<registry::PutManifestResult> put =
-      registry.PutManifest(call.repo, *ref, *body, content_type, call.Params("tag"));
+  std::vector<std::string> tags = call.Params("tag");
+  Result<registry::PutManifestResult> put = co_await call.blocking.Run(
+      [&] { return registry.PutManifest(call.repo, *ref, *body, content_type, tags); });
   if (!put.ok()) co_return co_await call.Fail(put.status(), "MANIFEST_INVALID");
   http::Response r;
   r.status = 201;

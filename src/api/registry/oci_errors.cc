@@ -3,6 +3,8 @@
 #include <boost/json.hpp>
 #include <iostream>
 
+#include "os/file.h"
+
 namespace lockstep::api {
 
 namespace {
@@ -61,6 +63,12 @@ http::Response OciError(const Status& status, std::string_view fallback_code) {
   std::string_view code = status.reason().empty() ? fallback_code : status.reason();
   if (status.code() == Code::kUnauthenticated) code = "UNAUTHORIZED";
   if (status.code() == Code::kPermissionDenied) code = "DENIED";
+  if (status.code() == Code::kIo && status.reason() == os::kNoSpace) {
+    std::cerr << "lockstep: out of disk space: " << status.message() << "\n";
+    return OciError(507, "UNKNOWN",
+                    "the registry is out of disk space, so nothing of this request was kept; "
+                    "retry once its operator has freed space");
+  }
   if (status.code() == Code::kIo || status.code() == Code::kInternal) {
     // The details name server paths: they go to the server's log, not to the client.
     std::cerr << "lockstep: request failed: " << status.ToString() << "\n";

@@ -62,9 +62,10 @@ Result<Route> Parse(const std::vector<std::string>& seg) {
   return r;
 }
 
-Action ActionFor(std::string_view method) {
+Action ActionFor(Kind kind, std::string_view method) {
   if (method == "GET" || method == "HEAD") return Action::kPull;
-  if (method == "DELETE") return Action::kDelete;
+  // Cancelling an upload deletes nothing stored: it is part of pushing.
+  if (method == "DELETE" && kind != Kind::kUpload) return Action::kDelete;
   return Action::kPush;
 }
 
@@ -151,8 +152,10 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
         405, "UNSUPPORTED", req.method + " is not supported at " + std::string(url->path())));
   }
 
-  Action action = ActionFor(req.method);
-  Result<Identity> who = auth_->Identify(req.Header("authorization"));
+  Action action = ActionFor(route->kind, req.method);
+  std::string authorization(req.Header("authorization"));
+  Result<Identity> who =
+      co_await lookups_->Run([this, &authorization] { return auth_->Identify(authorization); });
   if (!who.ok()) co_return co_await ex.Send(Challenge(realm_, route->repo, action, who.status()));
   if (!route->repo.empty() && !who->Allows(action, route->repo)) {
     co_return co_await ex.Send(OciError(
@@ -170,7 +173,8 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
   }
   if (route->kind == Kind::kCatalog) co_return co_await HandleCatalog(ex, *who);
 
-  RegistryCall call{ex, req, *registry_, *who, route->repo, route->ref, std::move(query)};
+  RegistryCall call{ex,   req,         *registry_, *commits_,
+                    *who, route->repo, route->ref, std::move(query)};
   switch (route->kind) {
     case Kind::kBlob:
       co_return co_await HandleBlob(call);
@@ -193,7 +197,9 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
 http::Task<void> RegistryApi::HandleToken(
     http::Exchange& ex, const std::vector<std::pair<std::string, std::string>>& query) {
   const http::Request& req = ex.request();
-  Result<Identity> who = auth_->IdentifyBasic(req.Header("authorization"));
+  std::string authorization(req.Header("authorization"));
+  Result<Identity> who = co_await lookups_->Run(
+      [this, &authorization] { return auth_->IdentifyBasic(authorization); });
   if (!who.ok()) {
     http::Response r = OciError(who.status(), "UNAUTHORIZED");
     r.Set("WWW-Authenticate", "Basic realm=\"lockstep\"");

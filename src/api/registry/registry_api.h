@@ -10,11 +10,16 @@
 // request's Host header: a client told to send its password wherever Host pointed could be
 // steered by anyone who can set that header, and the header's bytes would go unescaped into
 // WWW-Authenticate.
+//
+// Whatever may block runs on a blocking pool, never on the thread serving the
+// connection: commits (which wait for the locks a GC can hold, and fsync) on one, token
+// lookups on another, so commits waiting out a sweep never hold up who-is-calling.
 #pragma once
 
 #include <string>
 
 #include "auth/auth.h"
+#include "http/blocking_pool.h"
 #include "http/exchange.h"
 #include "registry/registry.h"
 
@@ -24,8 +29,13 @@ class RegistryApi {
  public:
   // `public_url` is SCHEME://HOST[:PORT] without a trailing slash, already validated
   // (config::ParsePublicUrl).
-  RegistryApi(registry::Registry* registry, auth::Authenticator* auth, std::string public_url)
-      : registry_(registry), auth_(auth), realm_(std::move(public_url) + "/auth/token") {}
+  RegistryApi(registry::Registry* registry, auth::Authenticator* auth, http::BlockingPool* commits,
+              http::BlockingPool* lookups, std::string public_url)
+      : registry_(registry),
+        auth_(auth),
+        commits_(commits),
+        lookups_(lookups),
+        realm_(std::move(public_url) + "/auth/token") {}
 
   http::Task<void> Handle(http::Exchange& ex);
 
@@ -36,6 +46,8 @@ class RegistryApi {
 
   registry::Registry* registry_;
   auth::Authenticator* auth_;
+  http::BlockingPool* commits_;
+  http::BlockingPool* lookups_;
   std::string realm_;  // the bearer-token endpoint challenges name
 };
 

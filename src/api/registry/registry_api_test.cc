@@ -25,7 +25,8 @@ class RegistryApiTest : public ::testing::Test {
                                                      registry::RegistryOptions{}, &clock_);
     tokens_ = state::TokenStore::Open((dir_.path() / "state.db").string(), &clock_).value();
     auth_ = std::make_unique<auth::Authenticator>(tokens_.get(), "key", &clock_, dev);
-    api_ = std::make_unique<RegistryApi>(registry_.get(), auth_.get(), "https://reg.example:5000");
+    api_ = std::make_unique<RegistryApi>(registry_.get(), auth_.get(), &blocking_, &blocking_,
+                                         "https://reg.example:5000");
   }
 
   http::FakeExchange Call(std::string method, std::string target, std::string body = "",
@@ -39,6 +40,7 @@ class RegistryApiTest : public ::testing::Test {
 
   os::testing::TempDir dir_;
   os::FakeClock clock_{1'700'000'000};
+  http::BlockingPool blocking_{1};
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<state::TokenStore> tokens_;
   std::unique_ptr<auth::Authenticator> auth_;

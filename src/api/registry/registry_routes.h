@@ -9,6 +9,7 @@
 
 #include "api/registry/oci_errors.h"
 #include "core/access.h"
+#include "http/blocking_pool.h"
 #include "http/exchange.h"
 #include "registry/registry.h"
 
@@ -23,6 +24,7 @@ struct RegistryCall {
   http::Exchange& ex;
   const http::Request& req;
   registry::Registry& registry;
+  http::BlockingPool& blocking;
   const Identity& who;
   std::string repo;
   std::string ref;  // the last path segment (reference, digest or upload id); may be empty

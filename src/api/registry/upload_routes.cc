@@ -46,7 +46,8 @@ http::Task<Status> StreamBody(http::Exchange& ex, registry::UploadWriter& writer
 // Content-Range "<start>-<end>" (a "bytes " prefix is tolerated) must continue the upload
 // exactly where it stands and, with Content-Length, describe the body. Returns the
 // number of bytes the chunk must carry, or nothing when the header is absent.
-Result<std::optional<uint64_t>> CheckContentRange(const http::Request& req, uint64_t offset) {
+Result<std::optional<uint64_t>> CheckContentRange(const http::Request& req, uint64_t offset,
+                                                  uint64_t max_bytes) {
   std::string_view header = req.Header("content-range");
   if (header.empty()) return std::optional<uint64_t>();
   std::string_view spec = StartsWith(header, "bytes ") ? header.substr(6) : header;
@@ -63,6 +64,12 @@ Result<std::optional<uint64_t>> CheckContentRange(const http::Request& req, uint
   if (*first != offset) {
     return OutOfRange("chunk starts at byte " + std::to_string(*first) + " but the upload holds " +
                           std::to_string(offset) + " bytes; resume from there",
+                      "BLOB_UPLOAD_INVALID");
+  }
+  // (A range up to 2^64-1 would wrap to a length of 0.)
+  if (*last - *first >= max_bytes) {
+    return OutOfRange("Content-Range '" + std::string(header) + "' covers more than the " +
+                          std::to_string(max_bytes) + " bytes an upload may hold",
                       "BLOB_UPLOAD_INVALID");
   }
   uint64_t length = *last - *first + 1;
@@ -90,7 +97,8 @@ http::Task<http::Response> WriteChunk(RegistryCall& call, registry::UploadWriter
                                       const std::optional<Digest>& finish_as) {
   const std::string& id = call.ref;
   const uint64_t start = writer.offset();
-  Result<std::optional<uint64_t>> chunk = CheckContentRange(call.req, start);
+  Result<std::optional<uint64_t>> chunk =
+      CheckContentRange(call.req, start, call.registry.options().max_upload_bytes);
   if (!chunk.ok()) co_return RangeError(call, chunk.status(), id, start);
   Status s = co_await StreamBody(call.ex, writer);
   if (!s.ok()) {
@@ -112,7 +120,8 @@ http::Task<http::Response> WriteChunk(RegistryCall& call, registry::UploadWriter
     if (!kept.ok()) co_return OciError(kept, "BLOB_UPLOAD_INVALID");
     co_return Accepted(call.repo, id, writer.offset());
   }
-  Result<Digest> done = call.registry.FinishUpload(call.repo, writer, *finish_as);
+  Result<Digest> done = co_await call.blocking.Run(
+      [&] { return call.registry.FinishUpload(call.repo, writer, *finish_as); });
   if (!done.ok()) co_return OciError(done.status(), "BLOB_UPLOAD_INVALID");
   co_return Created(call.repo, *done);
 }
@@ -128,7 +137,8 @@ http::Task<void> HandleUploadStart(RegistryCall& call) {
     std::optional<std::string> from = call.Param("from");
     // Mount only what the caller could pull anyway; otherwise fall back to an upload.
     if (from && ValidateRepositoryName(*from).ok() && call.who.Allows(Action::kPull, *from)) {
-      Result<bool> mounted = registry.MountBlob(call.repo, *d, *from);
+      Result<bool> mounted =
+          co_await call.blocking.Run([&] { return registry.MountBlob(call.repo, *d, *from); });
       if (!mounted.ok()) co_return co_await call.Fail(mounted.status(), "BLOB_UPLOAD_INVALID");
       if (*mounted) co_return co_await call.ex.Send(Created(call.repo, *d));
     }
@@ -152,7 +162,12 @@ http::Task<void> HandleUploadStart(RegistryCall& call) {
     Result<registry::UploadWriter> writer = registry.uploads().Open(call.repo, *id);
     if (!writer.ok()) co_return co_await call.Fail(writer.status(), "BLOB_UPLOAD_UNKNOWN");
     Status s = co_await StreamBody(call.ex, *writer);
-    done = s.ok() ? registry.FinishUpload(call.repo, *writer, *digest) : Result<Digest>(s);
+    if (s.ok()) {
+      done = co_await call.blocking.Run(
+          [&] { return registry.FinishUpload(call.repo, *writer, *digest); });
+    } else {
+      done = s;
+    }
   }
   if (!done.ok()) {
     (void)registry.uploads().Cancel(call.repo, *id);  // nothing of it stays

@@ -75,6 +75,14 @@ LocalTarget::LocalTarget(LocalTargetOptions options)
       cgroup_scope_(DigestOf(options_.dir.string()).hex().substr(0, 12)) {}
 
 Result<std::unique_ptr<LocalTarget>> LocalTarget::Open(LocalTargetOptions options) {
+  // Said first: without root, the first thing to fail would be some mount or an owner
+  // in a layer, in words that do not say why.
+  if (::geteuid() != 0) {
+    return FailedPrecondition(
+        "the local runtime needs root: it unpacks image layers with their owners and runs "
+        "containers with runc",
+        "run lockstep as root (for example with sudo)");
+  }
   // Paths end up in runtime configs, where runc reads them relative to the bundle.
   options.dir = fs::absolute(options.dir).lexically_normal();
   // Unpacked layers keep their owners and modes; only root may walk to them.
