@@ -1,6 +1,6 @@
 # Shared by the benchmark scripts: set-up, the build, and a lockstep registry to use.
 # Sourced after `cd` to the repository root; sets $build and $lockstep.
-scripts/setup
+scripts/setup --bench
 build=$(scripts/build release)
 lockstep="$PWD/$build/src/app/lockstep"
 
@@ -8,7 +8,7 @@ lockstep="$PWD/$build/src/app/lockstep"
 # DATA_DIR and sets $server (its PID) and $reg (127.0.0.1:PORT).
 start_lockstep_registry() {
   local data=$1
-  mkdir -p "$data"
+  (umask 077 && mkdir -p "$data")  # lockstep refuses a data directory others can read
   "$lockstep" serve --listen 127.0.0.1:0 --data "$data" --dev > "$data.log" 2>&1 &
   server=$!
   local port=""

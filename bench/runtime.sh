@@ -6,7 +6,8 @@
 #   RUNS times.
 # - switch / cutover: routing a service to a new healthy instance, switching back to the
 #   still-running old one (a rollback), and from the switch to the old instance stopped.
-# - proxy: wrk -t2 -c64 against the front proxy and against the service directly.
+# - proxy: wrk -t2 -c64 against the front proxy and against the service directly, and
+#   against Debian's nginx and haproxy set up as reverse proxies to the same service.
 # The image (busybox + a small static keep-alive HTTP server) is packed by lockstep and
 # served by lockstep's registry. Medians and ratios are printed.
 #
@@ -25,7 +26,7 @@ cp "$(readlink -f /bin/busybox)" "$work/tree/bin/busybox"
 ln -s busybox "$work/tree/bin/sh"
 cp "$build/tests/support/hello_http" "$work/tree/bin/hello_http"
 
-mkdir -p "$work/registry"
+(umask 077 && mkdir -p "$work/registry")  # a data directory is private to lockstep
 printf '[runtime]\nenabled = false\n' > "$work/registry/config.toml"  # the benchmark runs its own target
 start_lockstep_registry "$work/registry"
 trap 'kill $server 2>/dev/null || true' EXIT

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <regex>
@@ -105,6 +106,71 @@ WrkResult Wrk(uint16_t port, int seconds) {
     std::cerr << "runtime_bench: wrk saw errors:\n" << run.out;
   }
   return r;
+}
+
+// A port the kernel has free right now (the peers are told a port in their config).
+uint16_t FreePort() { return Must(runtime::local::PickFreePort(), "free port"); }
+
+// Waits until something accepts on 127.0.0.1:port.
+bool Accepting(uint16_t port) {
+  auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    os::Captured probe = Must(os::RunCapture({"curl", "-s", "-o", "/dev/null", "-m", "1",
+                                              "http://127.0.0.1:" + std::to_string(port) + "/"}),
+                              "curl");
+    if (probe.exit_code == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+// The reverse proxies users would otherwise put in front of a service, configured as such
+// proxies are for it: two workers (the machine's two cores, as lockstep's proxy has two
+// threads), HTTP/1.1 kept alive to the backend, no logging, no buffering of answers.
+struct Peer {
+  std::string name;
+  uint16_t port = 0;
+  os::Child child;
+};
+
+Peer StartNginx(const fs::path& dir, uint16_t backend) {
+  Peer p{"nginx", FreePort(), {}};
+  Must(os::MakeDirs(dir / "logs"), "nginx dir");
+  std::string conf =
+      "worker_processes 2;\nerror_log " + (dir / "logs" / "error.log").string() + " warn;\npid " +
+      (dir / "nginx.pid").string() +
+      ";\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n"
+      "  upstream service { server 127.0.0.1:" +
+      std::to_string(backend) +
+      "; keepalive 128; }\n  server {\n    listen 127.0.0.1:" + std::to_string(p.port) +
+      ";\n    location / {\n      proxy_pass http://service;\n"
+      "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
+      "      proxy_buffering off;\n    }\n  }\n}\n";
+  Must(os::WriteFileAtomic(dir / "nginx.conf", conf), "nginx.conf");
+  p.child = Must(os::Spawn({"nginx", "-p", dir.string(), "-c", (dir / "nginx.conf").string(), "-g",
+                            "daemon off;"},
+                           {}),
+                 "nginx");
+  if (!Accepting(p.port)) Die("nginx", Unavailable("never accepted"));
+  return p;
+}
+
+Peer StartHaproxy(const fs::path& dir, uint16_t backend) {
+  Peer p{"haproxy", FreePort(), {}};
+  Must(os::MakeDirs(dir), "haproxy dir");
+  std::string conf =
+      "global\n  nbthread 2\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n"
+      "  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\n"
+      "frontend web\n  bind 127.0.0.1:" +
+      std::to_string(p.port) +
+      "\n  default_backend service\nbackend service\n  http-reuse always\n"
+      "  server s1 127.0.0.1:" +
+      std::to_string(backend) + "\n";
+  Must(os::WriteFileAtomic(dir / "haproxy.cfg", conf), "haproxy.cfg");
+  p.child =
+      Must(os::Spawn({"haproxy", "-db", "-f", (dir / "haproxy.cfg").string()}, {}), "haproxy");
+  if (!Accepting(p.port)) Die("haproxy", Unavailable("never accepted"));
+  return p;
 }
 
 int Main(int argc, char** argv) {
@@ -256,6 +322,26 @@ int Main(int argc, char** argv) {
         proxied.requests_per_second / direct.requests_per_second, proxied.p99_ms, direct.p99_ms,
         proxy_cpu_us, wrk_seconds);
     std::fflush(stdout);
+    // The same backend behind nginx and haproxy, each measured beside lockstep's proxy in
+    // alternating rounds (best of 2 each).
+    for (auto start : {&StartNginx, &StartHaproxy}) {
+      Peer peer = start(work / "peers" / std::to_string(work_us), direct_port);
+      WrkResult theirs, ours;
+      for (int round = 0; round < 2; ++round) {
+        WrkResult t = Wrk(peer.port, wrk_seconds);
+        WrkResult o = Wrk(public_port, wrk_seconds);
+        if (t.requests_per_second > theirs.requests_per_second) theirs = t;
+        if (o.requests_per_second > ours.requests_per_second) ours = o;
+      }
+      peer.child.Signal(SIGTERM);
+      (void)peer.child.Wait();
+      std::printf(
+          "  vs %-7s %6.0f req/s: lockstep %6.0f req/s  ratio %.3f;  p99 lockstep %.2f vs %.2f "
+          "ms\n",
+          peer.name.c_str(), theirs.requests_per_second, ours.requests_per_second,
+          ours.requests_per_second / theirs.requests_per_second, ours.p99_ms, theirs.p99_ms);
+      std::fflush(stdout);
+    }
     prepared.push_back(release);
   }
 

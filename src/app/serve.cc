@@ -53,7 +53,8 @@ Result<HttpServerOptions> ParseListen(std::string_view listen) {
 
 // An address only this machine can reach.
 bool IsLoopbackAddress(const std::string& address) {
-  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0;
+  return address == "localhost" || address == "::1" || address.rfind("127.", 0) == 0 ||
+         address.rfind("::ffff:127.", 0) == 0;
 }
 
 // http://ADDRESS:PORT of the listening socket, for a server given no public URL.

@@ -294,8 +294,11 @@ TEST_F(RunCommandTest, WithoutRootItSaysTheRuntimeNeedsRoot) {
   std::filesystem::create_directory(home);
   ASSERT_EQ(::chown(home.c_str(), 65534, 65534), 0);
   std::filesystem::permissions(home, std::filesystem::perms::owner_all);
+  // A copy of the binary nobody can reach (the build tree may lie in a private directory).
+  std::filesystem::copy_file(LockstepBinary(), home / "lockstep");
+  std::filesystem::permissions(home / "lockstep", std::filesystem::perms(0755));
   RunResult r = RunCommand({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "env",
-                            "HOME=" + home.string(), LockstepBinary(), "run",
+                            "HOME=" + home.string(), (home / "lockstep").string(), "run",
                             fixture_->server().host() + "/test/tools:1.0.0", "--insecure", "--data",
                             (home / "data").string(), "--", "/bin/busybox", "true"});
   EXPECT_EQ(r.exit_code, 1) << r.Describe();
