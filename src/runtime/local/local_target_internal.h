@@ -1,6 +1,7 @@
 // What the parts of LocalTarget (local_target.cc, invoke.cc, services.cc) share.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <mutex>
@@ -45,10 +46,12 @@ struct LocalTarget::Instance {
   HealthCheck check;
   uint16_t port = 0;
   std::string netns;  // held on instances/ID/netns, or empty for the host's
-  int pid = 0;
+  // Read by the supervisor outside mutex_ (a restart checks them under `lifecycle`
+  // only), written under mutex_: atomic.
+  std::atomic<int> pid{0};
   InstanceHealth health;
   uint32_t passes = 0;  // consecutive successful checks
-  bool retiring = false;
+  std::atomic<bool> retiring{false};
   bool probing = false;  // a health check is running
   std::mutex lifecycle;  // held while the container is restarted or stopped
   os::Clock::Instant next_check;
