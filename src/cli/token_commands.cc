@@ -23,7 +23,7 @@ namespace {
 
 struct TokenArgs {
   std::string role;
-  std::string repos = "*";
+  std::string repos = "**";
   std::string name;
 };
 
@@ -43,7 +43,11 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
 
   CLI::App* create = token->add_subcommand("create", "mint a token and print it (shown once)");
   create->add_option("--role", args->role, "pull, push or admin")->required();
-  create->add_option("--repos", args->repos, "repositories the token covers, e.g. 'apps/*,base'")
+  create
+      ->add_option("--repos", args->repos,
+                   "repositories the token covers: comma-separated globs where '*' stays "
+                   "within one path segment and '**' crosses any number (e.g. "
+                   "'apps/*,base', 'teams/**')")
       ->capture_default_str();
   create->add_option("--name", args->name, "unique name (default: ROLE-<random>)");
   AddDataOption(*create, g);

@@ -1,5 +1,8 @@
 #include "core/access.h"
 
+#include <algorithm>
+#include <vector>
+
 #include "base/strings.h"
 
 namespace lockstep {
@@ -36,24 +39,31 @@ std::string_view ActionName(Action action) {
 }
 
 bool GlobMatch(std::string_view pattern, std::string_view text) {
-  // Iterative matcher with one backtrack point for the last '*': linear in practice.
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && (pattern[p] == '?' || pattern[p] == text[t])) {
-      ++p;
-      ++t;
-    } else if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
+  // Dynamic programming over text positions: reach[t] says whether the pattern read so far
+  // can have consumed exactly text[0, t). O(|pattern| x |text|), no backtracking blow-up.
+  std::vector<char> reach(text.size() + 1, 0), next(text.size() + 1, 0);
+  reach[0] = 1;
+  for (size_t p = 0; p < pattern.size();) {
+    std::fill(next.begin(), next.end(), 0);
+    if (pattern[p] == '*') {
+      bool deep = p + 1 < pattern.size() && pattern[p + 1] == '*';
+      while (p < pattern.size() && pattern[p] == '*') ++p;  // "***" reads as "**"
+      bool carry = false;
+      for (size_t t = 0; t <= text.size(); ++t) {
+        if (reach[t]) carry = true;
+        if (carry) next[t] = 1;
+        if (t < text.size() && text[t] == '/' && !deep) carry = false;
+      }
     } else {
-      return false;
+      for (size_t t = 0; t < text.size(); ++t) {
+        if (!reach[t]) continue;
+        if (pattern[p] == text[t] || (pattern[p] == '?' && text[t] != '/')) next[t + 1] = 1;
+      }
+      ++p;
     }
+    reach.swap(next);
   }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
+  return reach[text.size()] != 0;
 }
 
 Result<RepoPatterns> RepoPatterns::Parse(std::string_view text) {

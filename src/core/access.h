@@ -22,14 +22,18 @@ std::string_view RoleName(Role role);
 Result<Role> ParseRole(std::string_view name);
 std::string_view ActionName(Action action);
 
-// Glob match where '*' matches any run of characters (including '/') and '?' one.
+// The pattern language of repository and tag globs (tokens, mutable-tag rules):
+//   *   any run of characters within one path segment (never '/')
+//   **  any run of characters, '/' included: any depth
+//   ?   one character other than '/'
+// So "apps/*" covers apps/api but not apps/api/v2; "apps/**" covers both.
 bool GlobMatch(std::string_view pattern, std::string_view text);
 
 // A comma-separated list of repository globs, e.g. "dev/*,shared/base".
 class RepoPatterns {
  public:
   static Result<RepoPatterns> Parse(std::string_view text);
-  static RepoPatterns All() { return RepoPatterns({"*"}); }
+  static RepoPatterns All() { return RepoPatterns({"**"}); }
   bool Matches(std::string_view repo) const;
   std::string str() const;
 

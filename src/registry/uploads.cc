@@ -1,10 +1,13 @@
 #include "registry/uploads.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 
+#include "base/strings.h"
 #include "os/random.h"
 
 namespace lockstep::registry {
@@ -36,6 +39,31 @@ Result<Digest> HashFile(const fs::path& path, DigestAlgorithm algorithm) {
     return Status::Ok();
   }));
   return h.Finish();
+}
+
+// How many bytes of `data` requests have kept, in `kept`: twenty digits rewritten in place
+// by one pwrite, so a kill at any moment leaves the old count or the new. After a restart
+// the data is cut back to it: bytes of a request the crash interrupted are not the
+// session's (they were never acknowledged).
+constexpr const char* kKept = "kept";
+
+Status WriteKept(const fs::path& dir, uint64_t offset) {
+  fs::path path = dir / kKept;
+  os::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd.valid()) return os::ErrnoStatus("open", path);
+  char digits[21];
+  std::snprintf(digits, sizeof digits, "%020llu", static_cast<unsigned long long>(offset));
+  ssize_t n = ::pwrite(fd.get(), digits, 20, 0);
+  if (n != 20)
+    return n < 0 ? os::ErrnoStatus("write", path) : Internal("short write " + path.string());
+  return Status::Ok();
+}
+
+// nullopt for a session written before `kept` existed.
+std::optional<uint64_t> ReadKept(const fs::path& dir) {
+  Result<std::string> text = os::ReadFile(dir / kKept, 64);
+  if (!text.ok()) return std::nullopt;
+  return ParseUint(*text);
 }
 
 }  // namespace
@@ -108,6 +136,7 @@ Status UploadWriter::Commit(size_t n) {
 
 Status UploadWriter::Keep() {
   if (Status s = out_.Flush(); !s.ok()) return s;  // not kept: the destructor rolls back
+  if (Status s = WriteKept(session_->dir, session_->offset); !s.ok()) return s;
   done_ = true;
   start_offset_ = session_->offset;
   Release();
@@ -165,6 +194,7 @@ Result<std::string> UploadSessions::Start(std::string_view repo) {
   LS_RETURN_IF_ERROR(os::MakeDirs(s->dir));
   LS_RETURN_IF_ERROR(os::WriteFileAtomic(s->dir / "repo", repo));
   LS_ASSIGN_OR_RETURN(os::UniqueFd fd, os::OpenAppend(s->dir / "data"));
+  LS_RETURN_IF_ERROR(WriteKept(s->dir, 0));
   std::lock_guard lock(mu_);
   sessions_.emplace(s->id, s);
   return s->id;
@@ -186,11 +216,15 @@ Result<std::shared_ptr<UploadWriter::Session>> UploadSessions::Find(std::string_
   Result<std::string> owner = os::ReadFile(dir / "repo", 1024);
   if (!owner.ok() || *owner != repo) return UnknownUpload(id);
   LS_ASSIGN_OR_RETURN(uint64_t size, os::FileSize(dir / "data"));
+  uint64_t kept = std::min(ReadKept(dir).value_or(size), size);
+  if (kept < size && ::truncate((dir / "data").c_str(), static_cast<off_t>(kept)) != 0) {
+    return os::ErrnoStatus("truncate", dir / "data");
+  }
   auto s = std::make_shared<Session>();
   s->id = std::string(id);
   s->repo = std::string(repo);
   s->dir = dir;
-  s->offset = size;
+  s->offset = kept;
   std::lock_guard lock(mu_);
   auto [it, inserted] = sessions_.emplace(s->id, s);
   return it->second;

@@ -1,13 +1,16 @@
 // Blob upload sessions (the POST / PATCH / PUT flow of the distribution spec).
 //
-// A session is a directory uploads/<id>/ holding the bytes received so far (`data`)
+// A session is a directory uploads/<id>/ holding the bytes received so far (`data`),
+// how many of them requests have kept (`kept`; after a crash the data is cut back to it)
 // and the repository it belongs to (`repo`). The running sha256 of the data lives in
 // memory, so the digest is verified while the bytes stream in and finishing costs no
 // second read; after a restart a session is re-adopted from disk and re-hashed once.
 //
 // Each request takes exclusive hold of a session through an UploadWriter. A request's
-// bytes become part of the session only when it calls Keep(): a client that disconnects
-// or sends a truncated body leaves the session exactly as it was before the request.
+// bytes become part of the session only when it calls Keep() (the upload routes keep a
+// whole body, and what arrived of one the network cut); a writer dropped without Keep()
+// leaves the session exactly as it was before the request, and so does a crash in the
+// middle of a request.
 // Nothing in a session is ever served; only Finish() with a matching digest turns it
 // into a blob. Thread-safe.
 #pragma once

@@ -102,6 +102,31 @@ TEST_F(UploadsTest, SurvivesARestartAndExpiresWhenIdle) {
   EXPECT_FALSE(restarted.Offset("app", idle).ok());
 }
 
+// A process killed in the middle of a request leaves that request's bytes in the data
+// file: the session after a restart holds only what requests kept.
+TEST_F(UploadsTest, BytesOfARequestACrashInterruptedAreNotTheSessions) {
+  std::string id = uploads_.Start("app").value();
+  {
+    UploadWriter w = uploads_.Open("app", id).value();
+    ASSERT_TRUE(w.Write("abc").ok());
+    ASSERT_TRUE(w.Keep().ok());
+  }
+  std::string other = uploads_.Start("app").value();  // its first request dies too
+  for (const std::string& s : {id, other}) {
+    os::UniqueFd data = os::OpenAppend(layout_.UploadDir(s) / "data").value();
+    ASSERT_TRUE(os::WriteAll(data.get(), "half a request").ok());
+  }
+  UploadSessions restarted(layout_, &blobs_, &clock_, 1 << 20);
+  EXPECT_EQ(restarted.Offset("app", id).value(), 3u);
+  EXPECT_EQ(restarted.Offset("app", other).value(), 0u);
+  {
+    UploadWriter w = restarted.Open("app", id).value();
+    ASSERT_TRUE(w.Write("def").ok());
+    EXPECT_TRUE(w.Finish(DigestOf("abcdef")).ok());
+  }
+  EXPECT_EQ(os::ReadFile(layout_.BlobPath(DigestOf("abcdef"))).value(), "abcdef");
+}
+
 TEST_F(UploadsTest, ASessionBeingCreatedIsNotExpired) {
   // `registry gc` in another process can list a session after its directory exists and
   // before its data file does; that session is fresh, not abandoned.

@@ -41,6 +41,55 @@ TokenStore::TokenStore(std::unique_ptr<SQLite::Database> db, const os::Clock* cl
 
 TokenStore::~TokenStore() = default;
 
+namespace {
+
+// Schema version 1: '*' in a repository pattern stopped crossing '/' ("**" does). Stored
+// patterns keep the meaning they were created with: every run of stars becomes "**".
+std::string DeepenStars(const std::string& patterns) {
+  std::string out;
+  for (size_t i = 0; i < patterns.size();) {
+    if (patterns[i] != '*') {
+      out += patterns[i++];
+      continue;
+    }
+    while (i < patterns.size() && patterns[i] == '*') ++i;
+    out += "**";
+  }
+  return out;
+}
+
+Status Migrate(SQLite::Database& db, const std::string& path) {
+  if (db.execAndGet("PRAGMA user_version").getInt() == 1) return Status::Ok();
+  // One write transaction, taken before the version is read again: a crash leaves every row
+  // as it was (and version 0) or all migrated, and a second process opening the database
+  // at the same moment waits and then sees version 1.
+  SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+  int version = db.execAndGet("PRAGMA user_version").getInt();
+  if (version > 1) {
+    return FailedPrecondition("token database " + path + " has schema version " +
+                              std::to_string(version) +
+                              ", newer than this lockstep knows (1): upgrade lockstep");
+  }
+  if (version == 1) return Status::Ok();
+  std::vector<std::pair<std::string, std::string>> rows;
+  {
+    SQLite::Statement q(db, "SELECT id, repos FROM tokens");
+    while (q.executeStep())
+      rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  }
+  for (const auto& [id, repos] : rows) {
+    SQLite::Statement u(db, "UPDATE tokens SET repos = ? WHERE id = ?");
+    u.bind(1, DeepenStars(repos));
+    u.bind(2, id);
+    u.exec();
+  }
+  db.exec("PRAGMA user_version = 1");
+  tx.commit();
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
                                                      const os::Clock* clock) {
   // SQLite gives the -wal and -shm files the database's own mode.
@@ -59,6 +108,7 @@ Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
         " repos TEXT NOT NULL,"
         " secret_sha256 TEXT NOT NULL,"
         " created_at INTEGER NOT NULL)");
+    LS_RETURN_IF_ERROR(Migrate(*db, path));
     return std::unique_ptr<TokenStore>(new TokenStore(std::move(db), clock));
   } catch (const std::exception& e) {
     return Unavailable("open token database " + path + ": " + e.what());

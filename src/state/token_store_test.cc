@@ -1,5 +1,6 @@
 #include "state/token_store.h"
 
+#include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
 #include "core/digest.h"
@@ -41,6 +42,48 @@ TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
   std::string hash = DigestOf(secret).hex();
   EXPECT_TRUE(db.find(hash) != std::string::npos || wal.find(hash) != std::string::npos)
       << "sha256 of the secret is not in the database";
+}
+
+// A database written before '*' stopped crossing '/': its tokens keep their reach.
+TEST(TokenStoreMigration, OldPatternsKeepTheirMeaning) {
+  os::testing::TempDir dir;
+  os::FakeClock clock{1700000000};
+  std::string path = (dir.path() / "state.db").string();
+  std::string token;
+  {
+    auto store = TokenStore::Open(path, &clock).value();
+    token = store->Create("old", Role::kPull, RepoPatterns::Parse("apps/*,x").value()).value();
+  }
+  {
+    // Put the database back to how the previous version wrote it: version 0, one star.
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE tokens SET repos = 'apps/*,x'");
+    db.exec("PRAGMA user_version = 0");
+  }
+  auto store = TokenStore::Open(path, &clock).value();
+  Identity id = store->Authenticate(token).value();
+  EXPECT_TRUE(id.Allows(Action::kPull, "apps/a/b"));
+  EXPECT_FALSE(id.Allows(Action::kPull, "y"));
+  EXPECT_EQ(id.repos.str(), "apps/**,x");
+  // A token created after the migration keeps its one level.
+  std::string fresh =
+      store->Create("new", Role::kPull, RepoPatterns::Parse("apps/*").value()).value();
+  store.reset();
+  store = TokenStore::Open(path, &clock).value();
+  EXPECT_FALSE(store->Authenticate(fresh).value().Allows(Action::kPull, "apps/a/b"));
+}
+
+TEST(TokenStoreMigration, ANewerSchemaIsRefused) {
+  os::testing::TempDir dir;
+  std::string path = (dir.path() / "state.db").string();
+  { TokenStore::Open(path, nullptr).value(); }
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 7");
+  }
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open(path, nullptr);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("upgrade lockstep"), std::string::npos);
 }
 
 TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {

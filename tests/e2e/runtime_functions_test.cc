@@ -95,6 +95,16 @@ TEST_F(Functions, PassingTheMemoryLimitIsKilledAndReportedAsSuch) {
   EXPECT_LE(hog.peak_memory_bytes, (32u << 20) + (1u << 20));
 }
 
+TEST_F(Functions, AChildKilledByTheMemoryLimitIsReportedThoughTheMainProcessLives) {
+  Release release = fixture_->Function("/bin/memhog 100; echo \"survived $?\"");
+  release.config.limits.memory_bytes = 32 << 20;
+  Invocation run = Invoke(release);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_EQ(run.output, "survived 137\n");
+  EXPECT_TRUE(run.out_of_memory);
+  EXPECT_FALSE(run.timed_out);
+}
+
 TEST_F(Functions, ConcurrentInvocationsAreIsolated) {
   // Each writes its event to /tmp and reads it back after the others have written theirs.
   std::string id = fixture_->Prepare(
@@ -268,6 +278,18 @@ TEST_F(RunCommandTest, AFunctionThatLeavesItsEventUnreadDoesNotKillTheCommand) {
   RunResult r = Run({"--event", event.string(), "--", "/bin/sh", "-c", "echo done"});
   EXPECT_EQ(r.exit_code, 0) << "not 141, SIGPIPE: " << r.Describe();
   EXPECT_EQ(r.out, "done\n");
+}
+
+TEST_F(RunCommandTest, AnEntrypointThatIsNotThereSaysWhatRuncSaid) {
+  RunResult r = Run({"--", "/bin/not-there", "x"});
+  EXPECT_EQ(r.exit_code, 1) << r.Describe();
+  EXPECT_NE(r.err.find("could not start"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("\"/bin/not-there\": stat /bin/not-there: no such file or directory"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("level="), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("\"level\""), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("time="), std::string::npos) << r.err;
 }
 
 TEST_F(RunCommandTest, RepeatedOptionsBeforeTheImageTakeOneValueEach) {

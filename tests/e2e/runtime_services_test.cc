@@ -91,9 +91,12 @@ TEST_F(Services, GrantedTheHostNetworkListenOnAHostPort) {
 
 TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
   std::string id = StartService("broken", "prod", "web", /*healthy=*/false);
-  std::this_thread::sleep_for(std::chrono::seconds(1));
-  Result<runtime::InstanceHealth> health = fixture_->target().Health(id);
-  ASSERT_TRUE(health.ok());
+  // Once the instance has answered its health check (with a 404), it is still starting.
+  Result<runtime::InstanceHealth> health = NotFound("not asked");
+  ASSERT_TRUE(WaitFor([&] {
+    health = fixture_->target().Health(id);
+    return health.ok() && !health->last_error.empty();
+  }));
   EXPECT_EQ(health->state, HealthState::kStarting);
   EXPECT_NE(health->last_error.find("status 404"), std::string::npos) << health->last_error;
   Status s = fixture_->target().SwitchRoutes("prod", {{"web", {id, 18080}}});
@@ -102,6 +105,24 @@ TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
       << s.message();
   EXPECT_TRUE(fixture_->router().Current()->by_port.empty());
   EXPECT_FALSE(fs::exists(fixture_->dir() / "routes.json"));
+}
+
+TEST_F(Services, AnEntrypointThatIsNotThereSaysWhatRuncSaid) {
+  Release missing = fixture_->Service("v1");
+  missing.config.entrypoint = {"/bin/not-there"};
+  Result<std::string> id = fixture_->target().Start({"prod", "web"}, fixture_->Prepare(missing));
+  ASSERT_FALSE(id.ok());
+  const std::string& message = id.status().message();
+  EXPECT_NE(message.find("could not start"), std::string::npos) << message;
+  EXPECT_NE(message.find("/bin/not-there"), std::string::npos) << message;
+  EXPECT_NE(message.find("no such file or directory"), std::string::npos) << message;
+  // What runc says, not how it logs it.
+  EXPECT_EQ(message.find("level="), std::string::npos) << message;
+  EXPECT_EQ(message.find("\"level\""), std::string::npos) << message;
+  EXPECT_EQ(message.find("runc run failed"), std::string::npos) << message;
+  Result<std::vector<ObservedInstance>> all = fixture_->target().Observe("");
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->empty());
 }
 
 TEST_F(Services, ACrashedInstanceIsRestartedAndTheRestartReported) {

@@ -63,6 +63,19 @@ uint64_t OwnCgroup::PeakMemory() const {
   return ReadNumber(kRoot / "memory" / "lockstep" / name_ / "memory.max_usage_in_bytes");
 }
 
+std::optional<uint64_t> OwnCgroup::OomKills() const {
+  // v2: memory.events is hierarchical, so ours counts the container's. v1: the container's
+  // memory.oom_control (kernel 4.13 and later).
+  fs::path file = Unified() ? kRoot / "lockstep" / name_ / "memory.events"
+                            : kRoot / "memory" / "lockstep" / name_ / "c" / "memory.oom_control";
+  Result<std::string> text = os::ReadFile(file, 4096);
+  if (!text.ok()) return std::nullopt;
+  for (std::string_view line : Split(*text, '\n')) {
+    if (line.rfind("oom_kill ", 0) == 0) return ParseUint(Trim(line.substr(9)));
+  }
+  return std::nullopt;
+}
+
 void OwnCgroup::Remove() {
   if (name_.empty()) return;
   for (const fs::path& h : Hierarchies()) {

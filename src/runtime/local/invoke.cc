@@ -91,7 +91,7 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
 
   // The bundle, locked for as long as the invocation runs, comes first: a server starting
   // meanwhile sees the lock and leaves the invocation (and its cgroup) alone. Destroyed in
-  // reverse: the cgroup, then the lock, then the bundle.
+  // reverse: the container, the cgroup, then the lock, then the bundle.
   fs::path bundle = options_.dir / "invocations" / id;
   LS_RETURN_IF_ERROR(os::MakeDirs(bundle));
   struct Cleanup {
@@ -112,6 +112,12 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
       os::Child runc,
       runc_.Run(id, bundle,
                 {.in = in.first.get(), .out = out.second.get(), .err = err.second.get()}));
+  // The stopped container is kept until its counters are read; deleted before its cgroup.
+  struct DeleteContainer {
+    const Runc& runc;
+    const std::string& id;
+    ~DeleteContainer() { (void)runc.Delete(id, true); }
+  } delete_container{runc_, id};
   in.first = os::UniqueFd();
   out.second = os::UniqueFd();
   err.second = os::UniqueFd();
@@ -164,11 +170,24 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
     }
   }
   LS_ASSIGN_OR_RETURN(result.exit_code, runc.Wait());
+  // runc's own failure (an entrypoint that is not there, say) is not the function's exit.
+  if (result.exit_code != 0 && !killed) {
+    if (std::string why = Runc::StartError(bundle); !why.empty()) {
+      return FailedPrecondition(
+          "the function of release " + release_id + " could not start: " + why,
+          "check the release's entrypoint and working directory");
+    }
+  }
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   result.peak_memory_bytes = cgroup.PeakMemory();
-  // The kernel's OOM killer sends SIGKILL; at that moment the cgroup is at its limit.
-  result.out_of_memory = result.exit_code == 128 + SIGKILL && !result.timed_out &&
-                         result.peak_memory_bytes + (256 << 10) >= config.limits.memory_bytes;
+  if (std::optional<uint64_t> kills = cgroup.OomKills()) {
+    result.out_of_memory = *kills > 0;
+  } else {
+    // A kernel that does not count: the OOM killer sends SIGKILL, and at that moment the
+    // cgroup is at its limit (this sees only the main process killed).
+    result.out_of_memory = result.exit_code == 128 + SIGKILL && !result.timed_out &&
+                           result.peak_memory_bytes + (256 << 10) >= config.limits.memory_bytes;
+  }
   result.logs = logs.Take();
 
   // The invocation's log outlives it, within a bound on how many are kept.

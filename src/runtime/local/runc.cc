@@ -4,6 +4,7 @@
 #include <ctime>
 
 #include "base/strings.h"
+#include "os/file.h"
 
 namespace lockstep::runtime::local {
 
@@ -38,13 +39,48 @@ ContainerState FromJson(const json::object& o) {
   return s;
 }
 
+constexpr const char* kRuncLog = "runc.log";
+
 }  // namespace
+
+std::string RuncErrors(std::string_view log) {
+  std::string out;
+  bool entries = false;
+  for (std::string_view line : Split(log, '\n')) {
+    line = Trim(line);
+    if (line.empty() || line.front() != '{') continue;
+    boost::system::error_code ec;
+    json::value v = json::parse(line, ec);
+    if (ec || !v.is_object()) continue;
+    const json::object& o = v.as_object();
+    const json::value* level = o.if_contains("level");
+    const json::value* msg = o.if_contains("msg");
+    if (!level || !level->is_string() || !msg || !msg->is_string()) continue;
+    entries = true;
+    if (level->as_string() != "error" && level->as_string() != "fatal") continue;
+    std::string_view text = msg->as_string();
+    // "runc run failed: unable to start container process: ..." -> what failed, once.
+    if (text.rfind("runc ", 0) == 0) {
+      size_t lead = text.find(" failed: ");
+      if (lead != std::string_view::npos) text.remove_prefix(lead + 9);
+    }
+    if (!out.empty()) out += "; ";
+    out += text;
+  }
+  if (entries) return out;
+  return std::string(Trim(log));
+}
 
 Runc::Runc(fs::path state_dir, std::string binary)
     : state_dir_(std::move(state_dir)), binary_(std::move(binary)) {}
 
-std::vector<std::string> Runc::Args(std::initializer_list<std::string> rest) const {
-  std::vector<std::string> args = {binary_, "--root", state_dir_.string()};
+std::vector<std::string> Runc::Args(std::initializer_list<std::string> rest,
+                                    const fs::path& log) const {
+  std::vector<std::string> args = {binary_, "--root", state_dir_.string(), "--log-format", "json"};
+  if (!log.empty()) {
+    args.push_back("--log");
+    args.push_back(log.string());
+  }
   args.insert(args.end(), rest.begin(), rest.end());
   return args;
 }
@@ -62,7 +98,7 @@ Result<RuncVersion> Runc::Version() const {
 
 Status Runc::Check(const os::Captured& run, const std::string& what) const {
   if (run.exit_code == 0) return Status::Ok();
-  std::string err = std::string(Trim(run.err));
+  std::string err = RuncErrors(run.err);
   if (err.find("does not exist") != std::string::npos) {
     return NotFound(what + ": " + err);
   }
@@ -72,17 +108,27 @@ Status Runc::Check(const os::Captured& run, const std::string& what) const {
 
 Result<os::Child> Runc::Run(const std::string& id, const fs::path& bundle,
                             const os::Stdio& stdio) const {
-  return os::Spawn(Args({"run", "--bundle", bundle.string(), id}), stdio);
+  (void)os::RemoveFile(bundle / kRuncLog);  // a reused bundle says only this run's errors
+  return os::Spawn(Args({"run", "--keep", "--bundle", bundle.string(), id}, bundle / kRuncLog),
+                   stdio);
+}
+
+std::string Runc::StartError(const fs::path& bundle) {
+  Result<std::string> log = os::ReadFile(bundle / kRuncLog, 1 << 20);
+  return log.ok() ? RuncErrors(*log) : std::string();
 }
 
 Status Runc::RunDetached(const std::string& id, const fs::path& bundle, int log_fd) const {
-  LS_ASSIGN_OR_RETURN(os::Child child,
-                      os::Spawn(Args({"run", "--detach", "--bundle", bundle.string(), id}),
-                                {.out = log_fd, .err = log_fd}));
+  (void)os::RemoveFile(bundle / kRuncLog);
+  LS_ASSIGN_OR_RETURN(
+      os::Child child,
+      os::Spawn(Args({"run", "--detach", "--bundle", bundle.string(), id}, bundle / kRuncLog),
+                {.out = log_fd, .err = log_fd}));
   LS_ASSIGN_OR_RETURN(int code, child.Wait());
   if (code != 0) {
-    return Unavailable("runc run --detach " + id + " failed (exit " + std::to_string(code) +
-                       "); its output is in the instance log");
+    std::string why = StartError(bundle);
+    return Unavailable("container " + id + " could not start" +
+                       (why.empty() ? " (runc exit " + std::to_string(code) + ")" : ": " + why));
   }
   return Status::Ok();
 }

@@ -23,6 +23,12 @@ struct ContainerState {
   std::map<std::string, std::string> annotations;
 };
 
+// What runc itself said went wrong, from its JSON log (`--log-format json`): the messages
+// of its error and fatal entries, without runc's "runc run failed: " lead-in, joined by
+// "; ". Lines that are not runc log entries (runc's plain copy of the same message) are
+// left out when there are entries; with none, the text itself, trimmed.
+std::string RuncErrors(std::string_view log);
+
 class Runc {
  public:
   explicit Runc(std::filesystem::path state_dir, std::string binary = "runc");
@@ -32,12 +38,16 @@ class Runc {
   // `runc --version`, parsed; kUnavailable when runc cannot be run.
   Result<RuncVersion> Version() const;
 
-  // `runc run` in the foreground: the container's stdio is `stdio`; the child's exit
-  // status is the container's.
+  // `runc run --keep` in the foreground: the container's stdio is `stdio`; the child's exit
+  // status is the container's. The stopped container (and its cgroup) stays until Delete.
+  // runc's own messages go to a log in the bundle, not into the container's stderr: read
+  // them with StartError().
   Result<os::Child> Run(const std::string& id, const std::filesystem::path& bundle,
                         const os::Stdio& stdio) const;
+  // Why runc could not start the container of `bundle` (empty when it said nothing).
+  static std::string StartError(const std::filesystem::path& bundle);
   // `runc run --detach`: returns once the container runs; its stdout and stderr go to
-  // `log_fd` and it keeps running when lockstep exits.
+  // `log_fd` and it keeps running when lockstep exits. A failure says what runc said.
   Status RunDetached(const std::string& id, const std::filesystem::path& bundle, int log_fd) const;
   // kNotFound when runc does not know the id.
   Result<ContainerState> State(const std::string& id) const;
@@ -47,7 +57,8 @@ class Runc {
   Status Delete(const std::string& id, bool force) const;
 
  private:
-  std::vector<std::string> Args(std::initializer_list<std::string> rest) const;
+  std::vector<std::string> Args(std::initializer_list<std::string> rest,
+                                const std::filesystem::path& log = {}) const;
   Status Check(const os::Captured& run, const std::string& what) const;
 
   std::filesystem::path state_dir_;
