@@ -122,6 +122,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   http.limits = {.max_connections = config.max_connections,
                  .idle_timeout = std::chrono::milliseconds(config.idle_timeout_ms),
                  .header_timeout = std::chrono::milliseconds(config.header_timeout_ms),
+                 .send_timeout = std::chrono::milliseconds(config.send_timeout_ms),
                  .body_min_rate = config.body_min_rate};
   // Each connection is a descriptor: take what the hard limit allows, so the connection
   // cap, not EMFILE, is what refuses clients.

@@ -39,13 +39,15 @@ Status ParseServer(const std::filesystem::path& path, const toml::table& table,
                            "server.max_connections must be a whole number from 1 to 1000000");
       }
       config.max_connections = static_cast<int>(*n);
-    } else if (k == "idle_timeout" || k == "header_timeout") {
+    } else if (k == "idle_timeout" || k == "header_timeout" || k == "send_timeout") {
       std::optional<int64_t> ms = text ? ParseDurationMillis(*text) : std::nullopt;
       if (!ms || *ms <= 0 || *ms > 86'400'000) {
         return ConfigError(path, node.source(),
                            "server." + k + " must be a duration like \"10s\" (at most a day)");
       }
-      (k == "idle_timeout" ? config.idle_timeout_ms : config.header_timeout_ms) = *ms;
+      (k == "idle_timeout"     ? config.idle_timeout_ms
+       : k == "header_timeout" ? config.header_timeout_ms
+                               : config.send_timeout_ms) = *ms;
     } else if (k == "body_min_rate") {
       std::optional<uint64_t> rate = text ? ParseByteSize(*text) : std::nullopt;
       if (!rate || *rate == 0) {
@@ -57,7 +59,7 @@ Status ParseServer(const std::filesystem::path& path, const toml::table& table,
       return ConfigError(path, node.source(),
                          "unknown key server." + k +
                              " (known: public_url, max_connections, idle_timeout, "
-                             "header_timeout, body_min_rate)");
+                             "header_timeout, send_timeout, body_min_rate)");
     }
   }
   return Status::Ok();

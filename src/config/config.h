@@ -22,8 +22,10 @@
 //   max_connections = 1024       # more are closed at once (and logged)
 //   idle_timeout = "60s"         # a kept-alive connection waits this long for a request
 //   header_timeout = "10s"       # a request header must arrive whole within this
+//   send_timeout = "120s"        # grace for a response to go out
 //   body_min_rate = "4KiB"       # per second: a slower body is cut off (after the
-//                                # header_timeout as grace)
+//                                # header_timeout as grace), and so is a reader slower
+//                                # than this (after the send_timeout)
 #pragma once
 
 #include <filesystem>
@@ -49,6 +51,7 @@ struct ServerConfig {
   int max_connections = 1024;
   int64_t idle_timeout_ms = 60'000;
   int64_t header_timeout_ms = 10'000;
+  int64_t send_timeout_ms = 120'000;
   uint64_t body_min_rate = 4096;
 };
 

@@ -1,9 +1,12 @@
 #include "http/beast_exchange.h"
 
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <boost/asio/steady_timer.hpp>
 #include <cerrno>
 
 #include "base/strings.h"
@@ -205,7 +208,10 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
   res.content_length(length);
   res.keep_alive(reusable());
   http::response_serializer<http::empty_body> sr{res};
-  stream_.expires_after(kWriteTimeout);
+  // A reader that takes the bytes slower than body_min_rate (after send_timeout of grace)
+  // is cut off: each wait may last until the time the bytes sent so far have earned.
+  const auto start = std::chrono::steady_clock::now();
+  stream_.expires_at(SendDeadline(start, 0));
   auto [ec, n] = co_await http::async_write_header(stream_, sr, kTuple);
   if (ec) {
     must_close_ = true;
@@ -213,6 +219,9 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
   }
   auto& socket = stream_.socket();
   socket.native_non_blocking(true);
+  // The socket's own waits do not see the stream's deadline: a timer on the same
+  // (single-threaded) io_context cancels the wait when it passes.
+  asio::steady_timer timer(socket.get_executor());
   auto off = static_cast<off_t>(offset);
   uint64_t remaining = length;
   while (remaining > 0) {
@@ -223,14 +232,32 @@ Task<void> BeastExchange::SendFile(Response head, int fd, uint64_t offset, uint6
       continue;
     }
     if (sent < 0 && errno == EINTR) continue;
-    if (sent < 0 && errno == EAGAIN) {
-      stream_.expires_after(kWriteTimeout);
+    // What the reader took: sent, less what still waits in the kernel's send queue (which
+    // takes megabytes at once and would otherwise earn minutes).
+    uint64_t taken = length - remaining;
+    int queued = 0;
+    if (::ioctl(socket.native_handle(), SIOCOUTQ, &queued) == 0 && queued > 0)
+      taken -= std::min<uint64_t>(taken, static_cast<uint64_t>(queued));
+    const auto deadline = SendDeadline(start, taken);
+    if (sent < 0 && errno == EAGAIN && std::chrono::steady_clock::now() < deadline) {
+      timer.expires_at(deadline);
+      timer.async_wait([&socket](boost::system::error_code timer_ec) {
+        if (!timer_ec) socket.cancel();
+      });
       auto [wait_ec] = co_await socket.async_wait(tcp::socket::wait_write, kTuple);
+      timer.cancel();
       if (!wait_ec) continue;
     }
-    must_close_ = true;  // peer gone, or the file shrank: the framing is broken
+    must_close_ = true;  // peer gone or too slow, or the file shrank: the framing is broken
     co_return;
   }
+}
+
+std::chrono::steady_clock::time_point BeastExchange::SendDeadline(
+    std::chrono::steady_clock::time_point start, uint64_t bytes) const {
+  auto earned =
+      std::chrono::milliseconds(bytes / std::max<uint64_t>(limits_.body_min_rate, 1) * 1000);
+  return start + limits_.send_timeout + earned;
 }
 
 template <class Message>
@@ -244,7 +271,8 @@ void BeastExchange::Fill(Message& res, const Headers& headers) {
 template <class Message>
 Task<void> BeastExchange::Write(Message& res) {
   res.keep_alive(reusable());
-  stream_.expires_after(kWriteTimeout);
+  stream_.expires_at(
+      SendDeadline(std::chrono::steady_clock::now(), res.payload_size().value_or(0)));
   auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
   if (ec) must_close_ = true;
 }
@@ -253,7 +281,7 @@ Task<void> BeastExchange::MaybeContinue() {
   if (continued_ || !IEquals(req_.Header("expect"), "100-continue")) co_return;
   continued_ = true;
   http::response<http::empty_body> res{http::status::continue_, 11};
-  stream_.expires_after(kWriteTimeout);
+  stream_.expires_at(SendDeadline(std::chrono::steady_clock::now(), 0));
   auto [ec, n] = co_await http::async_write(stream_, res, kTuple);
   if (ec) must_close_ = true;
 }

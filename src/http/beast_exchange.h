@@ -22,8 +22,6 @@ namespace beast = boost::beast;
 namespace asio = boost::asio;
 
 inline constexpr size_t kReadBufferBytes = 256 * 1024;
-// How long one write to a client may take (a reader that stalls is cut off).
-inline constexpr auto kWriteTimeout = std::chrono::seconds(120);
 
 // One request of a connection: what handlers see, and what the connection loop asks of
 // it afterwards (whether it answered, whether the connection can carry another request).
@@ -75,6 +73,10 @@ class BeastExchange final : public Exchange {
   // bytes: the body may take header_timeout, plus what it has delivered and is awaited at
   // body_min_rate.
   void ArmBodyDeadline(uint64_t awaiting);
+  // Until when a response that began at `start` may send, having sent `bytes`:
+  // send_timeout, plus those bytes at body_min_rate.
+  std::chrono::steady_clock::time_point SendDeadline(std::chrono::steady_clock::time_point start,
+                                                     uint64_t bytes) const;
 
   beast::tcp_stream& stream_;
   beast::flat_buffer& buffer_;

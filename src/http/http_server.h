@@ -13,16 +13,18 @@
 
 namespace lockstep::http {
 
-// What one client may hold of the server before it has been authenticated: a connection
-// costs its coroutine frame and a small header buffer until a request needs more, the number of
-// connections is capped, a request header must arrive whole within `header_timeout` of its first
-// byte, and a body must keep up `body_min_rate` on average (after `header_timeout` of grace), so a
-// client trickling bytes cannot hold a connection forever.
+// What one client may hold of the server: a connection costs its coroutine frame and a small
+// header buffer until a request needs more, the number of connections is capped, a request
+// header must arrive whole within `header_timeout` of its first byte, a request body must keep
+// up `body_min_rate` on average (after `header_timeout` of grace), and so must a response's
+// reader (after `send_timeout` of grace), so a client trickling bytes either way cannot hold
+// a connection forever.
 struct ConnectionLimits {
   int max_connections = 1024;  // more are accepted and closed at once, with a log line
   std::chrono::milliseconds idle_timeout{60'000};    // a kept-alive connection's wait
   std::chrono::milliseconds header_timeout{10'000};  // from a header's first byte
-  uint64_t body_min_rate = 4096;                     // bytes per second
+  std::chrono::milliseconds send_timeout{120'000};   // grace for a response to go out
+  uint64_t body_min_rate = 4096;                     // bytes per second, either way
 };
 
 struct HttpServerOptions {

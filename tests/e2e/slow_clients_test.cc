@@ -1,13 +1,16 @@
 // Clients that try to hold the server before they have authenticated: connections that
 // trickle a header one byte at a time, bodies sent at a crawl, more connections than the
 // server takes. Real sockets against a real `lockstep serve`.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -154,6 +157,47 @@ TEST(SlowClients, ABodyBelowTheMinimumRateIsCutOff) {
   EXPECT_TRUE(closed);
   EXPECT_EQ(answer, "") << "cut off by the deadline, not refused for another reason";
   EXPECT_TRUE(server.Running());
+}
+
+// Sockets the server process holds open.
+int OpenSockets(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    if (std::filesystem::read_symlink(e.path(), link_ec).string().rfind("socket:", 0) == 0) ++n;
+  }
+  return n;
+}
+
+TEST(SlowClients, AReaderThatStopsTakingABlobIsCutOff) {
+  LockstepServer server({.dev = true,
+                         .config_toml = "[runtime]\nenabled = false\n[server]\n"
+                                        "send_timeout = \"2s\"\nbody_min_rate = \"64KiB\"\n"});
+  std::string blob(16 << 20, 'b');
+  RegistryClient(server).PushBlob("apps/web", blob);
+  int before = OpenSockets(server.pid());
+
+  // A receive window of a few KiB, and nothing read: the server's sendfile waits.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  int small = 4096;
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
+  sockaddr_in to{};
+  to.sin_family = AF_INET;
+  to.sin_port = htons(server.port());
+  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
+  std::string get = "GET /v2/apps/web/blobs/" + Sha(blob) + " HTTP/1.1\r\nHost: slow\r\n\r\n";
+  ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
+  ASSERT_TRUE(WaitFor([&] { return OpenSockets(server.pid()) == before + 1; }));
+  // Cut off once the grace (2 s) and what it took (a few KiB, at 64 KiB/s) have passed.
+  EXPECT_TRUE(WaitFor([&] { return OpenSockets(server.pid()) == before; },
+                      std::chrono::seconds(kSanitized ? 60 : 30)))
+      << "the server still holds the connection of a reader that stopped";
+  ::close(fd);
+  EXPECT_EQ(Get(server.url("/v2/")).status, 200);
 }
 
 TEST(SlowClients, ConnectionsPastTheLimitAreClosedAndLogged) {
