@@ -57,12 +57,13 @@ bool IsLoopbackAddress(const std::string& address) {
          address.rfind("::ffff:127.", 0) == 0;
 }
 
-// http://ADDRESS:PORT of the listening socket, for a server given no public URL.
+// SCHEME://ADDRESS:PORT of the listening socket, for a server given no public URL.
 // A wildcard address is no place to send a client: it becomes this machine's loopback.
-std::string DefaultPublicUrl(const std::string& address, uint16_t port) {
+std::string DefaultPublicUrl(std::string_view scheme, const std::string& address, uint16_t port) {
   std::string host = address == "0.0.0.0" ? "127.0.0.1" : address == "::" ? "::1" : address;
   bool ipv6 = host.find(':') != std::string::npos;
-  return "http://" + (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return std::string(scheme) + "://" + (ipv6 ? "[" + host + "]" : host) + ":" +
+         std::to_string(port);
 }
 
 // The local target and its front proxy, when enabled and possible here. Containers outlive
@@ -104,6 +105,9 @@ Status StartRuntime(const config::RuntimeConfig& config, const std::filesystem::
 Status Serve(const ServeOptions& options, std::ostream& out) {
   // A peer that goes away during sendfile(2) must cost that response, not the process.
   std::signal(SIGPIPE, SIG_IGN);
+  // SIGHUP reads the TLS files again once serving; one that comes while starting (the files
+  // are read then anyway) must not end the process.
+  std::signal(SIGHUP, SIG_IGN);
   LS_ASSIGN_OR_RETURN(HttpServerOptions http, ParseListen(options.listen));
   if (options.dev && !options.dev_anywhere && !IsLoopbackAddress(http.address)) {
     return FailedPrecondition(
@@ -112,6 +116,12 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
         "listen on 127.0.0.1 for development, or add --dev-anywhere if that network is yours "
         "alone");
   }
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return InvalidArgument("--tls-cert and --tls-key go together",
+                           "give both to serve HTTPS, or neither for plain HTTP");
+  }
+  if (!options.tls_cert.empty()) http.tls = http::TlsFiles{options.tls_cert, options.tls_key};
+  const std::string_view scheme = http.tls ? "https" : "http";
   http.threads = options.threads > 0
                      ? options.threads
                      : static_cast<int>(std::max(2u, std::thread::hardware_concurrency()));
@@ -176,7 +186,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   http::Handler handler = [&routes](Exchange& ex) { return routes.Handle(ex); };
   LS_ASSIGN_OR_RETURN(std::unique_ptr<HttpServer> server, HttpServer::Bind(http, handler));
   if (public_url.empty()) {
-    public_url = DefaultPublicUrl(http.address, server->port());
+    public_url = DefaultPublicUrl(scheme, http.address, server->port());
     if (http.address == "0.0.0.0" || http.address == "::") {
       out << "lockstep: auth challenges send clients to " << public_url
           << "/auth/token, which other machines cannot reach; set --public-url\n";
@@ -194,8 +204,9 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
            "lockstep token create --role admin --data "
         << options.data_dir.string() << "\n";
   }
-  out << "lockstep: serving the registry on http://" << http.address << ":" << server->port()
-      << "/v2/\n"
+  out << "lockstep: serving the registry on " << scheme << "://" << http.address << ":"
+      << server->port() << "/v2/" << (http.tls ? " (TLS; SIGHUP reads the certificate again)" : "")
+      << "\n"
       << std::flush;
 
   LocalRuntime runtime;

@@ -20,9 +20,11 @@ struct ServeOptions {
   std::filesystem::path data_dir;
   std::filesystem::path config_file;  // empty: <data_dir>/config.toml if present
   bool dev = false;
-  bool dev_anywhere = false;  // --dev on an address other machines can reach
-  int threads = 0;            // 0: one per core
-  std::string public_url;     // empty: [server] public_url, else http://<listen address>
+  bool dev_anywhere = false;       // --dev on an address other machines can reach
+  int threads = 0;                 // 0: one per core
+  std::string public_url;          // empty: [server] public_url, else http(s)://<listen address>
+  std::filesystem::path tls_cert;  // both or neither: serve HTTPS (read again on SIGHUP)
+  std::filesystem::path tls_key;
 };
 
 // Serves until SIGINT/SIGTERM. Prints where it listens (with the real port when 0 was

@@ -1,4 +1,5 @@
 // lockstep serve [--listen ADDR:PORT] [--data DIR] [--config FILE] [--dev [--dev-anywhere]]
+//                [--tls-cert FILE --tls-key FILE]
 //   [--public-url URL]
 #include <unistd.h>
 
@@ -56,6 +57,9 @@ void AddServeCommand(CLI::App& app, Globals& g, ExitCode* exit, ServeMode mode) 
                   "URL clients reach this server at, e.g. https://registry.example behind a TLS "
                   "proxy; names the token endpoint in auth challenges (default: "
                   "http://<listen address>; config: [server] public_url)");
+  sub->add_option("--tls-cert", o->tls_cert,
+                  "serve HTTPS with this PEM certificate (then its chain); read again on SIGHUP");
+  sub->add_option("--tls-key", o->tls_key, "the PEM private key of --tls-cert");
   cli::AddDataOption(*sub, g);
   sub->callback([o, &g, exit, mode] {
     if (mode == ServeMode::kExecServerBinary) return void(*exit = ExecServerBinary(g));

@@ -11,7 +11,9 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
+#include <type_traits>
 
 #include "http/exchange.h"
 #include "http/http_server.h"
@@ -25,11 +27,17 @@ inline constexpr size_t kReadBufferBytes = 256 * 1024;
 
 // One request of a connection: what handlers see, and what the connection loop asks of
 // it afterwards (whether it answered, whether the connection can carry another request).
-class BeastExchange final : public Exchange {
+// `Stream` is a plain TCP stream or TLS over one (TlsStream); under TLS the socket carries
+// records, so files are copied through the stream instead of sendfile(2), and no
+// low-water mark is set.
+template <class Stream>
+class BasicBeastExchange final : public Exchange {
  public:
-  BeastExchange(beast::tcp_stream& stream, beast::flat_buffer& buffer,
-                beast::http::request_parser<beast::http::empty_body>& header,
-                const ConnectionLimits& limits);
+  static constexpr bool kPlain = std::is_same_v<Stream, beast::tcp_stream>;
+
+  BasicBeastExchange(Stream& stream, beast::flat_buffer& buffer,
+                     beast::http::request_parser<beast::http::empty_body>& header,
+                     const ConnectionLimits& limits);
 
   const Request& request() const override { return req_; }
   bool responded() const { return responded_; }
@@ -68,6 +76,18 @@ class BeastExchange final : public Exchange {
   Task<void> Write(Message& res);
 
   Task<void> MaybeContinue();
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  // The file body of SendFile: sendfile(2) on a plain socket, copied through TLS.
+  Task<void> SendFileBody(int fd, uint64_t offset, uint64_t length,
+                          std::chrono::steady_clock::time_point start);
+  Task<void> CopyFileBody(int fd, uint64_t offset, uint64_t length,
+                          std::chrono::steady_clock::time_point start);
+  // What the reader has taken of the `sent` bytes of a response.
+  uint64_t Taken(uint64_t sent);
+  // Completes once the reader of a response that began at `start` has fallen behind
+  // (send_timeout, then body_min_rate over what it took of `sent`, which the caller moves
+  // on); raced against each wait of the response.
+  Task<void> FallenBehind(std::chrono::steady_clock::time_point start, const uint64_t& sent);
 
   // Sets the stream's deadline for the next read of the body, which waits for `awaiting`
   // bytes: the body may take header_timeout, plus what it has delivered and is awaited at
@@ -78,7 +98,7 @@ class BeastExchange final : public Exchange {
   std::chrono::steady_clock::time_point SendDeadline(std::chrono::steady_clock::time_point start,
                                                      uint64_t bytes) const;
 
-  beast::tcp_stream& stream_;
+  Stream& stream_;
   beast::flat_buffer& buffer_;
   beast::http::request_parser<beast::http::empty_body>& header_;
   Request req_;
@@ -92,5 +112,11 @@ class BeastExchange final : public Exchange {
   std::chrono::steady_clock::time_point body_start_{};
   uint64_t body_received_ = 0;
 };
+
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+using BeastExchange = BasicBeastExchange<beast::tcp_stream>;
+using TlsBeastExchange = BasicBeastExchange<TlsStream>;
+extern template class BasicBeastExchange<beast::tcp_stream>;
+extern template class BasicBeastExchange<TlsStream>;
 
 }  // namespace lockstep::http

@@ -29,7 +29,12 @@ FakeExchange::FakeExchange(std::string method, std::string target, std::string b
 }
 
 void FakeExchange::Run(const Handler& handler) {
-  boost::asio::io_context io;
+  // One io_context for every run, destroyed only at exit: a blocking pool's thread that
+  // posted a handler's completion may still be inside that post (signalling the context's
+  // wakeup) when the handler has finished and run() returned, so a context per run would be
+  // destroyed under it. (The server's contexts outlive its pools, which are joined first.)
+  static boost::asio::io_context io;
+  io.restart();
   std::exception_ptr failure;
   boost::asio::co_spawn(io, handler(*this), [&](std::exception_ptr e) { failure = e; });
   io.run();

@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <iostream>
 #include <thread>
 #include <utility>
@@ -18,6 +19,7 @@
 
 #include "http/accept_loop.h"
 #include "http/beast_exchange.h"
+#include "http/tls_context.h"
 
 namespace lockstep::http {
 
@@ -32,8 +34,9 @@ namespace {
 // connection stays on its thread for its whole life.
 class BeastServer final : public HttpServer {
  public:
-  BeastServer(int threads, Handler handler, ConnectionLimits limits)
-      : handler_(std::move(handler)), limits_(limits) {
+  BeastServer(int threads, Handler handler, ConnectionLimits limits,
+              std::unique_ptr<TlsContext> tls)
+      : handler_(std::move(handler)), limits_(limits), tls_(std::move(tls)) {
     for (int i = 0; i < threads; ++i) contexts_.push_back(std::make_unique<asio::io_context>(1));
     acceptor_ = std::make_unique<tcp::acceptor>(*contexts_[0]);
   }
@@ -60,6 +63,22 @@ class BeastServer final : public HttpServer {
                    asio::detached);
     asio::signal_set signals(first, SIGINT, SIGTERM);
     signals.async_wait([this](auto, int) { Stop(); });
+    asio::signal_set hangup(first, SIGHUP);
+    std::function<void()> await_hangup = [&] {
+      hangup.async_wait([&](boost::system::error_code ec, int) {
+        if (ec) return;
+        if (!tls_) {
+          std::cerr << "lockstep: SIGHUP: no TLS credentials to read again\n";
+        } else if (Status s = tls_->Reload(); !s.ok()) {
+          std::cerr << "lockstep: SIGHUP: keeping the TLS certificate in use: " << s.ToString()
+                    << "\n";
+        } else {
+          std::cerr << "lockstep: SIGHUP: TLS certificate and key read again\n";
+        }
+        await_hangup();
+      });
+    };
+    await_hangup();
     std::vector<std::thread> pool;
     std::vector<asio::executor_work_guard<asio::io_context::executor_type>> keep_alive;
     for (size_t i = 1; i < contexts_.size(); ++i) {
@@ -112,21 +131,43 @@ class BeastServer final : public HttpServer {
   // A kept-alive connection may wait idle_timeout for the next request (a new one only
   // header_timeout for its first); once a request's first byte is in, the whole header
   // must follow within header_timeout.
-  Task<beast::error_code> ReadHeader(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+  template <class Stream>
+  Task<beast::error_code> ReadHeader(Stream& stream, beast::flat_buffer& buffer,
                                      http::request_parser<http::empty_body>& header, bool first) {
+    auto& tcp = beast::get_lowest_layer(stream);
     if (buffer.size() == 0) {
-      stream.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
+      tcp.expires_after(first ? limits_.header_timeout : limits_.idle_timeout);
       auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kTuple);
       if (ec) co_return ec;
       buffer.commit(n);
     }
-    stream.expires_after(limits_.header_timeout);
+    tcp.expires_after(limits_.header_timeout);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, header, kTuple);
     co_return ec;
   }
 
   Task<void> Connection(tcp::socket socket, [[maybe_unused]] Slot slot) {
-    beast::tcp_stream stream(std::move(socket));
+    if (!tls_) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await Serve<BeastExchange>(stream);
+      co_await LingeringClose(stream);
+      co_return;
+    }
+    // The context in use when the connection came, kept as long as the connection is.
+    std::shared_ptr<asio::ssl::context> context = tls_->Current();
+    TlsStream stream(std::move(socket), *context);
+    // The handshake is part of the first request's header time.
+    beast::get_lowest_layer(stream).expires_after(limits_.header_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, kTuple);
+    if (ec) co_return;  // not TLS (plain HTTP, a scanner), or too slow: closed
+    co_await Serve<TlsBeastExchange>(stream);
+    // close_notify, briefly: a client that has gone does not hold the connection.
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(2));
+    (void)co_await stream.async_shutdown(kTuple);
+  }
+
+  template <class ExchangeType, class Stream>
+  Task<void> Serve(Stream& stream) {
     // Grows only as far as a request needs (a header is at most 64 KiB; bodies go to their
     // sinks), and never past 1 MiB, whatever a chunked body's extensions say.
     beast::flat_buffer buffer(1 << 20);
@@ -137,7 +178,8 @@ class BeastServer final : public HttpServer {
       beast::error_code ec = co_await ReadHeader(stream, buffer, header, first);
       if (ec) {
         if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-            ec != asio::error::connection_reset && ec != asio::error::eof) {
+            ec != asio::error::connection_reset && ec != asio::error::eof &&
+            ec != asio::ssl::error::stream_truncated) {
           http::response<http::string_body> bad{http::status::bad_request, 11};
           bad.body() = "malformed request: " + ec.message() + "\n";
           bad.keep_alive(false);
@@ -146,7 +188,7 @@ class BeastServer final : public HttpServer {
         }
         break;
       }
-      BeastExchange exchange(stream, buffer, header, limits_);
+      ExchangeType exchange(stream, buffer, header, limits_);
       // Handlers report failures as Status values; an exception here is a bug in a
       // handler or a library. It costs this request, not the server.
       bool threw = false;
@@ -175,6 +217,9 @@ class BeastServer final : public HttpServer {
       }
       if (!exchange.reusable()) break;
     }
+  }
+
+  Task<void> LingeringClose(beast::tcp_stream& stream) {
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
     // Lingering close: a client still sending a body that was refused (413, 401...) reads
@@ -190,6 +235,7 @@ class BeastServer final : public HttpServer {
 
   Handler handler_;
   ConnectionLimits limits_;
+  std::unique_ptr<TlsContext> tls_;  // null: plain HTTP
   // Declared before contexts_ so it outlives them: destroying an io_context destroys the
   // connections' coroutine frames, whose Slots count themselves out here.
   std::atomic<int> open_{0};
@@ -202,8 +248,12 @@ class BeastServer final : public HttpServer {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Bind(const HttpServerOptions& options,
                                                      Handler handler) {
+  std::unique_ptr<TlsContext> tls;
+  if (options.tls) {
+    LS_ASSIGN_OR_RETURN(tls, TlsContext::Load(*options.tls));
+  }
   auto server = std::make_unique<BeastServer>(std::max(1, options.threads), std::move(handler),
-                                              options.limits);
+                                              options.limits, std::move(tls));
   LS_RETURN_IF_ERROR(server->Listen(options));
   return std::unique_ptr<HttpServer>(std::move(server));
 }

@@ -5,7 +5,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "base/status.h"
@@ -27,11 +29,18 @@ struct ConnectionLimits {
   uint64_t body_min_rate = 4096;                     // bytes per second, either way
 };
 
+// A certificate chain and its private key, PEM files. Read at start and again on SIGHUP.
+struct TlsFiles {
+  std::filesystem::path cert;
+  std::filesystem::path key;
+};
+
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
   uint16_t port = 0;  // 0: the kernel picks a free port
   int threads = 2;
   ConnectionLimits limits;
+  std::optional<TlsFiles> tls;  // serve HTTPS (HTTP/1.1 over TLS 1.2 or 1.3) only
 };
 
 class HttpServer {
@@ -42,7 +51,8 @@ class HttpServer {
   virtual ~HttpServer() = default;
 
   virtual uint16_t port() const = 0;
-  // Serves until Stop() or SIGINT/SIGTERM.
+  // Serves until Stop() or SIGINT/SIGTERM; on SIGHUP reads the TLS files again (a failed
+  // reload is logged and keeps the credentials in use).
   virtual void Run() = 0;
   virtual void Stop() = 0;
 };

@@ -203,15 +203,19 @@ Result<std::string> UploadSessions::Start(std::string_view repo) {
 Result<std::shared_ptr<UploadWriter::Session>> UploadSessions::Find(std::string_view repo,
                                                                     std::string_view id) {
   if (!ValidId(id)) return UnknownUpload(id);
-  {
+  auto in_memory = [&]() -> std::optional<Result<std::shared_ptr<Session>>> {
     std::lock_guard lock(mu_);
     auto it = sessions_.find(id);
-    if (it != sessions_.end()) {
-      if (it->second->repo != repo) return UnknownUpload(id);
-      return it->second;
-    }
-  }
-  // Not in memory: a session from before a restart?
+    if (it == sessions_.end()) return std::nullopt;
+    if (it->second->repo != repo) return Result<std::shared_ptr<Session>>(UnknownUpload(id));
+    return Result<std::shared_ptr<Session>>(it->second);
+  };
+  if (auto found = in_memory()) return *found;
+  // Not in memory: a session from before a restart? One adoption at a time, and only of a
+  // session still not adopted: a second request adopting it too would cut it back to `kept`
+  // while the first was already writing to it.
+  std::lock_guard adopting(adopt_mu_);
+  if (auto found = in_memory()) return *found;
   fs::path dir = layout_.UploadDir(id);
   Result<std::string> owner = os::ReadFile(dir / "repo", 1024);
   if (!owner.ok() || *owner != repo) return UnknownUpload(id);

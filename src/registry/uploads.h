@@ -99,6 +99,7 @@ class UploadSessions {
   BlobStore* blobs_;
   const os::Clock* clock_;
   uint64_t max_upload_bytes_;
+  std::mutex adopt_mu_;  // held while a session is read back from disk (taken before mu_)
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Session>, std::less<>> sessions_;
 };

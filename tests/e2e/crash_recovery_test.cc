@@ -132,7 +132,7 @@ TEST(CrashRecovery, KillDuringASweepLeavesNoStuckLockAndNoHalfImage) {
   // Garbage enough for the sweep to be caught half done: blobs no manifest names, written
   // straight into the store (a push of each would take minutes).
   fs::path blobs = server.data_dir() / "registry" / "blobs" / "sha256";
-  constexpr int kGarbage = 20000;
+  constexpr int kGarbage = 40000;
   for (int i = 0; i < kGarbage; ++i) {
     std::string content = "garbage " + std::to_string(i);
     std::string hex = Sha(content).substr(7);

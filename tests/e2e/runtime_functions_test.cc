@@ -55,6 +55,10 @@ TEST_F(Functions, ReturnOutputLogsExitStatusDurationAndPeakMemory) {
   ASSERT_TRUE(logs.ok()) << logs.status().ToString();
   EXPECT_EQ(*logs, "to the log\n");
   EXPECT_FALSE(fs::exists(fixture_->dir() / "invocations" / run.invocation_id));
+  // Nor does its container (kept stopped until its counters were read).
+  Result<std::vector<runtime::local::ContainerState>> containers = fixture_->target().runc().List();
+  ASSERT_TRUE(containers.ok()) << containers.status().ToString();
+  for (const auto& c : *containers) EXPECT_NE(c.id, run.invocation_id) << c.status;
 }
 
 TEST_F(Functions, LargeEventsAndOutputsDoNotDeadlock) {

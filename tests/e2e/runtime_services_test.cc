@@ -95,8 +95,8 @@ TEST_F(Services, ANeverHealthyReleaseIsNeverRouted) {
   Result<runtime::InstanceHealth> health = NotFound("not asked");
   ASSERT_TRUE(WaitFor([&] {
     health = fixture_->target().Health(id);
-    return health.ok() && !health->last_error.empty();
-  }));
+    return health.ok() && health->last_error.find("status 404") != std::string::npos;
+  })) << (health.ok() ? health->last_error : health.status().ToString());
   EXPECT_EQ(health->state, HealthState::kStarting);
   EXPECT_NE(health->last_error.find("status 404"), std::string::npos) << health->last_error;
   Status s = fixture_->target().SwitchRoutes("prod", {{"web", {id, 18080}}});

@@ -10,8 +10,10 @@
 
 #include <atomic>
 #include <chrono>
-#include <filesystem>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include "tests/support/registry_client.h"
@@ -21,7 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
@@ -159,43 +161,26 @@ TEST(SlowClients, ABodyBelowTheMinimumRateIsCutOff) {
   EXPECT_TRUE(server.Running());
 }
 
-// Sockets the server process holds open.
-int OpenSockets(pid_t pid) {
-  int n = 0;
-  std::error_code ec;
-  for (const auto& e :
-       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
-    std::error_code link_ec;
-    if (std::filesystem::read_symlink(e.path(), link_ec).string().rfind("socket:", 0) == 0) ++n;
-  }
-  return n;
-}
-
 TEST(SlowClients, AReaderThatStopsTakingABlobIsCutOff) {
   LockstepServer server({.dev = true,
                          .config_toml = "[runtime]\nenabled = false\n[server]\n"
                                         "send_timeout = \"2s\"\nbody_min_rate = \"64KiB\"\n"});
   std::string blob(16 << 20, 'b');
   RegistryClient(server).PushBlob("apps/web", blob);
-  int before = OpenSockets(server.pid());
 
-  // A receive window of a few KiB, and nothing read: the server's sendfile waits.
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // Nothing is read: the server's sendfile waits on a full window.
+  int fd = ConnectLoopback(server.port(), 4096);
   ASSERT_GE(fd, 0);
-  int small = 4096;
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof small), 0);
-  sockaddr_in to{};
-  to.sin_family = AF_INET;
-  to.sin_port = htons(server.port());
-  to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to), 0);
   std::string get = "GET /v2/apps/web/blobs/" + Sha(blob) + " HTTP/1.1\r\nHost: slow\r\n\r\n";
+  Clock::time_point asked = Clock::now();
   ASSERT_GT(::send(fd, get.data(), get.size(), MSG_NOSIGNAL), 0);
-  ASSERT_TRUE(WaitFor([&] { return OpenSockets(server.pid()) == before + 1; }));
+  std::optional<unsigned long> inode = ServerEndInode(server.port(), LocalPort(fd));
+  ASSERT_TRUE(inode.has_value() && *inode != 0) << "no server end of the connection";
   // Cut off once the grace (2 s) and what it took (a few KiB, at 64 KiB/s) have passed.
-  EXPECT_TRUE(WaitFor([&] { return OpenSockets(server.pid()) == before; },
+  EXPECT_TRUE(WaitFor([&] { return ServerLetGo(server.port(), fd, *inode); },
                       std::chrono::seconds(kSanitized ? 60 : 30)))
       << "the server still holds the connection of a reader that stopped";
+  EXPECT_GE(Clock::now() - asked, std::chrono::seconds(2)) << "cut before its grace";
   ::close(fd);
   EXPECT_EQ(Get(server.url("/v2/")).status, 200);
 }

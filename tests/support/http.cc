@@ -7,7 +7,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 
 namespace lockstep::testing {
 
@@ -91,8 +93,11 @@ HttpResponse Head(const std::string& url, std::vector<std::string> headers) {
   return Send({.method = "HEAD", .url = url, .headers = std::move(headers)});
 }
 
-int ConnectLoopback(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+int ConnectLoopback(uint16_t port, int receive_buffer) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (receive_buffer > 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
@@ -102,6 +107,39 @@ int ConnectLoopback(uint16_t port) {
     return -1;
   }
   return fd;
+}
+
+uint16_t LocalPort(int fd) {
+  sockaddr_in me{};
+  socklen_t len = sizeof me;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&me), &len);
+  return ntohs(me.sin_port);
+}
+
+std::optional<unsigned long> ServerEndInode(uint16_t server_port, uint16_t client_port) {
+  std::ifstream tcp("/proc/net/tcp");
+  std::string line;
+  std::getline(tcp, line);  // the column names
+  char local[64], remote[64];
+  while (std::getline(tcp, line)) {
+    unsigned long inode = 0;
+    unsigned state = 0;
+    // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
+    if (std::sscanf(line.c_str(), "%*d: %63s %63s %x %*s %*s %*s %*d %*d %lu", local, remote,
+                    &state, &inode) != 4) {
+      continue;
+    }
+    unsigned lport = 0, rport = 0;
+    std::sscanf(std::strchr(local, ':') + 1, "%x", &lport);
+    std::sscanf(std::strchr(remote, ':') + 1, "%x", &rport);
+    if (lport == server_port && rport == client_port) return inode;
+  }
+  return std::nullopt;
+}
+
+bool ServerLetGo(uint16_t server_port, int fd, unsigned long inode) {
+  std::optional<unsigned long> now = ServerEndInode(server_port, LocalPort(fd));
+  return !now || *now != inode;
 }
 
 bool SendRawAndHangUp(uint16_t port, const std::string& raw) {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,8 +34,16 @@ HttpResponse Send(const HttpRequest& request);
 HttpResponse Get(const std::string& url, std::vector<std::string> headers = {});
 HttpResponse Head(const std::string& url, std::vector<std::string> headers = {});
 
-// A TCP connection to 127.0.0.1:port (a descriptor the caller closes), or -1.
-int ConnectLoopback(uint16_t port);
+// A TCP connection to 127.0.0.1:port (a descriptor the caller closes), or -1. A
+// `receive_buffer` (bytes) keeps the receive window that small: a reader that stops.
+int ConnectLoopback(uint16_t port, int receive_buffer = 0);
+uint16_t LocalPort(int fd);
+// The inode of the server's end of the connection from local port `client_port` to
+// `server_port`, from /proc/net/tcp: 0 once the server has closed it (the kernel may keep
+// an orphan sending what is queued), nullopt when there is no such connection.
+std::optional<unsigned long> ServerEndInode(uint16_t server_port, uint16_t client_port);
+// Whether the server process no longer holds its end (once `inode`) of connection `fd`.
+bool ServerLetGo(uint16_t server_port, int fd, unsigned long inode);
 
 // Writes `raw` to a new TCP connection to 127.0.0.1:port, then closes it without reading
 // (a client that vanishes mid-request). Returns false if it could not connect.

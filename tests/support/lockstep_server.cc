@@ -46,7 +46,7 @@ void LockstepServer::Start() {
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
   process_ =
       std::make_unique<Background>(argv, scratch_.path() / ("logs-" + std::to_string(starts_++)));
-  std::regex serving(R"(serving the registry on http://127\.0\.0\.1:(\d+)/)");
+  std::regex serving(R"(serving the registry on https?://127\.0\.0\.1:(\d+)/)");
   std::smatch m;
   port_ = 0;
   bool up = WaitFor([&] {

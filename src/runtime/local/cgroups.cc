@@ -64,9 +64,10 @@ uint64_t OwnCgroup::PeakMemory() const {
 }
 
 std::optional<uint64_t> OwnCgroup::OomKills() const {
-  // v2: memory.events is hierarchical, so ours counts the container's. v1: the container's
-  // memory.oom_control (kernel 4.13 and later).
-  fs::path file = Unified() ? kRoot / "lockstep" / name_ / "memory.events"
+  // The container's own cgroup (kept until runc deletes the container): memory.events on v2
+  // (local, so a `memory_localevents` mount counts it too), memory.oom_control on v1
+  // (kernel 4.13 and later).
+  fs::path file = Unified() ? kRoot / "lockstep" / name_ / "c" / "memory.events"
                             : kRoot / "memory" / "lockstep" / name_ / "c" / "memory.oom_control";
   Result<std::string> text = os::ReadFile(file, 4096);
   if (!text.ok()) return std::nullopt;

@@ -31,9 +31,8 @@ class OwnCgroup {
   // The most memory the container used, in bytes (0 if the kernel does not say).
   uint64_t PeakMemory() const;
   // How many of the container's processes the kernel's OOM killer ended, a child as much as
-  // the main process; nullopt when the kernel does not say. On cgroup v1 the count lives
-  // only in the container's own cgroup, so it is read before runc deletes the container
-  // (`runc run --keep`).
+  // the main process; nullopt when the kernel does not say. Read from the container's own
+  // cgroup, so before runc deletes the container (`runc run --keep`).
   std::optional<uint64_t> OomKills() const;
 
  private:

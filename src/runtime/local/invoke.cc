@@ -113,9 +113,11 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
       runc_.Run(id, bundle,
                 {.in = in.first.get(), .out = out.second.get(), .err = err.second.get()}));
   // The stopped container is kept until its counters are read; deleted before its cgroup.
+  // (The id by value: `result`, which holds the other copy, is moved out on return before
+  // this runs.)
   struct DeleteContainer {
     const Runc& runc;
-    const std::string& id;
+    std::string id;
     ~DeleteContainer() { (void)runc.Delete(id, true); }
   } delete_container{runc_, id};
   in.first = os::UniqueFd();
@@ -170,8 +172,9 @@ Result<Invocation> LocalTarget::Invoke(const Placement& where, const std::string
     }
   }
   LS_ASSIGN_OR_RETURN(result.exit_code, runc.Wait());
-  // runc's own failure (an entrypoint that is not there, say) is not the function's exit.
-  if (result.exit_code != 0 && !killed) {
+  // runc's own failure (an entrypoint that is not there, say) is not the function's exit:
+  // runc exits 1 and says why in its log, and the function has written nothing.
+  if (result.exit_code == 1 && !killed && result.output.empty()) {
     if (std::string why = Runc::StartError(bundle); !why.empty()) {
       return FailedPrecondition(
           "the function of release " + release_id + " could not start: " + why,
