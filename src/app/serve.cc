@@ -222,6 +222,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   Periodic expire_uploads(std::chrono::minutes(1),
                           [&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
   server->Run();
+  std::signal(SIGHUP, SIG_IGN);  // while it winds down, as while it started
   commits.Finish();
   lookups.Finish();
   out << "lockstep: stopped\n";

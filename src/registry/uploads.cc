@@ -285,6 +285,9 @@ size_t UploadSessions::ExpireIdle(int64_t max_idle_seconds) {
     Result<int64_t> mtime = os::ModifiedTime(stamp);
     if (!mtime.ok()) mtime = os::ModifiedTime(path);  // a session still being created
     if (!mtime.ok() || *mtime >= cutoff) continue;
+    // No request adopts the session from disk between its leaving the map and its removal
+    // (it would be answered for bytes about to go).
+    std::lock_guard adopting(adopt_mu_);
     {
       std::lock_guard lock(mu_);
       auto it = sessions_.find(id);

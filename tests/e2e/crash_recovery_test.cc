@@ -11,7 +11,6 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "tests/support/registry_client.h"
 
@@ -34,18 +33,6 @@ std::map<std::string, fs::path> UploadData(const LockstepServer& server) {
     out[e.path().filename().string()] = e.path() / "data";
   }
   return out;
-}
-
-// Whether `pid` holds (not waits for) an exclusive flock(2), from /proc/locks.
-bool HoldsExclusiveFlock(pid_t pid) {
-  std::ifstream locks("/proc/locks");
-  for (std::string line; std::getline(locks, line);) {
-    std::istringstream words(line);
-    std::string id, kind, advisory, mode, owner;
-    words >> id >> kind >> advisory >> mode >> owner;
-    if (kind == "FLOCK" && mode == "WRITE" && owner == std::to_string(pid)) return true;
-  }
-  return false;
 }
 
 size_t CountFiles(const fs::path& dir) {
@@ -148,18 +135,21 @@ TEST(CrashRecovery, KillDuringASweepLeavesNoStuckLockAndNoHalfImage) {
   Background gc(
       {LockstepBinary(), "registry", "gc", "--grace", "0s", "--data", server.data_dir().string()},
       server.scratch() / "gc-logs");
-  // The point: gc holds its lock and has removed some garbage but not all.
+  // The point: gc holds its lock and has begun removing garbage. It is frozen there
+  // (SIGSTOP), so what the test sees is what the kill leaves.
   ASSERT_TRUE(WaitFor(
       [&] {
         if (!gc.Running()) return true;
-        size_t now = CountFiles(blobs);
-        return HoldsExclusiveFlock(gc.pid()) && now < before && now > before - kGarbage / 2;
+        if (Flocks(gc.pid()).held_exclusive == 0 || CountFiles(blobs) >= before) return false;
+        ::kill(gc.pid(), SIGSTOP);
+        return true;
       },
       std::chrono::seconds(60)));
   ASSERT_TRUE(gc.Running()) << "the sweep ended before it could be caught: " << gc.Stderr();
-  gc.Stop(SIGKILL);
   size_t left = CountFiles(blobs);
-  EXPECT_GT(left, before - kGarbage) << "killed after the sweep";
+  gc.Stop(SIGKILL);
+  ASSERT_GT(left, before - kGarbage) << "caught after the sweep";
+  ASSERT_LT(left, before) << "caught before the sweep";
 
   // The tagged image is whole: every part of it pulls.
   HttpResponse manifest = client.Do("GET", "/v2/app/manifests/1.0.0");

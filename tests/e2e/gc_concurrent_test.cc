@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
 
@@ -128,19 +127,6 @@ TEST(GcConcurrent, UploadInFlightSurvivesASweepAndDryRunRemovesNothing) {
   EXPECT_NE(bad.err.find("--grace"), std::string::npos);
 }
 
-// Processes `pid` has waiting for a flock(2), from /proc/locks ("-> FLOCK ... PID ...").
-int BlockedFlocks(pid_t pid) {
-  std::ifstream locks("/proc/locks");
-  int n = 0;
-  for (std::string line; std::getline(locks, line);) {
-    std::istringstream words(line);
-    std::string id, arrow, kind, advisory, mode, owner;
-    words >> id >> arrow >> kind >> advisory >> mode >> owner;
-    if (arrow == "->" && kind == "FLOCK" && owner == std::to_string(pid)) ++n;
-  }
-  return n;
-}
-
 TEST(GcConcurrent, PullsAndHealthAnswerWhileASweepHoldsTheCommitLock) {
   // Two connection threads, whatever the machine: eight waiting commits are more than it
   // has, so had they waited there, nothing would answer.
@@ -177,7 +163,7 @@ TEST(GcConcurrent, PullsAndHealthAnswerWhileASweepHoldsTheCommitLock) {
   }
   // Commits wait on the lock inside the server (at least as many as it has connection
   // threads, which is all it takes to stop every answer if they wait there).
-  ASSERT_TRUE(WaitFor([&] { return BlockedFlocks(server.pid()) >= 2; }, std::chrono::seconds(60)))
+  ASSERT_TRUE(WaitFor([&] { return Flocks(server.pid()).waiting >= 2; }, std::chrono::seconds(60)))
       << "the commits never reached the lock";
 
   auto get = [&](const std::string& path) {
@@ -212,7 +198,7 @@ TEST(GcConcurrent, ASweepWaitsForACommitInProgress) {
   Background gc({LockstepBinary(), "registry", "gc", "--grace", "0s", "--output", "json", "--data",
                  server.data_dir().string()},
                 server.scratch() / "gc-logs");
-  ASSERT_TRUE(WaitFor([&] { return BlockedFlocks(gc.pid()) == 1 || !gc.Running(); }));
+  ASSERT_TRUE(WaitFor([&] { return Flocks(gc.pid()).waiting == 1 || !gc.Running(); }));
   ASSERT_TRUE(gc.Running()) << "gc swept during a commit: " << gc.Stdout() << gc.Stderr();
   // (A GET: a HEAD would mark the blob wanted, and the grace period would keep it.)
   EXPECT_EQ(client.Do("GET", "/v2/app/blobs/" + garbage).status, 200);

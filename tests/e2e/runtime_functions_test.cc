@@ -61,6 +61,13 @@ TEST_F(Functions, ReturnOutputLogsExitStatusDurationAndPeakMemory) {
   for (const auto& c : *containers) EXPECT_NE(c.id, run.invocation_id) << c.status;
 }
 
+// runc's own failure is told apart from a function that fails: this one is its exit 1.
+TEST_F(Functions, AFunctionThatFailsOnItsOwnIsItsExitNotAStartError) {
+  Invocation run = Invoke(fixture_->Function("echo 'no such thing' >&2; exit 1"));
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_EQ(run.logs, "no such thing\n");
+}
+
 TEST_F(Functions, LargeEventsAndOutputsDoNotDeadlock) {
   std::string event(3 << 20, 'x');
   Invocation run = Invoke(fixture_->Function("cat; cat /bin/busybox >&2"), event);

@@ -3,12 +3,15 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 namespace lockstep::testing {
@@ -129,6 +132,7 @@ std::optional<unsigned long> ServerEndInode(uint16_t server_port, uint16_t clien
                     &state, &inode) != 4) {
       continue;
     }
+    if (state == 0x06) continue;  // TIME_WAIT: no process holds it
     unsigned lport = 0, rport = 0;
     std::sscanf(std::strchr(local, ':') + 1, "%x", &lport);
     std::sscanf(std::strchr(remote, ':') + 1, "%x", &rport);
@@ -137,9 +141,31 @@ std::optional<unsigned long> ServerEndInode(uint16_t server_port, uint16_t clien
   return std::nullopt;
 }
 
-bool ServerLetGo(uint16_t server_port, int fd, unsigned long inode) {
-  std::optional<unsigned long> now = ServerEndInode(server_port, LocalPort(fd));
-  return !now || *now != inode;
+bool ClosedByServerWithin(int fd, std::chrono::seconds limit, std::string* answer) {
+  auto end = std::chrono::steady_clock::now() + limit;
+  char sink[4096];
+  while (std::chrono::steady_clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    end - std::chrono::steady_clock::now())
+                                    .count());
+    if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
+    ssize_t n = ::recv(fd, sink, sizeof sink, MSG_DONTWAIT);
+    if (n <= 0) return true;  // EOF or reset
+    if (answer != nullptr) answer->append(sink, static_cast<size_t>(n));
+  }
+  return false;
+}
+
+bool HoldsSocket(pid_t pid, unsigned long inode) {
+  std::string want = "socket:[" + std::to_string(inode) + "]";
+  std::error_code ec;
+  for (const auto& e :
+       std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    if (std::filesystem::read_symlink(e.path(), link_ec).string() == want) return true;
+  }
+  return false;
 }
 
 bool SendRawAndHangUp(uint16_t port, const std::string& raw) {

@@ -1,6 +1,9 @@
 // A small HTTP client for end-to-end tests (libcurl underneath).
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -42,8 +45,11 @@ uint16_t LocalPort(int fd);
 // `server_port`, from /proc/net/tcp: 0 once the server has closed it (the kernel may keep
 // an orphan sending what is queued), nullopt when there is no such connection.
 std::optional<unsigned long> ServerEndInode(uint16_t server_port, uint16_t client_port);
-// Whether the server process no longer holds its end (once `inode`) of connection `fd`.
-bool ServerLetGo(uint16_t server_port, int fd, unsigned long inode);
+// Waits up to `limit` for the server to close `fd` (a read sees EOF or a reset); what it
+// sent before closing is added to `answer`.
+bool ClosedByServerWithin(int fd, std::chrono::seconds limit, std::string* answer = nullptr);
+// Whether process `pid` holds the socket `inode` open.
+bool HoldsSocket(pid_t pid, unsigned long inode);
 
 // Writes `raw` to a new TCP connection to 127.0.0.1:port, then closes it without reading
 // (a client that vanishes mid-request). Returns false if it could not connect.

@@ -137,4 +137,26 @@ bool WaitFor(const std::function<bool()>& condition, std::chrono::milliseconds t
   return condition();
 }
 
+FlockCounts Flocks(pid_t pid) {
+  FlockCounts out;
+  std::ifstream locks("/proc/locks");
+  const std::string owner = std::to_string(pid);
+  for (std::string line; std::getline(locks, line);) {
+    std::istringstream words(line);
+    std::string id, kind;
+    words >> id >> kind;
+    bool waiting = kind == "->";
+    if (waiting) words >> kind;
+    std::string advisory, mode, who;
+    words >> advisory >> mode >> who;
+    if (kind != "FLOCK" || who != owner) continue;
+    if (waiting) {
+      ++out.waiting;
+    } else if (mode == "WRITE") {
+      ++out.held_exclusive;
+    }
+  }
+  return out;
+}
+
 }  // namespace lockstep::testing

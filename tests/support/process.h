@@ -52,6 +52,14 @@ class Background {
 bool WaitFor(const std::function<bool()>& condition,
              std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
+// The flock(2) locks of process `pid`, from /proc/locks: held exclusively, and waited for
+// ("-> FLOCK ..." lines).
+struct FlockCounts {
+  int held_exclusive = 0;
+  int waiting = 0;
+};
+FlockCounts Flocks(pid_t pid);
+
 // Whole file contents, or empty.
 std::string Slurp(const std::filesystem::path& path);
 
