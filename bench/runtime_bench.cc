@@ -11,9 +11,9 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
-#include <regex>
 #include <thread>
 
+#include "bench/peers.h"
 #include "client/transfer.h"
 #include "os/file.h"
 #include "os/process.h"
@@ -25,37 +25,15 @@ namespace lockstep {
 namespace {
 
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::Die;
+using bench::Median;
+using bench::Ms;
+using bench::Must;
+using bench::Percentile;
+using bench::Wrk;
+using bench::WrkResult;
 using runtime::HealthState;
-
-double Ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v.empty()
-             ? 0
-             : v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-[[noreturn]] void Die(const std::string& what, const Status& s) {
-  std::cerr << "runtime_bench: " << what << ": " << s.ToString() << "\n";
-  std::exit(1);
-}
-
-template <class T>
-T Must(Result<T> r, const std::string& what) {
-  if (!r.ok()) Die(what, r.status());
-  return std::move(r).value();
-}
-
-void Must(const Status& s, const std::string& what) {
-  if (!s.ok()) Die(what, s);
-}
 
 std::string WaitHealthy(runtime::local::LocalTarget& target, const std::string& id) {
   auto deadline = Clock::now() + std::chrono::seconds(30);
@@ -67,111 +45,7 @@ std::string WaitHealthy(runtime::local::LocalTarget& target, const std::string& 
 }
 
 // CPU seconds this process (the target and its proxy) has used.
-double ProcessCpuSeconds() {
-  Result<std::string> stat = os::ReadFile("/proc/self/stat", 4096);
-  if (!stat.ok()) return 0;
-  std::string rest = stat->substr(stat->rfind(')') + 2);
-  std::vector<std::string> fields;
-  size_t at = 0;
-  while (at < rest.size()) {
-    size_t space = rest.find(' ', at);
-    fields.push_back(rest.substr(at, space - at));
-    if (space == std::string::npos) break;
-    at = space + 1;
-  }
-  // utime and stime are fields 14 and 15 of the line; 12 and 13 after the command.
-  return (std::stod(fields[11]) + std::stod(fields[12])) /
-         static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-struct WrkResult {
-  double requests_per_second = 0;
-  double p99_ms = 0;
-};
-
-WrkResult Wrk(uint16_t port, int seconds) {
-  os::Captured run =
-      Must(os::RunCapture({"wrk", "-t2", "-c64", "-d" + std::to_string(seconds) + "s", "--latency",
-                           "http://127.0.0.1:" + std::to_string(port) + "/"}),
-           "wrk");
-  WrkResult r;
-  std::smatch m;
-  if (std::regex_search(run.out, m, std::regex(R"(Requests/sec:\s+([0-9.]+))")))
-    r.requests_per_second = std::stod(m[1]);
-  if (std::regex_search(run.out, m, std::regex(R"(99%\s+([0-9.]+)(us|ms|s))"))) {
-    double v = std::stod(m[1]);
-    r.p99_ms = m[2] == "us" ? v / 1000 : m[2] == "s" ? v * 1000 : v;
-  }
-  if (std::regex_search(run.out, std::regex("Non-2xx|Socket errors"))) {
-    std::cerr << "runtime_bench: wrk saw errors:\n" << run.out;
-  }
-  return r;
-}
-
-// A port the kernel has free right now (the peers are told a port in their config).
-uint16_t FreePort() { return Must(runtime::local::PickFreePort(), "free port"); }
-
-// Waits until something accepts on 127.0.0.1:port.
-bool Accepting(uint16_t port) {
-  auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    os::Captured probe = Must(os::RunCapture({"curl", "-s", "-o", "/dev/null", "-m", "1",
-                                              "http://127.0.0.1:" + std::to_string(port) + "/"}),
-                              "curl");
-    if (probe.exit_code == 0) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return false;
-}
-
-// The reverse proxies users would otherwise put in front of a service, configured as such
-// proxies are for it: two workers (the machine's two cores, as lockstep's proxy has two
-// threads), HTTP/1.1 kept alive to the backend, no logging, no buffering of answers.
-struct Peer {
-  std::string name;
-  uint16_t port = 0;
-  os::Child child;
-};
-
-Peer StartNginx(const fs::path& dir, uint16_t backend) {
-  Peer p{"nginx", FreePort(), {}};
-  Must(os::MakeDirs(dir / "logs"), "nginx dir");
-  std::string conf =
-      "worker_processes 2;\nerror_log " + (dir / "logs" / "error.log").string() + " warn;\npid " +
-      (dir / "nginx.pid").string() +
-      ";\nevents { worker_connections 4096; }\nhttp {\n  access_log off;\n"
-      "  upstream service { server 127.0.0.1:" +
-      std::to_string(backend) +
-      "; keepalive 128; }\n  server {\n    listen 127.0.0.1:" + std::to_string(p.port) +
-      ";\n    location / {\n      proxy_pass http://service;\n"
-      "      proxy_http_version 1.1;\n      proxy_set_header Connection \"\";\n"
-      "      proxy_buffering off;\n    }\n  }\n}\n";
-  Must(os::WriteFileAtomic(dir / "nginx.conf", conf), "nginx.conf");
-  p.child = Must(os::Spawn({"nginx", "-p", dir.string(), "-c", (dir / "nginx.conf").string(), "-g",
-                            "daemon off;"},
-                           {}),
-                 "nginx");
-  if (!Accepting(p.port)) Die("nginx", Unavailable("never accepted"));
-  return p;
-}
-
-Peer StartHaproxy(const fs::path& dir, uint16_t backend) {
-  Peer p{"haproxy", FreePort(), {}};
-  Must(os::MakeDirs(dir), "haproxy dir");
-  std::string conf =
-      "global\n  nbthread 2\n  maxconn 4096\ndefaults\n  mode http\n  timeout connect 5s\n"
-      "  timeout client 30s\n  timeout server 30s\n  option http-keep-alive\n"
-      "frontend web\n  bind 127.0.0.1:" +
-      std::to_string(p.port) +
-      "\n  default_backend service\nbackend service\n  http-reuse always\n"
-      "  server s1 127.0.0.1:" +
-      std::to_string(backend) + "\n";
-  Must(os::WriteFileAtomic(dir / "haproxy.cfg", conf), "haproxy.cfg");
-  p.child =
-      Must(os::Spawn({"haproxy", "-db", "-f", (dir / "haproxy.cfg").string()}, {}), "haproxy");
-  if (!Accepting(p.port)) Die("haproxy", Unavailable("never accepted"));
-  return p;
-}
+double ProcessCpuSeconds() { return bench::CpuSeconds(getpid()); }
 
 int Main(int argc, char** argv) {
   if (argc < 3) {
@@ -324,8 +198,8 @@ int Main(int argc, char** argv) {
     std::fflush(stdout);
     // The same backend behind nginx and haproxy, each measured beside lockstep's proxy in
     // alternating rounds (best of 2 each).
-    for (auto start : {&StartNginx, &StartHaproxy}) {
-      Peer peer = start(work / "peers" / std::to_string(work_us), direct_port);
+    for (auto start : {&bench::StartNginx, &bench::StartHaproxy}) {
+      bench::Peer peer = start(work / "peers" / std::to_string(work_us), direct_port);
       WrkResult theirs, ours;
       for (int round = 0; round < 2; ++round) {
         WrkResult t = Wrk(peer.port, wrk_seconds);

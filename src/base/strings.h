@@ -18,6 +18,9 @@ bool IEquals(std::string_view a, std::string_view b);
 // overflow, empty).
 std::optional<uint64_t> ParseUint(std::string_view s);
 
+// Levenshtein distance: the edits that turn one into the other (for "did you mean").
+size_t EditDistance(std::string_view a, std::string_view b);
+
 std::string HexEncode(std::string_view bytes);
 std::string Base64Decode(std::string_view in, bool* ok);
 std::string Base64UrlEncode(std::string_view bytes);

@@ -4,26 +4,12 @@
 #include <csignal>
 #include <iostream>
 
+#include "base/strings.h"
 #include "cli/image_commands.h"
 
 namespace lockstep::cli {
 
 namespace {
-
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
-}
 
 // "did you mean" for a mistyped subcommand.
 std::string Suggest(const CLI::App& app, std::string_view typed) {
@@ -65,6 +51,7 @@ int Main(int argc, char** argv, std::span<const AddCommand> more) {
   AddInspectCommand(app, globals, &exit);
   AddTagsCommand(app, globals, &exit);
   AddRunCommand(app, globals, &exit);
+  AddValidateCommand(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

@@ -13,5 +13,6 @@ void AddCopyCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddInspectCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddTagsCommand(CLI::App& app, Globals& g, ExitCode* exit);
 void AddRunCommand(CLI::App& app, Globals& g, ExitCode* exit);
+void AddValidateCommand(CLI::App& app, Globals& g, ExitCode* exit);
 
 }  // namespace lockstep::cli

@@ -1,8 +1,8 @@
 #include "git/work_tree.h"
 
-#include <git2.h>
-
 #include <memory>
+
+#include "git/libgit2.h"
 
 namespace lockstep::git {
 
@@ -10,24 +10,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// libgit2 keeps a reference count of initialisations; each use holds one.
-struct Library {
-  Library() { git_libgit2_init(); }
-  ~Library() { git_libgit2_shutdown(); }
-};
-
-Status GitError(const std::string& what) {
-  const git_error* e = git_error_last();
-  return Unavailable(what + ": " + (e && e->message ? e->message : "libgit2 error"));
-}
-
-template <class T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-using Repo = std::unique_ptr<git_repository, Deleter<git_repository, git_repository_free>>;
-using StatusList = std::unique_ptr<git_status_list, Deleter<git_status_list, git_status_list_free>>;
-using Remote = std::unique_ptr<git_remote, Deleter<git_remote, git_remote_free>>;
+Status GitError(const std::string& what) { return Unavailable(what + ": " + LastError()); }
 
 }  // namespace
 

@@ -6,6 +6,7 @@
 
 #include "os/netns.h"
 #include "proxy/header_rules.h"
+#include "proxy/wire.h"
 
 namespace lockstep::proxy {
 
@@ -75,12 +76,19 @@ Task<beast::error_code> Forwarder::ConnectUpstream(const runtime::Backend& backe
   co_return beast::error_code{};
 }
 
+Task<beast::error_code> Forwarder::SendOut(Socket& to, Conn& conn) {
+  auto [ec, written] = co_await asio::async_write(to, asio::buffer(conn.out), kTuple);
+  // A large body is not kept for the rest of a kept-alive connection's life.
+  if (conn.out.capacity() > kKeptOutBytes) std::string().swap(conn.out);
+  co_return ec;
+}
+
 Task<bool> Forwarder::Reply(Conn& conn, Response& res, bool keep_alive, bool head) {
   StripHopByHop(res);
   res.keep_alive(keep_alive);
   if (!head) res.prepare_payload();
-  auto [write_ec, written] = co_await http::async_write(conn.client, res, kTuple);
-  co_return !write_ec;
+  RenderMessage(res, conn.out);
+  co_return !co_await SendOut(conn.client, conn);
 }
 
 Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& client_ip,
@@ -106,7 +114,8 @@ Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& c
         co_return co_await Reply(conn, failed, keep_alive, false);
       }
     }
-    auto [write_ec, w] = co_await http::async_write(conn.upstream, req, kTuple);
+    RenderMessage(req, conn.out);  // again for a second attempt: SendOut may free it
+    beast::error_code write_ec = co_await SendOut(conn.upstream, conn);
     AnswerParser answer;
     ReadHeader read{write_ec, false};
     if (!write_ec) read = co_await ReadFinalHeader(conn, answer, head);

@@ -47,6 +47,8 @@ struct ReadHeader {
 // Bodies up to this size are held whole (and a request may be sent twice); larger or
 // chunked ones are streamed through.
 inline constexpr uint64_t kBufferedBody = 1 << 20;
+// What a connection keeps of its send buffer between messages.
+inline constexpr size_t kKeptOutBytes = 64 * 1024;
 
 // One client connection and the upstream connection it reuses while the same instance
 // is routed. `deadline` is when the sweeper gives up on whatever the connection waits for.
@@ -56,6 +58,7 @@ struct Conn {
   Socket upstream;
   beast::flat_buffer client_buffer;
   beast::flat_buffer upstream_buffer;
+  std::string out;                // the wire form of the message being sent (proxy/wire.h), reused
   std::string upstream_instance;  // empty: no open upstream connection
   Clock::time_point deadline = Clock::time_point::max();
   bool timed_out = false;
@@ -98,6 +101,9 @@ class Forwarder {
 
   template <class Fields>
   static void PrepareForUpstream(Fields& f, const std::string& client_ip);
+
+  // Writes the message rendered into conn.out to `to`.
+  static Task<beast::error_code> SendOut(Socket& to, Conn& conn);
 
   Task<beast::error_code> ConnectUpstream(const runtime::Backend& backend, Conn& conn);
 

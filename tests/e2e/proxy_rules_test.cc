@@ -24,6 +24,7 @@ struct SeenRequest {
   int index = 0;       // 1 for the first request on its connection
   std::string method;
   std::string head;  // request line and headers, each ending in CRLF
+  std::string body;
 };
 
 // A backend on a loopback port the kernel picked. For each request it reads (headers, and a
@@ -85,6 +86,7 @@ class ScriptedBackend {
       while (buffer.size() < end + 4 + length) {
         if (!Read(fd, buffer)) return;
       }
+      r.body = buffer.substr(end + 4, length);
       buffer.erase(0, end + 4 + length);
       {
         std::lock_guard lock(mu_);
@@ -146,6 +148,23 @@ std::string ReadOneAnswer(int fd) {
   }
 }
 
+// Sends a whole request on `fd` and reads one answer.
+std::string Exchange(int fd, const std::string& request) {
+  EXPECT_EQ(::send(fd, request.data(), request.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(request.size()));
+  return ReadOneAnswer(fd);
+}
+
+// A backend script that answers the first request of each connection and closes the
+// connection on the second without answering (as a server whose keep-alive timer just
+// ran out).
+ScriptedBackend::Script AnswerOnlyTheFirstRequestOfAConnection(const std::string& body) {
+  return [body](const SeenRequest& r) -> std::optional<std::string> {
+    if (r.index > 1) return std::nullopt;
+    return Ok(body);
+  };
+}
+
 // A proxy whose one public port routes to `backend_port` as prod/web.
 class ProxyRules : public ::testing::Test {
  protected:
@@ -190,24 +209,18 @@ TEST_F(ProxyRules, ABackendsInterimAnswerIsNotPassedOffAsTheAnswer) {
 }
 
 TEST_F(ProxyRules, OnlyIdempotentRequestsAreSentAgainWhenAKeptConnectionDies) {
-  // The backend answers the first request of each connection, and closes the connection
-  // on the second without answering (as a server whose keep-alive timer just ran out).
-  ScriptedBackend backend([](const SeenRequest& r) -> std::optional<std::string> {
-    if (r.index > 1) return std::nullopt;
-    return Ok("hello");
-  });
+  ScriptedBackend backend(AnswerOnlyTheFirstRequestOfAConnection("hello"));
   Route(backend.port());
   int fd = ConnectLoopback(public_port_);
   ASSERT_GE(fd, 0);
-  auto exchange = [fd](const std::string& request) {
-    EXPECT_GT(::send(fd, request.data(), request.size(), MSG_NOSIGNAL), 0);
-    return ReadOneAnswer(fd);
-  };
-  EXPECT_NE(exchange("GET /a HTTP/1.1\r\nHost: shop\r\n\r\n").find("200 OK"), std::string::npos);
+  EXPECT_NE(Exchange(fd, "GET /a HTTP/1.1\r\nHost: shop\r\n\r\n").find("200 OK"),
+            std::string::npos);
   // GET on the kept upstream connection: it dies unanswered, the proxy sends it again.
-  EXPECT_NE(exchange("GET /b HTTP/1.1\r\nHost: shop\r\n\r\n").find("200 OK"), std::string::npos);
+  EXPECT_NE(Exchange(fd, "GET /b HTTP/1.1\r\nHost: shop\r\n\r\n").find("200 OK"),
+            std::string::npos);
   // POST on the kept connection: it dies unanswered, and is not sent a second time.
-  std::string post = exchange("POST /pay HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\n\r\n{}");
+  std::string post =
+      Exchange(fd, "POST /pay HTTP/1.1\r\nHost: shop\r\nContent-Length: 2\r\n\r\n{}");
   EXPECT_NE(post.find("502 Bad Gateway"), std::string::npos) << post;
   ::close(fd);
   int posts = 0, gets_b = 0;
@@ -217,6 +230,31 @@ TEST_F(ProxyRules, OnlyIdempotentRequestsAreSentAgainWhenAKeptConnectionDies) {
   }
   EXPECT_EQ(gets_b, 2) << "the GET was sent twice";
   EXPECT_EQ(posts, 1) << "the POST was sent once";
+}
+
+TEST_F(ProxyRules, ARequestSentAgainCarriesItsWholeBodyAgain) {
+  // Larger than what a connection keeps of its send buffer between messages: the second
+  // sending must not find it gone.
+  std::string body(200 * 1024, 'b');
+  for (size_t i = 0; i < body.size(); i += 1000) body[i] = static_cast<char>('0' + i % 10);
+  ScriptedBackend backend(AnswerOnlyTheFirstRequestOfAConnection("stored"));
+  Route(backend.port());
+  int fd = ConnectLoopback(public_port_);
+  ASSERT_GE(fd, 0);
+  EXPECT_NE(Exchange(fd, "GET /a HTTP/1.1\r\nHost: shop\r\n\r\n").find("200 OK"),
+            std::string::npos);
+  std::string put = Exchange(fd, "PUT /object HTTP/1.1\r\nHost: shop\r\nContent-Length: " +
+                                     std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_NE(put.find("200 OK"), std::string::npos) << put.substr(0, 200);
+  ::close(fd);
+  int puts = 0;
+  for (const SeenRequest& r : backend.seen()) {
+    if (r.method != "PUT") continue;
+    ++puts;
+    EXPECT_EQ(r.body.size(), body.size()) << "sending " << puts;
+    EXPECT_TRUE(r.body == body) << "sending " << puts << " carried other bytes";
+  }
+  EXPECT_EQ(puts, 2) << "the PUT went once on the kept connection and once on a fresh one";
 }
 
 TEST_F(ProxyRules, ForwardingHeadersAreTheProxysAndHopHeadersStayOnTheirHop) {

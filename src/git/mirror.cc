@@ -1,0 +1,388 @@
+#include "git/mirror.h"
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <cstring>
+
+#include "base/strings.h"
+#include "git/libgit2.h"
+#include "os/file.h"
+
+namespace lockstep::git {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Hex(const git_oid& oid) {
+  char hex[GIT_OID_HEXSZ + 1];
+  git_oid_tostr(hex, sizeof hex, &oid);
+  return hex;
+}
+
+std::string_view SshTypeName(git_cert_ssh_raw_type_t type) {
+  switch (type) {
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519:
+      return "ssh-ed25519";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256:
+      return "ecdsa-sha2-nistp256";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384:
+      return "ecdsa-sha2-nistp384";
+    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521:
+      return "ecdsa-sha2-nistp521";
+    case GIT_CERT_SSH_RAW_TYPE_RSA:
+      return "ssh-rsa";
+    case GIT_CERT_SSH_RAW_TYPE_DSS:
+      return "ssh-dss";
+    default:
+      return "";
+  }
+}
+
+// Host and port of an ssh:// URL ("ssh://user@host:port/path"), or of scp-like
+// "user@host:path" (port 22).
+bool SshHostPort(std::string_view url, std::string& host, uint16_t& port) {
+  port = 22;
+  std::string_view rest = url;
+  bool scp_like = !StartsWith(url, "ssh://");
+  if (!scp_like) rest.remove_prefix(6);
+  size_t at = rest.find('@');
+  size_t slash = rest.find('/');
+  if (at != std::string_view::npos && (slash == std::string_view::npos || at < slash))
+    rest.remove_prefix(at + 1);
+  std::string_view authority = rest.substr(0, scp_like ? rest.find(':') : rest.find('/'));
+  if (!scp_like) {
+    if (StartsWith(authority, "[")) {  // [::1]:2222
+      size_t close = authority.find(']');
+      if (close == std::string_view::npos) return false;
+      host = std::string(authority.substr(1, close - 1));
+      authority.remove_prefix(close + 1);
+      if (StartsWith(authority, ":")) {
+        std::optional<uint64_t> p = ParseUint(authority.substr(1));
+        if (!p || *p == 0 || *p > 65535) return false;
+        port = static_cast<uint16_t>(*p);
+      }
+      return !host.empty();
+    }
+    if (size_t colon = authority.rfind(':'); colon != std::string_view::npos) {
+      std::optional<uint64_t> p = ParseUint(authority.substr(colon + 1));
+      if (!p || *p == 0 || *p > 65535) return false;
+      port = static_cast<uint16_t>(*p);
+      authority = authority.substr(0, colon);
+    }
+  }
+  host = std::string(authority);
+  return !host.empty();
+}
+
+// HMAC-SHA1 of `name` keyed with `salt`, as OpenSSH's hashed known_hosts names are.
+std::string HashedName(std::string_view salt, std::string_view name) {
+  unsigned char out[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha1(), salt.data(), static_cast<int>(salt.size()),
+       reinterpret_cast<const unsigned char*>(name.data()), name.size(), out, &len);
+  return std::string(reinterpret_cast<const char*>(out), len);
+}
+
+bool NameMatches(std::string_view pattern, std::string_view name) {
+  if (StartsWith(pattern, "|1|")) {
+    std::vector<std::string_view> parts = Split(pattern.substr(3), '|');
+    if (parts.size() != 2) return false;
+    bool ok_salt = false, ok_hash = false;
+    std::string salt = Base64Decode(parts[0], &ok_salt);
+    std::string hash = Base64Decode(parts[1], &ok_hash);
+    return ok_salt && ok_hash && HashedName(salt, name) == hash;
+  }
+  for (std::string_view n : Split(pattern, ',')) {
+    if (n == name) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t port,
+                  std::string_view type, std::string_view key) {
+  std::string name =
+      port == 22 ? std::string(host) : "[" + std::string(host) + "]:" + std::to_string(port);
+  bool pinned = false;
+  for (std::string_view line : Split(known_hosts, '\n')) {
+    line = Trim(line);
+    if (line.empty() || line[0] == '#') continue;
+    std::vector<std::string_view> fields;
+    for (std::string_view f : Split(line, ' ')) {
+      if (!f.empty()) fields.push_back(f);
+    }
+    bool revoked = false;
+    if (!fields.empty() && fields[0] == "@revoked") {
+      revoked = true;
+      fields.erase(fields.begin());
+    } else if (!fields.empty() && fields[0][0] == '@') {
+      continue;  // @cert-authority: host certificates are not used here
+    }
+    if (fields.size() < 3 || !NameMatches(fields[0], name)) continue;
+    bool ok = false;
+    std::string blob = Base64Decode(fields[2], &ok);
+    if (!ok || blob != key) continue;
+    if (revoked) return false;
+    if (fields[1] == type) pinned = true;
+  }
+  return pinned;
+}
+
+struct Mirror::Impl {
+  Library library;
+  fs::path dir;
+  Repo repo;
+};
+
+Mirror::Mirror(std::unique_ptr<Impl> impl, RemoteOptions remote)
+    : impl_(std::move(impl)), remote_(std::move(remote)) {}
+
+Mirror::~Mirror() = default;
+
+Result<std::unique_ptr<Mirror>> Mirror::Open(const fs::path& dir, RemoteOptions remote) {
+  if (remote.url.empty()) return InvalidArgument("the deploy repository's URL is empty");
+  if (Status s = [&]() -> Status {
+        for (char c : remote.branch) {
+          if (static_cast<unsigned char>(c) <= ' ' || c == '~' || c == '^' || c == ':' ||
+              c == '?' || c == '*' || c == '[' || c == '\\')
+            return InvalidArgument("branch \"" + remote.branch + "\" is not a branch name");
+        }
+        if (remote.branch.empty() || remote.branch.find("..") != std::string::npos ||
+            StartsWith(remote.branch, "-") || StartsWith(remote.branch, "/"))
+          return InvalidArgument("branch \"" + remote.branch + "\" is not a branch name");
+        return Status::Ok();
+      }();
+      !s.ok()) {
+    return s;
+  }
+  bool ssh = StartsWith(remote.url, "ssh://") || (remote.url.find("://") == std::string::npos &&
+                                                  remote.url.find('@') != std::string::npos);
+  if (ssh && remote.known_hosts.empty()) {
+    return InvalidArgument(
+        "an ssh remote needs a known_hosts file that pins the server's host "
+        "key (lockstep accepts no host key blindly)");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->dir = dir;
+  git_repository* raw = nullptr;
+  int rc = fs::exists(dir / "HEAD") ? git_repository_open_bare(&raw, dir.c_str())
+                                    : git_repository_init(&raw, dir.c_str(), 1);
+  if (rc != 0) return Unavailable("deploy repository mirror " + dir.string() + ": " + LastError());
+  impl->repo.reset(raw);
+  return std::unique_ptr<Mirror>(new Mirror(std::move(impl), std::move(remote)));
+}
+
+namespace {
+
+struct FetchContext {
+  const RemoteOptions* remote;
+  int credential_attempts = 0;
+  std::string refused;  // why a host key or credential was refused, for the error
+};
+
+int Credentials(git_credential** out, const char* /*url*/, const char* username_from_url,
+                unsigned int allowed, void* payload) {
+  auto* ctx = static_cast<FetchContext*>(payload);
+  // libgit2 asks again after a refusal; once is enough to know.
+  if (++ctx->credential_attempts > 1) {
+    ctx->refused = "the remote refused lockstep's credentials";
+    return GIT_EUSER;
+  }
+  if ((allowed & GIT_CREDENTIAL_SSH_KEY) != 0) {
+    if (ctx->remote->ssh_key.empty()) {
+      ctx->refused = "the ssh remote needs a key: set [deploy] ssh_key";
+      return GIT_EUSER;
+    }
+    return git_credential_ssh_key_new(out, username_from_url ? username_from_url : "git", nullptr,
+                                      ctx->remote->ssh_key.c_str(), "");
+  }
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) != 0 && !ctx->remote->https_token.empty()) {
+    return git_credential_userpass_plaintext_new(out, ctx->remote->https_user.c_str(),
+                                                 ctx->remote->https_token.c_str());
+  }
+  ctx->refused = "the remote asks for credentials lockstep has not been given";
+  return GIT_EUSER;
+}
+
+int CertificateCheck(git_cert* cert, int valid, const char* host, void* payload) {
+  auto* ctx = static_cast<FetchContext*>(payload);
+  if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2) {
+    // TLS: libgit2's own verification against the system's CAs decides.
+    return valid ? 0 : GIT_PASSTHROUGH;
+  }
+  auto* key = reinterpret_cast<git_cert_hostkey*>(cert);
+  std::string url_host;
+  uint16_t port = 22;
+  if (!SshHostPort(ctx->remote->url, url_host, port)) url_host = host ? host : "";
+  if ((key->type & GIT_CERT_SSH_RAW) == 0) {
+    ctx->refused = "the ssh server's host key could not be read to compare with known_hosts";
+    return GIT_ECERTIFICATE;
+  }
+  Result<std::string> known = os::ReadFile(ctx->remote->known_hosts, 1 << 20);
+  std::string_view type = SshTypeName(key->raw_type);
+  if (!known.ok() || !KnownHostKey(*known, url_host, port, type,
+                                   std::string_view(key->hostkey, key->hostkey_len))) {
+    ctx->refused = "the ssh server " + url_host + ":" + std::to_string(port) + " showed a " +
+                   std::string(type.empty() ? "host" : type) + " key that " +
+                   ctx->remote->known_hosts.string() +
+                   " does not pin (add the server's key there, e.g. from ssh-keyscan, after "
+                   "checking it)";
+    return GIT_ECERTIFICATE;
+  }
+  return 0;
+}
+
+}  // namespace
+
+Result<std::string> Mirror::Fetch() {
+  std::lock_guard lock(fetch_mu_);
+  git_remote* raw = nullptr;
+  if (git_remote_create_anonymous(&raw, impl_->repo.get(), remote_.url.c_str()) != 0) {
+    return InvalidArgument("deploy repository " + remote_.url + ": " + LastError());
+  }
+  Remote remote(raw);
+  FetchContext ctx{&remote_};
+  git_fetch_options options = GIT_FETCH_OPTIONS_INIT;
+  options.callbacks.credentials = Credentials;
+  options.callbacks.certificate_check = CertificateCheck;
+  options.callbacks.payload = &ctx;
+  options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  std::string refspec = "+refs/heads/" + remote_.branch + ":refs/heads/" + remote_.branch;
+  char* specs[] = {refspec.data()};
+  git_strarray refspecs = {specs, 1};
+  if (git_remote_fetch(remote.get(), &refspecs, &options, nullptr) != 0) {
+    return Unavailable("fetching " + remote_.url +
+                       " failed: " + (ctx.refused.empty() ? LastError() : ctx.refused));
+  }
+  git_oid head;
+  if (git_reference_name_to_id(&head, impl_->repo.get(),
+                               ("refs/heads/" + remote_.branch).c_str()) != 0) {
+    return NotFound("the deploy repository " + remote_.url + " has no branch " + remote_.branch);
+  }
+  return Hex(head);
+}
+
+Result<std::string> Mirror::Resolve(const std::string& revision) const {
+  if (revision.empty() || revision.size() > 255 || StartsWith(revision, "-") ||
+      revision.find_first_of(" \t\n:^~@{") != std::string::npos) {
+    return InvalidArgument("\"" + revision + "\" is not a commit id or a branch name");
+  }
+  git_object* raw = nullptr;
+  bool hex = revision.size() >= 4 && revision.size() <= GIT_OID_HEXSZ &&
+             revision.find_first_not_of("0123456789abcdef") == std::string::npos;
+  int rc = -1;
+  if (hex) {
+    git_oid oid;
+    git_oid_fromstrn(&oid, revision.data(), revision.size());
+    rc = git_object_lookup_prefix(&raw, impl_->repo.get(), &oid, revision.size(), GIT_OBJECT_ANY);
+  }
+  if (rc != 0) {
+    rc = git_revparse_single(&raw, impl_->repo.get(), ("refs/heads/" + revision).c_str());
+  }
+  if (rc != 0) {
+    return NotFound("the deploy repository has no commit or branch \"" + revision + "\"");
+  }
+  Object object(raw);
+  git_object* peeled = nullptr;
+  if (git_object_peel(&peeled, object.get(), GIT_OBJECT_COMMIT) != 0) {
+    return InvalidArgument("\"" + revision + "\" is not a commit");
+  }
+  Object commit(peeled);
+  return Hex(*git_object_id(commit.get()));
+}
+
+Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<std::string>& top,
+                                   const std::vector<std::string>& dirs,
+                                   const TreeLimits& limits) const {
+  git_oid oid;
+  if (commit.size() != GIT_OID_HEXSZ || git_oid_fromstr(&oid, commit.c_str()) != 0) {
+    return InvalidArgument("\"" + commit + "\" is not a full commit id");
+  }
+  git_object* raw = nullptr;
+  if (git_object_lookup(&raw, impl_->repo.get(), &oid, GIT_OBJECT_COMMIT) != 0) {
+    return NotFound("the deploy repository has no commit " + commit);
+  }
+  Object object(raw);
+  git_tree* tree_raw = nullptr;
+  if (git_commit_tree(&tree_raw, reinterpret_cast<git_commit*>(object.get())) != 0) {
+    return Unavailable("commit " + commit + ": " + LastError());
+  }
+  Tree tree(tree_raw);
+  git_odb* odb_raw = nullptr;
+  if (git_repository_odb(&odb_raw, impl_->repo.get()) != 0) {
+    return Unavailable("deploy repository mirror: " + LastError());
+  }
+  Odb odb(odb_raw);
+
+  struct Walk {
+    const std::vector<std::string>* top;
+    const std::vector<std::string>* dirs;
+    const TreeLimits* limits;
+    git_odb* odb;
+    TreeFiles out;
+    size_t total = 0;
+    Status error;
+  } walk{&top, &dirs, &limits, odb.get(), {}, 0, Status::Ok()};
+
+  auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+    auto* w = static_cast<Walk*>(payload);
+    std::string path = std::string(root) + git_tree_entry_name(entry);
+    git_filemode_t mode = git_tree_entry_filemode(entry);
+    bool wanted_dir = false, under = false;
+    for (const std::string& d : *w->dirs) {
+      wanted_dir = wanted_dir || path == d;
+      under = under || StartsWith(path, d + "/");
+    }
+    bool at_top = std::find(w->top->begin(), w->top->end(), path) != w->top->end();
+    if (mode == GIT_FILEMODE_TREE) return wanted_dir || under ? 0 : 1;  // 1: skip it
+    if (!under && !at_top) return 0;
+    if (mode == GIT_FILEMODE_LINK) {
+      w->out.skipped.push_back({path, "is a symbolic link"});
+      return 0;
+    }
+    if (mode == GIT_FILEMODE_COMMIT) {
+      w->out.skipped.push_back({path, "is a submodule"});
+      return 0;
+    }
+    if (w->out.files.size() >= w->limits->max_files) {
+      w->out.skipped.push_back(
+          {path, "is one file too many (at most " + std::to_string(w->limits->max_files) + ")"});
+      return 0;
+    }
+    size_t size = 0;
+    git_object_t type;
+    if (git_odb_read_header(&size, &type, w->odb, git_tree_entry_id(entry)) != 0) {
+      w->error = Unavailable(path + ": " + LastError());
+      return -1;
+    }
+    if (size > w->limits->max_file_bytes) {
+      w->out.skipped.push_back({path, "is larger than " + HumanBytes(w->limits->max_file_bytes)});
+      return 0;
+    }
+    if (w->total + size > w->limits->max_total_bytes) {
+      w->out.skipped.push_back({path, "passes the " + HumanBytes(w->limits->max_total_bytes) +
+                                          " a deploy repository may hold in all"});
+      return 0;
+    }
+    git_odb_object* obj_raw = nullptr;
+    if (git_odb_read(&obj_raw, w->odb, git_tree_entry_id(entry)) != 0) {
+      w->error = Unavailable(path + ": " + LastError());
+      return -1;
+    }
+    OdbObject obj(obj_raw);
+    w->total += git_odb_object_size(obj.get());
+    w->out.files.emplace(path, std::string(static_cast<const char*>(git_odb_object_data(obj.get())),
+                                           git_odb_object_size(obj.get())));
+    return 0;
+  };
+  if (git_tree_walk(tree.get(), GIT_TREEWALK_PRE, visit, &walk) != 0 && !walk.error.ok()) {
+    return walk.error;
+  }
+  if (!walk.error.ok()) return walk.error;
+  return std::move(walk.out);
+}
+
+}  // namespace lockstep::git

@@ -1,0 +1,86 @@
+// A bare mirror of a remote git repository (the deploy repository) under a directory of
+// the server's, fetched on demand, and the files of a tree read at an exact commit:
+// never a work tree, never whatever happens to be checked out.
+//
+// Remotes: a local path, file://, ssh:// (an ed25519 or ECDSA key; the host key must be
+// in the known_hosts file given, never accepted blindly) and https:// (a token). One fetch
+// at a time per mirror; reads may run beside a fetch. Thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace lockstep::git {
+
+struct RemoteOptions {
+  std::string url;
+  std::string branch = "main";
+  std::filesystem::path ssh_key;      // ssh://: the private key (not passphrase-protected)
+  std::filesystem::path known_hosts;  // ssh://: required; pins the server's host key
+  std::string https_user = "x-access-token";
+  std::string https_token;  // https://: sent as the password
+};
+
+// Files of a tree, and what was left out of them.
+struct TreeFiles {
+  std::map<std::string, std::string> files;  // path → contents
+  struct Skipped {
+    std::string path;
+    std::string why;  // "is a symbolic link", "is a submodule", "is larger than 1 MiB"…
+  };
+  std::vector<Skipped> skipped;
+};
+
+struct TreeLimits {
+  size_t max_files = 20'000;
+  size_t max_file_bytes = 1 << 20;
+  size_t max_total_bytes = 64 << 20;
+};
+
+class Mirror {
+ public:
+  // Opens the bare mirror at `dir`, creating it if it is not there.
+  static Result<std::unique_ptr<Mirror>> Open(const std::filesystem::path& dir,
+                                              RemoteOptions remote);
+  ~Mirror();
+
+  // Fetches the branch from the remote; returns the commit it now points at.
+  Result<std::string> Fetch();
+
+  // The full commit id `revision` names in the mirror: a commit id (full or abbreviated),
+  // or a branch the mirror has. kNotFound when it names nothing, kInvalidArgument when it
+  // is not a commit.
+  Result<std::string> Resolve(const std::string& revision) const;
+
+  // The blobs of `commit`'s tree whose paths are `top` or under a directory of `dirs`
+  // (nothing else is read). Links and submodules are listed as skipped, never followed;
+  // the limits bound what one commit can make the server read.
+  Result<TreeFiles> ReadTree(const std::string& commit, const std::vector<std::string>& top,
+                             const std::vector<std::string>& dirs,
+                             const TreeLimits& limits = {}) const;
+
+  const RemoteOptions& remote() const { return remote_; }
+
+ private:
+  struct Impl;
+  Mirror(std::unique_ptr<Impl> impl, RemoteOptions remote);
+  std::unique_ptr<Impl> impl_;
+  RemoteOptions remote_;
+  std::mutex fetch_mu_;
+};
+
+// Whether `key` (the raw host key a server showed, of type `type` as in known_hosts:
+// "ssh-ed25519", "ecdsa-sha2-nistp256"…) is pinned for `host` and `port` in the text of a
+// known_hosts file: plain and hashed (|1|salt|hash) host names, "[host]:port" for ports
+// other than 22, comma-separated names; @revoked lines refuse the key.
+bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t port,
+                  std::string_view type, std::string_view key);
+
+}  // namespace lockstep::git
