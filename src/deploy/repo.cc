@@ -191,7 +191,11 @@ class Reader {
     Add(file, node.source(),
         std::string(key) + (shown.empty() ? "" : " " + shown) + " must be a duration such as " +
             (millis ? "\"500ms\", \"30s\" or \"5m\"" : "\"30s\", \"10m\" or \"24h\"") +
-            " (at most " + std::to_string(max_seconds / 86400) + " days)");
+            " (at most " +
+            (max_seconds % 86400 == 0  ? std::to_string(max_seconds / 86400) + " days"
+             : max_seconds % 3600 == 0 ? std::to_string(max_seconds / 3600) + " hours"
+                                       : std::to_string(max_seconds) + " seconds") +
+            ")");
     return std::nullopt;
   }
 
@@ -786,8 +790,11 @@ class Reader {
           CheckKeys(*layer.file, *h, kHealthKeys, "[service.health]");
         }
       }
-      if (Found f = Lookup(pin, service_layer, "service", "health")) {
-        if (const toml::table* h = f.node->as_table()) ReadHealth(*f.file, *h, c.health);
+      // Key by key, as every table: the service file's check, then the environment's keys.
+      for (Layer layer : {service_layer, pin}) {
+        const toml::table* s = (*layer.table)["service"].as_table();
+        const toml::table* h = s ? (*s)["health"].as_table() : nullptr;
+        if (h != nullptr) ReadHealth(*layer.file, *h, c.health);
       }
     }
 
@@ -815,13 +822,17 @@ class Reader {
         }
       }
     }
-    if (const toml::node* node = h.get("interval")) {
-      if (auto ms = Duration(file, *node, "interval", true, 3600); ms && *ms > 0)
-        health.interval_ms = static_cast<uint32_t>(*ms);
-    }
-    if (const toml::node* node = h.get("timeout")) {
-      if (auto ms = Duration(file, *node, "timeout", true, 3600); ms && *ms > 0)
-        health.timeout_ms = static_cast<uint32_t>(*ms);
+    for (std::string_view key : {"interval", "timeout"}) {
+      const toml::node* node = h.get(key);
+      if (node == nullptr) continue;
+      std::optional<int64_t> ms = Duration(file, *node, key, true, 3600);
+      if (!ms) continue;
+      if (*ms == 0) {
+        Add(file, node->source(),
+            "health " + std::string(key) + " must be more than 0, e.g. \"1s\"");
+        continue;
+      }
+      (key == "interval" ? health.interval_ms : health.timeout_ms) = static_cast<uint32_t>(*ms);
     }
     if (const toml::node* node = h.get("successes")) {
       if (auto n = Integer(file, *node, "successes", 1, 100))

@@ -107,9 +107,29 @@ TEST(DeployRepo, ASyntaxErrorIsOneProblemWithItsPlace) {
   RepoFiles files = Shop();
   files["services/web.toml"] = "kind = \"service\"\nimage = \"shop/web\nport = 1\n";
   ReadResult r = ReadRepo(files);
-  ASSERT_FALSE(r.problems.empty());
+  ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(Messages(r));
   EXPECT_EQ(r.problems[0].file, "services/web.toml");
   EXPECT_EQ(r.problems[0].line, 2u);
+}
+
+TEST(DeployRepo, AnEnvironmentOverridesHealthKeyByKey) {
+  RepoFiles files = Shop();
+  files["environments/prod/web.toml"] += "health = { timeout = \"3s\" }\n";
+  ReadResult r = ReadRepo(files);
+  ASSERT_TRUE(r.problems.empty()) << ::testing::PrintToString(Messages(r));
+  const HealthCheck& h = r.repo.deployed.at("prod").at("web").release.config.health;
+  EXPECT_EQ(h.timeout_ms, 3000u) << "prod's own key";
+  EXPECT_EQ(h.path, "/healthz") << "the service file's other keys stay";
+  EXPECT_EQ(h.successes, 2u);
+  EXPECT_EQ(r.repo.deployed.at("dev").at("web").release.config.health.timeout_ms, 1000u);
+}
+
+TEST(DeployRepo, AZeroHealthIntervalIsAProblemNotIgnored) {
+  RepoFiles files = Shop();
+  files["environments/prod/web.toml"] += "health = { interval = \"0ms\" }\n";
+  ReadResult r = ReadRepo(files);
+  ASSERT_EQ(r.problems.size(), 1u) << ::testing::PrintToString(Messages(r));
+  EXPECT_EQ(r.problems[0].message, "health interval must be more than 0, e.g. \"1s\"");
 }
 
 }  // namespace

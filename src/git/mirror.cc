@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "base/strings.h"
@@ -121,12 +122,14 @@ bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t 
     } else if (!fields.empty() && fields[0][0] == '@') {
       continue;  // @cert-authority: host certificates are not used here
     }
-    if (fields.size() < 3 || !NameMatches(fields[0], name)) continue;
+    if (fields.size() < 3) continue;
     bool ok = false;
     std::string blob = Base64Decode(fields[2], &ok);
     if (!ok || blob != key) continue;
+    // A revoked key is refused whatever host names its line has ("@revoked * …" is the
+    // usual form): host patterns are not matched here, so none may narrow a revocation.
     if (revoked) return false;
-    if (fields[1] == type) pinned = true;
+    if (fields[1] == type && NameMatches(fields[0], name)) pinned = true;
   }
   return pinned;
 }
@@ -134,7 +137,15 @@ bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t 
 struct Mirror::Impl {
   Library library;
   fs::path dir;
-  Repo repo;
+  Repo repo;  // Fetch's; reads open handles of their own (libgit2's are not shared)
+
+  Result<Repo> OpenForReading() const {
+    git_repository* raw = nullptr;
+    if (git_repository_open_bare(&raw, dir.c_str()) != 0) {
+      return Unavailable("deploy repository mirror " + dir.string() + ": " + LastError());
+    }
+    return Repo(raw);
+  }
 };
 
 Mirror::Mirror(std::unique_ptr<Impl> impl, RemoteOptions remote)
@@ -160,6 +171,9 @@ Result<std::unique_ptr<Mirror>> Mirror::Open(const fs::path& dir, RemoteOptions 
   }
   bool ssh = StartsWith(remote.url, "ssh://") || (remote.url.find("://") == std::string::npos &&
                                                   remote.url.find('@') != std::string::npos);
+  if (!remote.https_token.empty() && !StartsWith(remote.url, "https://")) {
+    return InvalidArgument("a token is sent only over https://, not to " + remote.url);
+  }
   if (ssh && remote.known_hosts.empty()) {
     return InvalidArgument(
         "an ssh remote needs a known_hosts file that pins the server's host "
@@ -250,6 +264,17 @@ Result<std::string> Mirror::Fetch() {
   options.callbacks.certificate_check = CertificateCheck;
   options.callbacks.payload = &ctx;
   options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
+  // A redirect could hand the token to another host.
+  options.follow_redirects = GIT_REMOTE_REDIRECT_NONE;
+  options.callbacks.transfer_progress = [](const git_indexer_progress* progress,
+                                           void* payload) -> int {
+    auto* fetching = static_cast<FetchContext*>(payload);
+    if (progress->received_bytes <= fetching->remote->max_fetch_bytes) return 0;
+    fetching->refused = "the remote sent more than " +
+                        HumanBytes(fetching->remote->max_fetch_bytes) +
+                        " (max_fetch_bytes): a deploy repository is not that large";
+    return GIT_EUSER;
+  };
   std::string refspec = "+refs/heads/" + remote_.branch + ":refs/heads/" + remote_.branch;
   char* specs[] = {refspec.data()};
   git_strarray refspecs = {specs, 1};
@@ -270,6 +295,7 @@ Result<std::string> Mirror::Resolve(const std::string& revision) const {
       revision.find_first_of(" \t\n:^~@{") != std::string::npos) {
     return InvalidArgument("\"" + revision + "\" is not a commit id or a branch name");
   }
+  LS_ASSIGN_OR_RETURN(Repo repo, impl_->OpenForReading());
   git_object* raw = nullptr;
   bool hex = revision.size() >= 4 && revision.size() <= GIT_OID_HEXSZ &&
              revision.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -277,10 +303,15 @@ Result<std::string> Mirror::Resolve(const std::string& revision) const {
   if (hex) {
     git_oid oid;
     git_oid_fromstrn(&oid, revision.data(), revision.size());
-    rc = git_object_lookup_prefix(&raw, impl_->repo.get(), &oid, revision.size(), GIT_OBJECT_ANY);
+    rc = git_object_lookup_prefix(&raw, repo.get(), &oid, revision.size(), GIT_OBJECT_ANY);
+    if (rc == GIT_EAMBIGUOUS) {
+      return InvalidArgument("\"" + revision +
+                             "\" names more than one object: give more of the "
+                             "commit id");
+    }
   }
   if (rc != 0) {
-    rc = git_revparse_single(&raw, impl_->repo.get(), ("refs/heads/" + revision).c_str());
+    rc = git_revparse_single(&raw, repo.get(), ("refs/heads/" + revision).c_str());
   }
   if (rc != 0) {
     return NotFound("the deploy repository has no commit or branch \"" + revision + "\"");
@@ -301,8 +332,9 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
   if (commit.size() != GIT_OID_HEXSZ || git_oid_fromstr(&oid, commit.c_str()) != 0) {
     return InvalidArgument("\"" + commit + "\" is not a full commit id");
   }
+  LS_ASSIGN_OR_RETURN(Repo repo, impl_->OpenForReading());
   git_object* raw = nullptr;
-  if (git_object_lookup(&raw, impl_->repo.get(), &oid, GIT_OBJECT_COMMIT) != 0) {
+  if (git_object_lookup(&raw, repo.get(), &oid, GIT_OBJECT_COMMIT) != 0) {
     return NotFound("the deploy repository has no commit " + commit);
   }
   Object object(raw);
@@ -312,7 +344,7 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
   }
   Tree tree(tree_raw);
   git_odb* odb_raw = nullptr;
-  if (git_repository_odb(&odb_raw, impl_->repo.get()) != 0) {
+  if (git_repository_odb(&odb_raw, repo.get()) != 0) {
     return Unavailable("deploy repository mirror: " + LastError());
   }
   Odb odb(odb_raw);
@@ -325,11 +357,29 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
     TreeFiles out;
     size_t total = 0;
     Status error;
+
+    // Lists what is left out; false (with `error` set) past as many as files may be.
+    bool Skip(const std::string& path, std::string why) {
+      if (out.skipped.size() >= limits->max_files) {
+        error = OutOfRange("the commit leaves out more than " + std::to_string(limits->max_files) +
+                           " entries: refusing it");
+        return false;
+      }
+      out.skipped.push_back({path, std::move(why)});
+      return true;
+    }
   } walk{&top, &dirs, &limits, odb.get(), {}, 0, Status::Ok()};
 
   auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
     auto* w = static_cast<Walk*>(payload);
-    std::string path = std::string(root) + git_tree_entry_name(entry);
+    std::string_view name = git_tree_entry_name(entry);
+    std::string path = std::string(root) + std::string(name);
+    if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||
+        w->out.files.contains(path)) {
+      w->error = InvalidArgument("the commit's tree holds an entry \"" + path +
+                                 "\" that git itself would not make: refusing the commit");
+      return -1;
+    }
     git_filemode_t mode = git_tree_entry_filemode(entry);
     bool wanted_dir = false, under = false;
     for (const std::string& d : *w->dirs) {
@@ -337,35 +387,45 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
       under = under || StartsWith(path, d + "/");
     }
     bool at_top = std::find(w->top->begin(), w->top->end(), path) != w->top->end();
-    if (mode == GIT_FILEMODE_TREE) return wanted_dir || under ? 0 : 1;  // 1: skip it
+    if (mode == GIT_FILEMODE_TREE) {
+      if (!wanted_dir && !under) return 1;  // 1: not descended into
+      // Deeper than the format goes: listed, not descended into (libgit2 walks a tree by
+      // recursion, so a nest a hostile commit makes deep must not be walked).
+      size_t depth = static_cast<size_t>(std::count(path.begin(), path.end(), '/')) + 1;
+      if (depth > w->limits->max_depth)
+        return w->Skip(path,
+                       "is a directory deeper than the "
+                       "format has a place for")
+                   ? 1
+                   : -1;
+      return 0;
+    }
     if (!under && !at_top) return 0;
-    if (mode == GIT_FILEMODE_LINK) {
-      w->out.skipped.push_back({path, "is a symbolic link"});
-      return 0;
-    }
-    if (mode == GIT_FILEMODE_COMMIT) {
-      w->out.skipped.push_back({path, "is a submodule"});
-      return 0;
-    }
+    if (mode == GIT_FILEMODE_LINK) return w->Skip(path, "is a symbolic link") ? 0 : -1;
+    if (mode == GIT_FILEMODE_COMMIT) return w->Skip(path, "is a submodule") ? 0 : -1;
     if (w->out.files.size() >= w->limits->max_files) {
-      w->out.skipped.push_back(
-          {path, "is one file too many (at most " + std::to_string(w->limits->max_files) + ")"});
-      return 0;
+      w->error = OutOfRange("the commit holds more than " + std::to_string(w->limits->max_files) +
+                            " files where a deploy repository's go: refusing it");
+      return -1;
     }
     size_t size = 0;
-    git_object_t type;
+    git_object_t type = GIT_OBJECT_INVALID;
     if (git_odb_read_header(&size, &type, w->odb, git_tree_entry_id(entry)) != 0) {
       w->error = Unavailable(path + ": " + LastError());
       return -1;
     }
+    if (type != GIT_OBJECT_BLOB) {
+      w->error = InvalidArgument(path + " is listed as a file but is no blob: refusing the commit");
+      return -1;
+    }
     if (size > w->limits->max_file_bytes) {
-      w->out.skipped.push_back({path, "is larger than " + HumanBytes(w->limits->max_file_bytes)});
-      return 0;
+      return w->Skip(path, "is larger than " + HumanBytes(w->limits->max_file_bytes)) ? 0 : -1;
     }
     if (w->total + size > w->limits->max_total_bytes) {
-      w->out.skipped.push_back({path, "passes the " + HumanBytes(w->limits->max_total_bytes) +
-                                          " a deploy repository may hold in all"});
-      return 0;
+      w->error =
+          OutOfRange("the commit's files pass the " + HumanBytes(w->limits->max_total_bytes) +
+                     " a deploy repository may hold in all: refusing it");
+      return -1;
     }
     git_odb_object* obj_raw = nullptr;
     if (git_odb_read(&obj_raw, w->odb, git_tree_entry_id(entry)) != 0) {
@@ -378,10 +438,11 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
                                            git_odb_object_size(obj.get())));
     return 0;
   };
-  if (git_tree_walk(tree.get(), GIT_TREEWALK_PRE, visit, &walk) != 0 && !walk.error.ok()) {
-    return walk.error;
-  }
+  int walked = git_tree_walk(tree.get(), GIT_TREEWALK_PRE, visit, &walk);
   if (!walk.error.ok()) return walk.error;
+  // A walk that failed on its own (an object the fetch did not bring, a corrupt tree) must
+  // not pass for a tree with less in it.
+  if (walked != 0) return Unavailable("reading commit " + commit + ": " + LastError());
   return std::move(walk.out);
 }
 

@@ -3,8 +3,9 @@
 // never a work tree, never whatever happens to be checked out.
 //
 // Remotes: a local path, file://, ssh:// (an ed25519 or ECDSA key; the host key must be
-// in the known_hosts file given, never accepted blindly) and https:// (a token). One fetch
-// at a time per mirror; reads may run beside a fetch. Thread-safe.
+// in the known_hosts file given, never accepted blindly) and https:// (a token; redirects
+// are not followed). One fetch at a time per mirror; reads open handles of their own and
+// may run beside a fetch. Thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -25,7 +26,8 @@ struct RemoteOptions {
   std::filesystem::path ssh_key;      // ssh://: the private key (not passphrase-protected)
   std::filesystem::path known_hosts;  // ssh://: required; pins the server's host key
   std::string https_user = "x-access-token";
-  std::string https_token;  // https://: sent as the password
+  std::string https_token;  // https://: sent as the password, never over anything else
+  uint64_t max_fetch_bytes = 1ull << 30;  // a fetch that brings more is refused
 };
 
 // Files of a tree, and what was left out of them.
@@ -38,7 +40,10 @@ struct TreeFiles {
   std::vector<Skipped> skipped;
 };
 
+// Past max_files or max_total_bytes the whole commit is refused; a file past max_file_bytes
+// or a directory deeper than max_depth (counted from the root) is listed as skipped.
 struct TreeLimits {
+  size_t max_depth = 2;
   size_t max_files = 20'000;
   size_t max_file_bytes = 1 << 20;
   size_t max_total_bytes = 64 << 20;
@@ -79,7 +84,8 @@ class Mirror {
 // Whether `key` (the raw host key a server showed, of type `type` as in known_hosts:
 // "ssh-ed25519", "ecdsa-sha2-nistp256"…) is pinned for `host` and `port` in the text of a
 // known_hosts file: plain and hashed (|1|salt|hash) host names, "[host]:port" for ports
-// other than 22, comma-separated names; @revoked lines refuse the key.
+// other than 22, comma-separated names (no wildcards); an @revoked line refuses its key
+// whatever host names it has.
 bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t port,
                   std::string_view type, std::string_view key);
 

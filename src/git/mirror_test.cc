@@ -50,6 +50,16 @@ struct Remote {
   }
 };
 
+// A mirror of `remote` in `data`, fetched; null (with the failure reported) if it cannot be.
+std::unique_ptr<Mirror> Fetched(const Remote& remote, const os::testing::TempDir& data) {
+  auto mirror = Mirror::Open(data.path() / "m", {.url = remote.bare.string()});
+  EXPECT_TRUE(mirror.ok()) << mirror.status().ToString();
+  if (!mirror.ok()) return nullptr;
+  Result<std::string> fetched = (*mirror)->Fetch();
+  EXPECT_TRUE(fetched.ok()) << fetched.status().ToString();
+  return fetched.ok() ? std::move(mirror).value() : nullptr;
+}
+
 const std::vector<std::string> kTop = {"lockstep.toml"};
 const std::vector<std::string> kDirs = {"services", "environments"};
 
@@ -130,10 +140,9 @@ TEST(Mirror, LinksSubmodulesAndOversizedFilesAreLeftOutAndSaidSo) {
                        ",environments/sub && git commit -qm hostile && git push -q origin main");
   std::string commit = Git(remote.work, "rev-parse HEAD");
   os::testing::TempDir data;
-  auto mirror = Mirror::Open(data.path() / "m", {.url = remote.bare.string()});
-  ASSERT_TRUE(mirror.ok());
-  ASSERT_TRUE((*mirror)->Fetch().ok());
-  Result<TreeFiles> tree = (*mirror)->ReadTree(commit, kTop, kDirs);
+  std::unique_ptr<Mirror> mirror = Fetched(remote, data);
+  ASSERT_NE(mirror, nullptr);
+  Result<TreeFiles> tree = mirror->ReadTree(commit, kTop, kDirs);
   ASSERT_TRUE(tree.ok()) << tree.status().ToString();
   EXPECT_TRUE(tree->files.contains("environments/dev/ok.toml"));
   EXPECT_FALSE(tree->files.contains("services/web.toml"));
@@ -146,9 +155,30 @@ TEST(Mirror, LinksSubmodulesAndOversizedFilesAreLeftOutAndSaidSo) {
   EXPECT_EQ(why["environments/sub"], "is a submodule");
 
   TreeLimits two{.max_files = 2};
-  Result<TreeFiles> few = (*mirror)->ReadTree(commit, kTop, kDirs, two);
-  ASSERT_TRUE(few.ok());
-  EXPECT_EQ(few->files.size(), 2u);
+  Result<TreeFiles> many = mirror->ReadTree(commit, kTop, kDirs, two);
+  ASSERT_FALSE(many.ok()) << "a commit past the limits is refused whole, not read in part";
+  EXPECT_EQ(many.status().code(), Code::kOutOfRange);
+  TreeLimits small{.max_total_bytes = 4};
+  EXPECT_EQ(mirror->ReadTree(commit, kTop, kDirs, small).status().code(), Code::kOutOfRange);
+}
+
+TEST(Mirror, ADeepNestIsNotWalked) {
+  Remote remote;
+  Write(remote.work / "lockstep.toml", "\n");
+  fs::path deep = remote.work / "environments" / "dev";
+  for (int i = 0; i < 200; ++i) deep /= "d";
+  Write(deep / "x.toml", "deep = true\n");
+  Write(remote.work / "environments" / "dev" / "web.toml", "ok = true\n");
+  std::string commit = remote.Commit("deep");
+  os::testing::TempDir data;
+  std::unique_ptr<Mirror> mirror = Fetched(remote, data);
+  ASSERT_NE(mirror, nullptr);
+  Result<TreeFiles> tree = mirror->ReadTree(commit, kTop, kDirs);
+  ASSERT_TRUE(tree.ok()) << tree.status().ToString();
+  EXPECT_EQ(tree->files.size(), 2u);
+  ASSERT_EQ(tree->skipped.size(), 1u);
+  EXPECT_EQ(tree->skipped[0].path, "environments/dev/d");
+  EXPECT_EQ(tree->skipped[0].why, "is a directory deeper than the format has a place for");
 }
 
 TEST(Mirror, RemotesThatCannotBeUsedAreRefusedSayingWhy) {
@@ -156,6 +186,10 @@ TEST(Mirror, RemotesThatCannotBeUsedAreRefusedSayingWhy) {
   auto ssh = Mirror::Open(data.path() / "a", {.url = "ssh://git@127.0.0.1:1/repo.git"});
   ASSERT_FALSE(ssh.ok());
   EXPECT_NE(ssh.status().message().find("needs a known_hosts file"), std::string::npos);
+  auto token = Mirror::Open(data.path() / "t",
+                            {.url = "http://git.example/deploy.git", .https_token = "secret"});
+  ASSERT_FALSE(token.ok());
+  EXPECT_NE(token.status().message().find("a token is sent only over https://"), std::string::npos);
   auto branch = Mirror::Open(data.path() / "b", {.url = "/x", .branch = "a..b"});
   EXPECT_EQ(branch.status().code(), Code::kInvalidArgument);
   auto missing = Mirror::Open(data.path() / "c", {.url = (data.path() / "none.git").string()});
@@ -195,6 +229,12 @@ TEST(KnownHosts, PinsByNamePortTypeAndHashAndHonoursRevocation) {
   EXPECT_FALSE(KnownHostKey(*text, "127.0.0.2", 2222, "ssh-ed25519", key));
   std::string revoked = "@revoked git.example ssh-ed25519 " + b64 + "\n" + plain;
   EXPECT_FALSE(KnownHostKey(revoked, "git.example", 22, "ssh-ed25519", key));
+  std::string revoked_everywhere = plain + "@revoked * ssh-ed25519 " + b64 + "\n";
+  EXPECT_FALSE(KnownHostKey(revoked_everywhere, "git.example", 22, "ssh-ed25519", key))
+      << "a key revoked for every host is refused for this one";
+  EXPECT_TRUE(KnownHostKey(plain + "@revoked * ssh-ed25519 " + Base64Encode(other) + "\n",
+                           "git.example", 22, "ssh-ed25519", key))
+      << "another key's revocation leaves this one pinned";
   EXPECT_FALSE(KnownHostKey("", "git.example", 22, "ssh-ed25519", key));
 }
 

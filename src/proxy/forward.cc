@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <iostream>
 
 #include "os/netns.h"
@@ -76,9 +77,12 @@ Task<beast::error_code> Forwarder::ConnectUpstream(const runtime::Backend& backe
   co_return beast::error_code{};
 }
 
-Task<beast::error_code> Forwarder::SendOut(Socket& to, Conn& conn) {
-  auto [ec, written] = co_await asio::async_write(to, asio::buffer(conn.out), kTuple);
-  // A large body is not kept for the rest of a kept-alive connection's life.
+template <class Message>
+Task<beast::error_code> Forwarder::Send(Socket& to, Conn& conn, const Message& message) {
+  if (!RenderHead(message, conn.out)) co_return http::error::bad_value;
+  std::array<asio::const_buffer, 2> both = {asio::buffer(conn.out), asio::buffer(message.body())};
+  auto [ec, written] = co_await asio::async_write(to, both, kTuple);
+  // A head with huge fields is not kept for the rest of a kept-alive connection's life.
   if (conn.out.capacity() > kKeptOutBytes) std::string().swap(conn.out);
   co_return ec;
 }
@@ -87,8 +91,7 @@ Task<bool> Forwarder::Reply(Conn& conn, Response& res, bool keep_alive, bool hea
   StripHopByHop(res);
   res.keep_alive(keep_alive);
   if (!head) res.prepare_payload();
-  RenderMessage(res, conn.out);
-  co_return !co_await SendOut(conn.client, conn);
+  co_return !co_await Send(conn.client, conn, res);
 }
 
 Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& client_ip,
@@ -114,8 +117,7 @@ Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& c
         co_return co_await Reply(conn, failed, keep_alive, false);
       }
     }
-    RenderMessage(req, conn.out);  // again for a second attempt: SendOut may free it
-    beast::error_code write_ec = co_await SendOut(conn.upstream, conn);
+    beast::error_code write_ec = co_await Send(conn.upstream, conn, req);
     AnswerParser answer;
     ReadHeader read{write_ec, false};
     if (!write_ec) read = co_await ReadFinalHeader(conn, answer, head);

@@ -47,7 +47,7 @@ struct ReadHeader {
 // Bodies up to this size are held whole (and a request may be sent twice); larger or
 // chunked ones are streamed through.
 inline constexpr uint64_t kBufferedBody = 1 << 20;
-// What a connection keeps of its send buffer between messages.
+// What a connection keeps of its head buffer between messages.
 inline constexpr size_t kKeptOutBytes = 64 * 1024;
 
 // One client connection and the upstream connection it reuses while the same instance
@@ -102,8 +102,10 @@ class Forwarder {
   template <class Fields>
   static void PrepareForUpstream(Fields& f, const std::string& client_ip);
 
-  // Writes the message rendered into conn.out to `to`.
-  static Task<beast::error_code> SendOut(Socket& to, Conn& conn);
+  // Writes a message held whole to `to`: its head rendered into conn.out, then its body,
+  // in one write (proxy/wire.h). bad_value, with nothing sent, for a head that cannot be.
+  template <class Message>
+  static Task<beast::error_code> Send(Socket& to, Conn& conn, const Message& message);
 
   Task<beast::error_code> ConnectUpstream(const runtime::Backend& backend, Conn& conn);
 

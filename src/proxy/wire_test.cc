@@ -16,6 +16,13 @@ std::string BeastWireForm(const Message& m) {
   return out.str();
 }
 
+// The head as rendered, then the body, as the proxy sends them.
+template <class Message>
+std::string Rendered(const Message& m, std::string& out) {
+  EXPECT_TRUE(RenderHead(m, out));
+  return out + m.body();
+}
+
 TEST(Wire, ARequestIsTheBytesBeastWouldWrite) {
   http::request<http::string_body> req{http::verb::post, "/a/b?c=d%20e", 11};
   req.set(http::field::host, "example.test:8080");
@@ -25,9 +32,9 @@ TEST(Wire, ARequestIsTheBytesBeastWouldWrite) {
   req.body() = "{\"k\": 1}";
   req.prepare_payload();
   std::string out = "left over from an earlier message";
-  RenderMessage(req, out);
-  EXPECT_EQ(out, BeastWireForm(req));
+  EXPECT_EQ(Rendered(req, out), BeastWireForm(req));
   EXPECT_EQ(out.rfind("POST /a/b?c=d%20e HTTP/1.1\r\n", 0), 0u) << out;
+  EXPECT_TRUE(out.ends_with("\r\n\r\n")) << "the head only";
 }
 
 TEST(Wire, ARequestOfHttp10AndAMethodBeastDoesNotKnow) {
@@ -36,8 +43,7 @@ TEST(Wire, ARequestOfHttp10AndAMethodBeastDoesNotKnow) {
   req.target("/");
   req.version(10);
   std::string out;
-  RenderMessage(req, out);
-  EXPECT_EQ(out, BeastWireForm(req));
+  EXPECT_EQ(Rendered(req, out), BeastWireForm(req));
   EXPECT_EQ(out, "PURGE / HTTP/1.0\r\n\r\n");
 }
 
@@ -51,22 +57,41 @@ TEST(Wire, AResponseKeepsItsReasonPhrase) {
   ASSERT_FALSE(ec) << ec.message();
   ASSERT_TRUE(parser.is_done());
   std::string out;
-  RenderMessage(parser.get(), out);
-  EXPECT_EQ(out, wire);
-  EXPECT_EQ(out, BeastWireForm(parser.get()));
+  EXPECT_EQ(Rendered(parser.get(), out), wire);
+  EXPECT_EQ(Rendered(parser.get(), out), BeastWireForm(parser.get()));
 }
 
 TEST(Wire, AResponseWithoutAReasonGetsTheStandardOneAsBeastWouldWrite) {
   for (unsigned status : {200u, 404u, 503u, 299u, 100u}) {
     http::response<http::string_body> res{static_cast<http::status>(status), 11};
     res.set(http::field::server, "lockstep-proxy");
-    res.body() = "x";
-    res.prepare_payload();
+    if (status >= 200) {
+      res.body() = "x";
+      res.prepare_payload();
+    }
     std::string out;
-    RenderMessage(res, out);
-    EXPECT_EQ(out, BeastWireForm(res)) << status;
+    EXPECT_EQ(Rendered(res, out), BeastWireForm(res)) << status;
     EXPECT_EQ(out.rfind("HTTP/1.1 " + std::to_string(status) + " ", 0), 0u) << out;
   }
+}
+
+TEST(Wire, AHeadThatWouldCarryALineItDidNotMeanIsNotRendered) {
+  std::string out = "stale";
+  http::request<http::string_body> req{http::verb::get, "/", 11};
+  req.set("X-Forwarded-For", "10.0.0.1\r\nX-Admin: yes");
+  EXPECT_FALSE(RenderHead(req, out));
+  EXPECT_EQ(out, "") << "nothing half rendered is left to send";
+  http::request<http::string_body> target{http::verb::get, "/a HTTP/1.1\r\nHost: evil", 11};
+  EXPECT_FALSE(RenderHead(target, out));
+  http::request<http::string_body> nul{http::verb::get, "/", 11};
+  nul.set("X-Id", std::string("a\0b", 3));
+  EXPECT_FALSE(RenderHead(nul, out));
+  http::response<http::string_body> res{http::status::ok, 11};
+  res.set(http::field::location, "/next\nSet-Cookie: session=stolen");
+  EXPECT_FALSE(RenderHead(res, out));
+  http::response<http::string_body> chunked{http::status::ok, 11};
+  chunked.chunked(true);
+  EXPECT_FALSE(RenderHead(chunked, out)) << "a chunked body cannot go as one buffer";
 }
 
 }  // namespace

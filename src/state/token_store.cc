@@ -7,6 +7,7 @@
 #include "core/digest.h"
 #include "os/file.h"
 #include "os/random.h"
+#include "state/sqlite.h"
 
 namespace lockstep::state {
 
@@ -92,14 +93,8 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
 
 Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
                                                      const os::Clock* clock) {
-  // SQLite gives the -wal and -shm files the database's own mode.
-  LS_RETURN_IF_ERROR(os::EnsureFile(path, 0600));
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, OpenDatabase(path, "token database"));
   try {
-    auto db = std::make_unique<SQLite::Database>(
-        path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_FULLMUTEX);
-    db->setBusyTimeout(5000);
-    db->exec("PRAGMA journal_mode=WAL");
-    db->exec("PRAGMA synchronous=FULL");
     db->exec(
         "CREATE TABLE IF NOT EXISTS tokens ("
         " id TEXT PRIMARY KEY,"

@@ -123,7 +123,8 @@ TEST(Validate, ALinkIsRefusedAndNotFollowed) {
   fs::path repo = scratch.path() / "repo";
   fs::copy(kExample, repo, fs::copy_options::recursive);
   fs::path secret = scratch.path() / "secret.toml";
-  std::ofstream(secret) << "version = \"9.9.9-secret\"\n";
+  // Not a valid tag: were the link followed, the error would quote it.
+  std::ofstream(secret) << "version = \"9.9.9 secret\"\n";
   fs::remove(repo / "environments" / "dev" / "report.toml");
   fs::create_symlink(secret, repo / "environments" / "dev" / "report.toml");
   fs::create_directory_symlink(scratch.path(), repo / "services" / "elsewhere");
@@ -135,7 +136,9 @@ TEST(Validate, ALinkIsRefusedAndNotFollowed) {
       << r.Describe();
   EXPECT_NE(r.err.find("services/elsewhere: is a symbolic link"), std::string::npos)
       << r.Describe();
-  EXPECT_EQ(r.err.find("9.9.9-secret"), std::string::npos) << "the link's target was read";
+  EXPECT_EQ(r.err.find("9.9.9 secret"), std::string::npos) << "the link's target was read";
+  EXPECT_EQ(r.err.find("services/elsewhere/"), std::string::npos)
+      << "the linked directory was walked";
 }
 
 TEST(Validate, APathThatIsNoDirectoryIsNamed) {

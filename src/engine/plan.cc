@@ -1,0 +1,309 @@
+#include "engine/plan.h"
+
+#include <boost/json.hpp>
+#include <set>
+
+#include "base/strings.h"
+
+namespace lockstep::engine {
+
+namespace bj = boost::json;
+
+std::string_view ActionName(Action action) {
+  switch (action) {
+    case Action::kNone:
+      return "none";
+    case Action::kAdd:
+      return "add";
+    case Action::kChange:
+      return "change";
+    case Action::kRemove:
+      return "remove";
+  }
+  return "?";
+}
+
+bool Plan::HasChanges() const {
+  for (const ServicePlan& s : services) {
+    if (s.action != Action::kNone) return true;
+  }
+  return false;
+}
+
+bool Plan::HasDrift() const {
+  for (const ServicePlan& s : services) {
+    if (!s.drift.empty()) return true;
+  }
+  return false;
+}
+
+namespace {
+
+std::string List(const std::vector<std::string>& items) {
+  bj::array a;
+  for (const std::string& s : items) a.emplace_back(s);
+  return bj::serialize(a);
+}
+
+// "64Mi", "1Gi", as the repository says memory.
+std::string Memory(uint64_t bytes) {
+  if (bytes % (1ull << 30) == 0) return std::to_string(bytes >> 30) + "Gi";
+  if (bytes % (1ull << 20) == 0) return std::to_string(bytes >> 20) + "Mi";
+  return std::to_string(bytes >> 10) + "Ki";
+}
+
+std::string Cores(uint32_t shares) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", static_cast<double>(shares) / 1024.0);
+  return buf;
+}
+
+std::string Millis(int64_t ms) {
+  if (ms % 1000 == 0) return std::to_string(ms / 1000) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+}  // namespace
+
+std::map<std::string, std::string> ConfigKeys(const deploy::DeployedService& s) {
+  const ReleaseConfig& c = s.release.config;
+  std::map<std::string, std::string> k;
+  k["kind"] = std::string(KindName(c.kind));
+  k["image"] = s.release.image.repository;
+  if (!c.entrypoint.empty()) k["entrypoint"] = List(c.entrypoint);
+  if (!c.cmd.empty()) k["command"] = List(c.cmd);
+  if (!c.user.empty()) k["user"] = c.user;
+  for (const auto& [name, value] : c.env) k["env." + name] = value;
+  k["limits.memory"] = Memory(c.limits.memory_bytes);
+  k["limits.cpu"] = Cores(c.limits.cpu_shares);
+  k["limits.pids"] = std::to_string(c.limits.pids);
+  k["grants.network"] = std::string(NetworkName(c.network));
+  for (const VolumeGrant& v : c.volumes) k["grants.volumes." + v.name] = v.writable ? "rw" : "ro";
+  if (c.root) k["grants.root"] = "true";
+  if (!c.syscalls.empty()) k["grants.syscalls"] = List(c.syscalls);
+  if (c.kind == ReleaseKind::kFunction) {
+    k["limits.timeout"] = Millis(c.limits.timeout_ms);
+    if (!s.schedule.empty()) k["schedule"] = s.schedule;
+  } else {
+    k["service.port"] = std::to_string(s.public_port);
+    k["service.drain"] = Millis(s.drain_ms);
+    k["service.health.path"] = c.health.path;
+    k["service.health.interval"] = Millis(c.health.interval_ms);
+    k["service.health.timeout"] = Millis(c.health.timeout_ms);
+    k["service.health.successes"] = std::to_string(c.health.successes);
+  }
+  return k;
+}
+
+namespace {
+
+std::vector<KeyChange> Diff(const std::map<std::string, std::string>& from,
+                            const std::map<std::string, std::string>& to) {
+  std::set<std::string> keys;
+  for (const auto& [k, v] : from) keys.insert(k);
+  for (const auto& [k, v] : to) keys.insert(k);
+  std::vector<KeyChange> out;
+  for (const std::string& key : keys) {
+    auto a = from.find(key);
+    auto b = to.find(key);
+    std::string va = a == from.end() ? "" : a->second;
+    std::string vb = b == to.end() ? "" : b->second;
+    bool same = (a == from.end()) == (b == to.end()) && va == vb;
+    if (!same) out.push_back({key, va, vb});
+  }
+  return out;
+}
+
+std::string Digest(const deploy::DeployedService& s) {
+  return s.release.image.digest ? s.release.image.digest->str() : "";
+}
+
+// How what runs differs from the record, or "" when it does not.
+std::string DriftOf(const std::string& service, const deploy::DeployedService* recorded,
+                    const std::vector<runtime::ObservedInstance>& observed) {
+  if (recorded == nullptr || recorded->release.config.kind == ReleaseKind::kFunction) return "";
+  std::string recorded_id = ReleaseId(recorded->release);
+  const runtime::ObservedInstance* routed = nullptr;
+  for (const runtime::ObservedInstance& o : observed) {
+    if (o.service == service && o.routed) routed = &o;
+  }
+  if (routed == nullptr) return "no instance of it is routed";
+  if (routed->release_id != recorded_id) {
+    return "instance " + routed->instance_id + " runs release " + routed->release_id +
+           ", not the recorded " + recorded_id;
+  }
+  if (routed->status != "running") {
+    return "instance " + routed->instance_id + " is " + routed->status + ", not running";
+  }
+  if (routed->health == runtime::HealthState::kUnhealthy) {
+    return "instance " + routed->instance_id + " fails its health check";
+  }
+  return "";
+}
+
+}  // namespace
+
+Plan MakePlan(const std::string& environment, const std::string& commit, const std::string& lineage,
+              int64_t serial, const std::map<std::string, deploy::DeployedService>& desired,
+              const std::map<std::string, deploy::DeployedService>& recorded,
+              const std::vector<runtime::ObservedInstance>& observed) {
+  Plan plan{environment, commit, lineage, serial, {}, desired};
+  std::set<std::string> names;
+  for (const auto& [name, s] : desired) names.insert(name);
+  for (const auto& [name, s] : recorded) names.insert(name);
+  for (const std::string& name : names) {
+    auto want = desired.find(name);
+    auto had = recorded.find(name);
+    const deploy::DeployedService* to = want == desired.end() ? nullptr : &want->second;
+    const deploy::DeployedService* from = had == recorded.end() ? nullptr : &had->second;
+    ServicePlan sp;
+    sp.service = name;
+    sp.kind = (to ? to : from)->release.config.kind;
+    if (from != nullptr) {
+      sp.from_version = from->version;
+      sp.from_digest = Digest(*from);
+      sp.from_release = ReleaseId(from->release);
+    }
+    if (to != nullptr) {
+      sp.to_version = to->version;
+      sp.to_digest = Digest(*to);
+      sp.to_release = ReleaseId(to->release);
+    }
+    if (from == nullptr) {
+      sp.action = Action::kAdd;
+      sp.changes = Diff({}, ConfigKeys(*to));
+    } else if (to == nullptr) {
+      sp.action = Action::kRemove;
+    } else {
+      sp.changes = Diff(ConfigKeys(*from), ConfigKeys(*to));
+      bool same = sp.from_release == sp.to_release && sp.changes.empty() &&
+                  sp.from_version == sp.to_version;
+      sp.action = same ? Action::kNone : Action::kChange;
+    }
+    sp.drift = DriftOf(name, from, observed);
+    plan.services.push_back(std::move(sp));
+  }
+  return plan;
+}
+
+std::string DetailsJson(const deploy::DeployedService& s) {
+  return bj::serialize(bj::object{
+      {"public_port", s.public_port}, {"drain_ms", s.drain_ms}, {"schedule", s.schedule}});
+}
+
+Result<deploy::DeployedService> FromRecord(const std::string& service, const std::string& version,
+                                           const std::string& release_spec,
+                                           const std::string& details) {
+  LS_ASSIGN_OR_RETURN(Release release, ReleaseFromJson(release_spec));
+  deploy::DeployedService s;
+  s.service = service;
+  s.version = version;
+  s.release = std::move(release);
+  bj::error_code ec;
+  bj::value v = bj::parse(details, ec);
+  const bj::object* o = ec ? nullptr : v.if_object();
+  if (o == nullptr) return Internal("the recorded details of " + service + " are not JSON");
+  if (const bj::value* p = o->if_contains("public_port"); p && p->is_int64())
+    s.public_port = static_cast<uint16_t>(p->as_int64());
+  if (const bj::value* d = o->if_contains("drain_ms"); d && d->is_int64())
+    s.drain_ms = d->as_int64();
+  if (const bj::value* c = o->if_contains("schedule"); c && c->is_string())
+    s.schedule = std::string(c->as_string());
+  return s;
+}
+
+namespace {
+
+struct Colours {
+  bool on;
+  std::string Green(const std::string& s) const { return on ? "\x1b[32m" + s + "\x1b[0m" : s; }
+  std::string Red(const std::string& s) const { return on ? "\x1b[31m" + s + "\x1b[0m" : s; }
+  std::string Yellow(const std::string& s) const { return on ? "\x1b[33m" + s + "\x1b[0m" : s; }
+};
+
+std::string Artifact(const std::string& version, const std::string& digest) {
+  return version + " (" + (digest.size() > 19 ? digest.substr(0, 19) : digest) + ")";
+}
+
+}  // namespace
+
+std::string PlanText(const Plan& plan, bool colour) {
+  Colours c{colour};
+  std::string out;
+  int adds = 0, changes = 0, removes = 0, drifted = 0;
+  for (const ServicePlan& s : plan.services) {
+    if (!s.drift.empty()) ++drifted;
+    if (s.action == Action::kNone) {
+      if (!s.drift.empty()) out += c.Yellow("! " + s.service) + ": drifted: " + s.drift + "\n";
+      continue;
+    }
+    std::string kind(KindName(s.kind));
+    if (s.action == Action::kAdd) {
+      ++adds;
+      out += c.Green("+ " + s.service) + " (" + kind + "): " + Artifact(s.to_version, s.to_digest) +
+             "\n";
+      for (const KeyChange& k : s.changes) out += "    " + k.key + " = " + k.to + "\n";
+    } else if (s.action == Action::kRemove) {
+      ++removes;
+      out += c.Red("- " + s.service) + " (" + kind +
+             "): " + Artifact(s.from_version, s.from_digest) + " is removed\n";
+    } else {
+      ++changes;
+      out += c.Yellow("~ " + s.service) + " (" + kind + ")";
+      if (s.from_digest != s.to_digest || s.from_version != s.to_version) {
+        out += ": " + Artifact(s.from_version, s.from_digest) + " → " +
+               Artifact(s.to_version, s.to_digest);
+      }
+      out += "\n";
+      for (const KeyChange& k : s.changes) {
+        out += "    " + k.key + ": " + (k.from.empty() ? "(unset)" : k.from) + " → " +
+               (k.to.empty() ? "(unset)" : k.to) + "\n";
+      }
+    }
+    if (!s.drift.empty()) out += "    " + c.Yellow("drifted: " + s.drift) + "\n";
+  }
+  std::string summary = plan.environment + " at " + plan.commit.substr(0, 12) + ": ";
+  if (adds + changes + removes == 0) {
+    summary += "no changes";
+  } else {
+    summary += std::to_string(adds) + " to add, " + std::to_string(changes) + " to change, " +
+               std::to_string(removes) + " to remove";
+  }
+  if (drifted > 0) summary += "; " + std::to_string(drifted) + " drifted from the record";
+  return out + summary + "\n";
+}
+
+std::string PlanJson(const Plan& plan, const std::string& plan_id) {
+  bj::array services;
+  for (const ServicePlan& s : plan.services) {
+    bj::array changes;
+    for (const KeyChange& k : s.changes) {
+      changes.push_back(bj::object{{"key", k.key}, {"from", k.from}, {"to", k.to}});
+    }
+    auto side = [](const std::string& version, const std::string& digest,
+                   const std::string& release) -> bj::value {
+      if (release.empty()) return nullptr;
+      return bj::object{{"version", version}, {"digest", digest}, {"release", release}};
+    };
+    services.push_back(bj::object{
+        {"service", s.service},
+        {"kind", KindName(s.kind)},
+        {"action", ActionName(s.action)},
+        {"from", side(s.from_version, s.from_digest, s.from_release)},
+        {"to", side(s.to_version, s.to_digest, s.to_release)},
+        {"changes", changes},
+        {"drift", s.drift.empty() ? bj::value(nullptr) : bj::value(s.drift)},
+    });
+  }
+  return bj::serialize(bj::object{{"format", 1},
+                                  {"plan_id", plan_id},
+                                  {"environment", plan.environment},
+                                  {"commit", plan.commit},
+                                  {"lineage", plan.lineage},
+                                  {"serial", plan.serial},
+                                  {"changes", plan.HasChanges()},
+                                  {"drift", plan.HasDrift()},
+                                  {"services", services}});
+}
+
+}  // namespace lockstep::engine

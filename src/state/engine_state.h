@@ -1,0 +1,159 @@
+// The engine's recorded state, behind an interface a second database can implement
+// without the engine changing: no SQL and no database types here; a transaction is an
+// explicit unit (committed whole or not at all); the store, not the engine, assigns
+// serials, ids and fencing tokens.
+//
+//   environments  a lineage (set once, when the environment is first recorded) and a
+//                 serial bumped only by a change that was really applied
+//   releases      immutable, keyed by the release id the runtime computes
+//   current       the release each service of each environment runs
+//   deployments   one per apply: plan, commit, who, when, outcome, reason
+//   history       append-only: each change of each service
+//   audit         append-only: each state-changing API call, with the token's name
+//   leases        one per environment: holder, expiry, heartbeat, and a fencing token
+//                 every state write of an apply checks
+//
+// Times are Unix seconds from the store's clock. Thread-safe; while a thread holds an open
+// Transaction it uses only that transaction's methods.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "os/clock.h"
+
+namespace lockstep::state {
+
+struct EnvironmentRecord {
+  std::string name;
+  std::string lineage;  // random, made when the environment is first recorded
+  int64_t serial = 0;   // 0: nothing applied yet
+  std::string commit;   // of the deploy repository, as of the last applied change
+  int64_t updated_at = 0;
+};
+
+// What a service of an environment runs, as recorded.
+struct CurrentRecord {
+  std::string environment;
+  std::string service;
+  std::string release_id;
+  std::string version;
+  std::string details;  // what travels with the release (port, drain, schedule), as JSON
+  int64_t deployment_id = 0;
+  int64_t since = 0;
+};
+
+enum class Outcome { kRunning, kSucceeded, kFailed, kNoChange };
+std::string_view OutcomeName(Outcome outcome);
+
+struct DeploymentRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string environment;
+  std::string plan_id;
+  std::string commit;
+  std::string actor;  // the token's name
+  int64_t started_at = 0;
+  int64_t finished_at = 0;  // 0 while running
+  Outcome outcome = Outcome::kRunning;
+  std::string reason;  // for a failure: what a person needs to know
+};
+
+enum class Change { kAdded, kChanged, kRemoved };
+std::string_view ChangeName(Change change);
+
+struct HistoryRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string environment;
+  std::string service;
+  int64_t deployment_id = 0;
+  Change change = Change::kChanged;
+  std::string from_release;  // empty when added
+  std::string to_release;    // empty when removed
+  std::string version;
+  int64_t at = 0;
+};
+
+struct AuditRecord {
+  int64_t id = 0;  // assigned by the store
+  int64_t at = 0;  // set by the store
+  std::string actor;
+  std::string action;  // "apply", "unlock"...
+  std::string target;  // "prod", "prod/web"...
+  std::string detail;
+};
+
+struct Lease {
+  std::string environment;
+  std::string holder;
+  int64_t fence = 0;  // grows with every new holder of the environment's lease
+  int64_t expires_at = 0;
+};
+
+// One unit of change. Destroyed without Commit, nothing of it happened.
+class Transaction {
+ public:
+  virtual ~Transaction() = default;
+  virtual Status Commit() = 0;
+
+  // The environment, recorded (with a fresh lineage, serial 0) if it was not.
+  virtual Result<EnvironmentRecord> Environment(const std::string& name) = 0;
+  virtual Result<std::map<std::string, CurrentRecord>> Current(const std::string& environment) = 0;
+  // kNotFound for an unknown id.
+  virtual Result<std::string> Release(const std::string& release_id) = 0;
+
+  // kAborted unless `fence` is the fencing token of the environment's newest lease: a
+  // holder that lost its lease writes nothing more.
+  virtual Status CheckFence(const std::string& environment, int64_t fence) = 0;
+  // Records a release; the same id again must come with the same spec (releases are
+  // immutable: kFailedPrecondition otherwise).
+  virtual Status PutRelease(const std::string& release_id, const std::string& spec) = 0;
+  virtual Status SetCurrent(const CurrentRecord& record) = 0;
+  virtual Status RemoveCurrent(const std::string& environment, const std::string& service) = 0;
+  // The environment's next serial, with `commit` as what it now runs.
+  virtual Result<int64_t> BumpSerial(const std::string& environment, const std::string& commit) = 0;
+  virtual Result<int64_t> StartDeployment(const DeploymentRecord& record) = 0;
+  virtual Status FinishDeployment(int64_t id, Outcome outcome, const std::string& reason) = 0;
+  virtual Result<int64_t> AppendHistory(const HistoryRecord& record) = 0;
+  virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // A transaction; one writes at a time (others wait, up to a bound, then kUnavailable).
+  virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
+
+  // The environment's lease for `holder` for `ttl`: kAborted naming the holder and until
+  // when if another holds an unexpired one. Taking an expired lease over gives a new fence.
+  virtual Result<Lease> AcquireLease(const std::string& environment, const std::string& holder,
+                                     std::chrono::seconds ttl) = 0;
+  // Extends a held lease (the heartbeat); kAborted if it was lost.
+  virtual Result<Lease> RenewLease(const Lease& lease, std::chrono::seconds ttl) = 0;
+  virtual Status ReleaseLease(const Lease& lease) = 0;
+  // Ends whoever holds the environment's lease now (`lockstep unlock`), audited with
+  // `actor`; the old holder's fence no longer passes. kNotFound when nothing holds it.
+  virtual Status BreakLease(const std::string& environment, const std::string& actor) = 0;
+  virtual Result<std::optional<Lease>> LeaseOf(const std::string& environment) = 0;
+
+  virtual Result<std::vector<EnvironmentRecord>> Environments() = 0;
+  virtual Result<std::vector<DeploymentRecord>> Deployments(const std::string& environment,
+                                                            int limit) = 0;
+  // Newest first; `service` empty for every service of the environment.
+  virtual Result<std::vector<HistoryRecord>> History(const std::string& environment,
+                                                     const std::string& service, int limit) = 0;
+  virtual Result<std::vector<AuditRecord>> Audit(int limit) = 0;
+};
+
+// The SQLite store at `path` (WAL, synchronous=FULL), its schema migrated forward to this
+// build's; a database of a newer schema is refused.
+Result<std::unique_ptr<StateStore>> OpenSqliteStateStore(const std::string& path,
+                                                         const os::Clock* clock);
+
+}  // namespace lockstep::state

@@ -1,0 +1,270 @@
+#include <SQLiteCpp/SQLiteCpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "os/clock.h"
+#include "os/testing/temp_dir.h"
+#include "state/engine_state.h"
+
+namespace lockstep::state {
+namespace {
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<StateStore> Open() {
+    Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    return store.ok() ? std::move(store).value() : nullptr;
+  }
+  std::unique_ptr<Transaction> Begin(StateStore& store) {
+    Result<std::unique_ptr<Transaction>> tx = store.Begin();
+    EXPECT_TRUE(tx.ok()) << tx.status().ToString();
+    return std::move(tx).value();
+  }
+  CurrentRecord Web(const std::string& release) {
+    return {"prod", "web", release, "1.0.0", "{\"port\":8080}", 1, 0};
+  }
+
+  os::testing::TempDir dir_;
+  std::string path_ = (dir_.path() / "state.db").string();
+  os::FakeClock clock_;
+};
+
+TEST_F(StateStoreTest, AnEnvironmentsLineageIsSetOnceAndItsSerialMovesOnlyWhenBumped) {
+  std::string lineage;
+  {
+    auto store = Open();
+    auto tx = Begin(*store);
+    Result<EnvironmentRecord> env = tx->Environment("prod");
+    ASSERT_TRUE(env.ok()) << env.status().ToString();
+    EXPECT_EQ(env->serial, 0);
+    EXPECT_EQ(env->lineage.size(), 32u);
+    lineage = env->lineage;
+    EXPECT_EQ(tx->BumpSerial("prod", "abc123").value(), 1);
+    EXPECT_EQ(tx->BumpSerial("prod", "def456").value(), 2);
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto store = Open();  // reopened: what was committed is there
+  auto tx = Begin(*store);
+  Result<EnvironmentRecord> env = tx->Environment("prod");
+  EXPECT_EQ(env->lineage, lineage);
+  EXPECT_EQ(env->serial, 2);
+  EXPECT_EQ(env->commit, "def456");
+  EXPECT_NE(tx->Environment("dev")->lineage, lineage) << "each environment has its own";
+  EXPECT_EQ(tx->BumpSerial("nowhere", "x").status().code(), Code::kNotFound);
+}
+
+TEST_F(StateStoreTest, ATransactionNotCommittedLeavesNothing) {
+  auto store = Open();
+  {
+    auto tx = Begin(*store);
+    ASSERT_TRUE(tx->Environment("prod").ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  {
+    auto tx = Begin(*store);
+    ASSERT_TRUE(tx->PutRelease("r1", "{}").ok());
+    ASSERT_TRUE(tx->SetCurrent(Web("r1")).ok());
+    ASSERT_TRUE(tx->BumpSerial("prod", "c1").ok());
+    ASSERT_TRUE(
+        tx->AppendHistory({0, "prod", "web", 1, Change::kAdded, "", "r1", "1.0.0", 0}).ok());
+  }  // no Commit
+  auto tx = Begin(*store);
+  EXPECT_TRUE(tx->Current("prod")->empty());
+  EXPECT_EQ(tx->Environment("prod")->serial, 0);
+  EXPECT_EQ(tx->Release("r1").status().code(), Code::kNotFound);
+  tx.reset();
+  EXPECT_TRUE(store->History("prod", "", 10)->empty());
+}
+
+TEST_F(StateStoreTest, CurrentReleasesHistoryAndDeploymentsAreRecorded) {
+  auto store = Open();
+  auto tx = Begin(*store);
+  int64_t d =
+      tx->StartDeployment({0, "prod", "plan-1", "c1", "ci-bot", 0, 0, Outcome::kRunning, ""})
+          .value();
+  ASSERT_TRUE(tx->PutRelease("r1", "{\"a\":1}").ok());
+  ASSERT_TRUE(tx->PutRelease("r1", "{\"a\":1}").ok()) << "the same release again is fine";
+  EXPECT_EQ(tx->PutRelease("r1", "{\"a\":2}").code(), Code::kFailedPrecondition)
+      << "a release never changes";
+  CurrentRecord web = Web("r1");
+  web.deployment_id = d;
+  ASSERT_TRUE(tx->SetCurrent(web).ok());
+  ASSERT_TRUE(tx->AppendHistory({0, "prod", "web", d, Change::kAdded, "", "r1", "1.0.0", 0}).ok());
+  ASSERT_TRUE(tx->FinishDeployment(d, Outcome::kSucceeded, "").ok());
+  EXPECT_EQ(tx->FinishDeployment(d, Outcome::kFailed, "again").code(), Code::kFailedPrecondition);
+  ASSERT_TRUE(tx->Commit().ok());
+  tx.reset();
+
+  auto read = Begin(*store);
+  auto current = read->Current("prod").value();
+  ASSERT_EQ(current.size(), 1u);
+  EXPECT_EQ(current.at("web").release_id, "r1");
+  EXPECT_EQ(current.at("web").details, "{\"port\":8080}");
+  EXPECT_EQ(current.at("web").since, clock_.NowSeconds());
+  EXPECT_EQ(read->Release("r1").value(), "{\"a\":1}");
+  read.reset();
+  auto deployments = store->Deployments("prod", 10).value();
+  ASSERT_EQ(deployments.size(), 1u);
+  EXPECT_EQ(deployments[0].outcome, Outcome::kSucceeded);
+  EXPECT_EQ(deployments[0].actor, "ci-bot");
+  auto history = store->History("prod", "web", 10).value();
+  ASSERT_EQ(history.size(), 1u);
+  EXPECT_EQ(history[0].change, Change::kAdded);
+  EXPECT_EQ(history[0].to_release, "r1");
+}
+
+TEST_F(StateStoreTest, HistoryAndTheAuditLogCannotBeRewritten) {
+  {
+    auto store = Open();
+    auto tx = Begin(*store);
+    ASSERT_TRUE(tx->AppendHistory({0, "prod", "web", 1, Change::kAdded, "", "r1", "1", 0}).ok());
+    ASSERT_TRUE(tx->AppendAudit({0, 0, "alice", "apply", "prod", ""}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+  for (const char* sql :
+       {"UPDATE history SET to_release = 'r2'", "DELETE FROM history",
+        "INSERT OR REPLACE INTO history VALUES (1, 'prod', 'web', 1, 'added', '', 'r9', '9', 0)",
+        "UPDATE audit SET actor = 'mallory'", "DELETE FROM audit",
+        "INSERT OR REPLACE INTO audit VALUES (1, 0, 'mallory', 'apply', 'prod', '')"}) {
+    try {
+      db.exec(sql);
+      ADD_FAILURE() << sql << " was allowed";
+    } catch (const SQLite::Exception& e) {
+      EXPECT_NE(std::string(e.what()).find("append-only"), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST_F(StateStoreTest, LeasesExpireAreTakenOverAndFenceTheirOldHolderOut) {
+  auto store = Open();
+  Lease first = store->AcquireLease("prod", "apply-1", std::chrono::seconds(30)).value();
+  Result<Lease> second = store->AcquireLease("prod", "apply-2", std::chrono::seconds(30));
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kAborted);
+  EXPECT_EQ(second.status().message(),
+            "prod is locked by apply-1 until its lease expires in 30 s (or `lockstep unlock "
+            "prod` ends it)");
+  EXPECT_TRUE(store->AcquireLease("dev", "apply-3", std::chrono::seconds(30)).ok())
+      << "another environment has a lock of its own";
+
+  clock_.Advance(20);
+  first = store->RenewLease(first, std::chrono::seconds(30)).value();  // the heartbeat
+  clock_.Advance(20);
+  EXPECT_FALSE(store->AcquireLease("prod", "apply-2", std::chrono::seconds(30)).ok())
+      << "renewed, so not expired";
+  clock_.Advance(11);  // the holder died: no heartbeat for 31 s
+  Lease taken = store->AcquireLease("prod", "apply-2", std::chrono::seconds(30)).value();
+  EXPECT_GT(taken.fence, first.fence);
+  EXPECT_EQ(store->RenewLease(first, std::chrono::seconds(30)).status().code(), Code::kAborted);
+  auto tx = Begin(*store);
+  EXPECT_EQ(tx->CheckFence("prod", first.fence).code(), Code::kAborted)
+      << "the old holder's writes are refused";
+  EXPECT_TRUE(tx->CheckFence("prod", taken.fence).ok());
+  tx.reset();
+  ASSERT_TRUE(store->ReleaseLease(taken).ok());
+  tx = Begin(*store);
+  EXPECT_EQ(tx->CheckFence("prod", taken.fence).code(), Code::kAborted) << "released";
+  tx.reset();
+  Lease next = store->AcquireLease("prod", "apply-4", std::chrono::seconds(30)).value();
+  EXPECT_GT(next.fence, taken.fence) << "fences only grow";
+}
+
+TEST_F(StateStoreTest, AHolderWhoseLeaseLapsedWritesNothingEvenBeforeATakeover) {
+  auto store = Open();
+  Lease held = store->AcquireLease("prod", "apply-1", std::chrono::seconds(30)).value();
+  clock_.Advance(31);  // no heartbeat: lapsed, and nobody has taken it yet
+  auto tx = Begin(*store);
+  Status fenced = tx->CheckFence("prod", held.fence);
+  EXPECT_EQ(fenced.code(), Code::kAborted);
+  EXPECT_EQ(fenced.message(),
+            "the lock of prod was lost (expired, taken over or unlocked): this apply writes "
+            "nothing more");
+  tx.reset();
+  EXPECT_EQ(store->RenewLease(held, std::chrono::seconds(30)).status().code(), Code::kOk)
+      << "a late heartbeat with nobody in between may still renew";
+}
+
+TEST_F(StateStoreTest, UnlockEndsTheLeaseAtOnceAndIsAudited) {
+  auto store = Open();
+  Lease held = store->AcquireLease("prod", "apply-7", std::chrono::seconds(600)).value();
+  ASSERT_TRUE(store->BreakLease("prod", "alice").ok());
+  EXPECT_FALSE(store->LeaseOf("prod").value().has_value());
+  EXPECT_EQ(store->BreakLease("prod", "alice").code(), Code::kNotFound);
+  auto tx = Begin(*store);
+  EXPECT_EQ(tx->CheckFence("prod", held.fence).code(), Code::kAborted);
+  tx.reset();
+  EXPECT_TRUE(store->AcquireLease("prod", "apply-8", std::chrono::seconds(30)).ok());
+  auto audit = store->Audit(10).value();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].actor, "alice");
+  EXPECT_EQ(audit[0].action, "unlock");
+  EXPECT_EQ(audit[0].target, "prod");
+  EXPECT_EQ(audit[0].detail, "ended the lock held by apply-7");
+}
+
+TEST_F(StateStoreTest, AProcessKilledInsideATransactionLeavesTheOldStateAndNoLock) {
+  {
+    auto store = Open();
+    auto tx = Begin(*store);
+    ASSERT_TRUE(tx->Environment("prod").ok());
+    ASSERT_TRUE(tx->PutRelease("r1", "{}").ok());
+    ASSERT_TRUE(tx->SetCurrent(Web("r1")).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    auto store = OpenSqliteStateStore(path_, &clock_);
+    auto tx = (*store)->Begin();
+    bool ok = (*tx)->PutRelease("r2", "{}").ok() && (*tx)->SetCurrent(Web("r2")).ok() &&
+              (*tx)->BumpSerial("prod", "c2").ok();
+    char byte = ok ? 1 : 0;
+    (void)!write(ready[1], &byte, 1);
+    pause();  // killed here, inside the transaction
+    _exit(0);
+  }
+  close(ready[1]);
+  char byte = 0;
+  ssize_t got = read(ready[0], &byte, 1);
+  close(ready[0]);
+  kill(child, SIGKILL);  // whatever happened: it is ours, and it must not outlive the test
+  int status = 0;
+  waitpid(child, &status, 0);
+  ASSERT_EQ(got, 1);
+  ASSERT_EQ(byte, 1) << "the child's writes failed";
+  ASSERT_TRUE(WIFSIGNALED(status));
+
+  auto store = Open();
+  auto tx = Begin(*store);  // not stuck: the dead writer's lock went with it
+  EXPECT_EQ(tx->Current("prod")->at("web").release_id, "r1");
+  EXPECT_EQ(tx->Release("r2").status().code(), Code::kNotFound);
+  EXPECT_EQ(tx->Environment("prod")->serial, 0);
+}
+
+TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
+  Open().reset();
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = -3");
+  }
+  EXPECT_EQ(OpenSqliteStateStore(path_, &clock_).status().code(), Code::kFailedPrecondition);
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+    db.exec("PRAGMA user_version = 99");
+  }
+  Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
+                                          "knows (1): upgrade lockstep"),
+            std::string::npos)
+      << store.status().message();
+}
+
+}  // namespace
+}  // namespace lockstep::state
