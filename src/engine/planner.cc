@@ -1,0 +1,63 @@
+#include "engine/planner.h"
+
+#include "base/strings.h"
+
+namespace lockstep::engine {
+
+Result<deploy::ReadResult> ReadRepoAt(git::Mirror& mirror, const std::string& commit,
+                                      const std::string& embedded_registry) {
+  LS_ASSIGN_OR_RETURN(git::TreeFiles tree,
+                      mirror.ReadTree(commit, {"lockstep.toml"}, {"services", "environments"},
+                                      {.max_files = deploy::kMaxRepoFiles,
+                                       .max_file_bytes = deploy::kMaxFileBytes,
+                                       .max_total_bytes = deploy::kMaxRepoBytes}));
+  deploy::ReadResult read = deploy::ReadRepo(tree.files, embedded_registry);
+  if (!tree.skipped.empty()) {
+    std::vector<deploy::Problem> problems;
+    for (const git::TreeFiles::Skipped& s : tree.skipped) {
+      problems.push_back({s.path, 0, 0,
+                          s.why + ": a deploy repository holds plain files only, each at most " +
+                              HumanBytes(deploy::kMaxFileBytes)});
+    }
+    problems.insert(problems.end(), read.problems.begin(), read.problems.end());
+    read = deploy::ReadResult{{}, std::move(problems)};
+  }
+  return read;
+}
+
+Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::string& environment,
+                                       const std::string& revision) {
+  LS_ASSIGN_OR_RETURN(std::string commit, sources.mirror->Resolve(revision));
+  LS_ASSIGN_OR_RETURN(deploy::ReadResult read,
+                      ReadRepoAt(*sources.mirror, commit, sources.embedded_registry));
+  if (!read.problems.empty()) return PlanOrProblems(std::move(read.problems));
+  if (read.repo.Find(environment) == nullptr) {
+    std::string names;
+    for (const deploy::Environment& e : read.repo.environments)
+      names += (names.empty() ? "" : ", ") + e.name;
+    return NotFound("the deploy repository at " + commit.substr(0, 12) + " has no environment " +
+                    environment + " (it has " + names + ")");
+  }
+  std::map<std::string, deploy::DeployedService> desired = read.repo.deployed[environment];
+
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources.store->Begin());
+  LS_ASSIGN_OR_RETURN(state::EnvironmentRecord env, tx->Environment(environment));
+  LS_ASSIGN_OR_RETURN(auto current, tx->Current(environment));
+  std::map<std::string, deploy::DeployedService> recorded;
+  for (const auto& [service, record] : current) {
+    LS_ASSIGN_OR_RETURN(std::string spec, tx->Release(record.release_id));
+    LS_ASSIGN_OR_RETURN(deploy::DeployedService s,
+                        FromRecord(service, record.version, spec, record.details));
+    recorded.emplace(service, std::move(s));
+  }
+  // Recording a new environment's lineage is the only write a plan makes.
+  LS_RETURN_IF_ERROR(tx->Commit());
+  tx.reset();
+
+  LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
+                      sources.target->Observe(environment));
+  return PlanOrProblems(
+      MakePlan(environment, commit, env.lineage, env.serial, desired, recorded, observed));
+}
+
+}  // namespace lockstep::engine

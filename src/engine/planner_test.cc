@@ -1,0 +1,177 @@
+// Plans from real sources: the example deploy repository committed to a bare remote and
+// read through the mirror, a SQLite state store in a scratch directory, and FakeTarget.
+#include "engine/planner.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "os/process.h"
+#include "os/testing/temp_dir.h"
+#include "runtime/fake_target.h"
+
+namespace lockstep::engine {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Sh(const std::string& command) {
+  Result<os::Captured> r = os::RunCapture({"sh", "-c", command});
+  EXPECT_TRUE(r.ok() && r->exit_code == 0) << command << ": " << (r.ok() ? r->err : "");
+  std::string out = r.ok() ? r->out : "";
+  while (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+class Planner : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    fs::copy(fs::path(LOCKSTEP_SOURCE_DIR) / "examples" / "deploy-repo", work_,
+             fs::copy_options::recursive);
+    Sh("git init -q --bare -b main '" + bare_.string() + "' && cd '" + work_.string() +
+       "' && git init -q -b main && git config user.email t@e && git config user.name t && "
+       "git remote add origin '" +
+       bare_.string() + "'");
+    Commit("the example");
+    mirror_ = std::move(git::Mirror::Open(dir_.path() / "mirror", {.url = bare_.string()})).value();
+    store_ = std::move(state::OpenSqliteStateStore((dir_.path() / "state.db").string(), &clock_))
+                 .value();
+  }
+
+  std::string Commit(const std::string& message) {
+    Sh("cd '" + work_.string() + "' && git add -A && git commit -qm '" + message +
+       "' && git push -q origin main");
+    return Sh("git -C '" + work_.string() + "' rev-parse HEAD");
+  }
+
+  Plan MustPlan(const std::string& environment) {
+    EXPECT_TRUE(mirror_->Fetch().ok());
+    Result<PlanOrProblems> r = PlanEnvironment(
+        {mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, environment, "main");
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    if (!r.ok() || !std::holds_alternative<Plan>(*r)) {
+      ADD_FAILURE() << "no plan: " << std::get<1>(*r).front().str();
+      return {};
+    }
+    return std::get<Plan>(std::move(*r));
+  }
+
+  // Records `plan`'s releases as applied and runs its services on the target, as an apply
+  // would (the apply itself comes with the engine's next part).
+  void RecordAndRun(const Plan& plan) {
+    auto tx = std::move(store_->Begin()).value();
+    for (const auto& [service, s] : plan.desired) {
+      std::string id = ReleaseId(s.release);
+      ASSERT_TRUE(tx->PutRelease(id, ToJson(s.release)).ok());
+      ASSERT_TRUE(
+          tx->SetCurrent({plan.environment, service, id, s.version, DetailsJson(s), 1, 0}).ok());
+      ASSERT_TRUE(target_.Prepare(s.release).ok());
+      if (s.release.config.kind == ReleaseKind::kService) {
+        std::string instance = target_.Start({plan.environment, service}, id).value();
+        ASSERT_TRUE(
+            target_.SwitchRoutes(plan.environment, {{service, {instance, s.public_port}}}).ok());
+      }
+    }
+    ASSERT_TRUE(tx->BumpSerial(plan.environment, plan.commit).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+
+  os::testing::TempDir dir_;
+  fs::path bare_ = dir_.path() / "deploy.git";
+  fs::path work_ = dir_.path() / "work";
+  os::FakeClock clock_;
+  runtime::FakeTarget target_;
+  std::unique_ptr<git::Mirror> mirror_;
+  std::unique_ptr<state::StateStore> store_;
+};
+
+TEST_F(Planner, AFreshEnvironmentAddsEveryServiceItsFilesName) {
+  Plan p = MustPlan("dev");
+  EXPECT_EQ(p.commit, Sh("git -C '" + work_.string() + "' rev-parse HEAD"));
+  EXPECT_EQ(p.serial, 0);
+  EXPECT_EQ(p.lineage.size(), 32u);
+  ASSERT_EQ(p.services.size(), 2u);
+  for (const ServicePlan& s : p.services) EXPECT_EQ(s.action, Action::kAdd) << s.service;
+  EXPECT_EQ(p.desired.at("web").release.image.str(),
+            "127.0.0.1:5000/example/web:1.0.0@sha256:"
+            "6b1b3f2a7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081");
+  EXPECT_EQ(MustPlan("dev").lineage, p.lineage) << "the lineage is set once";
+}
+
+TEST_F(Planner, AppliedAndRunningIsNoChangeAndANewPinIsOne) {
+  RecordAndRun(MustPlan("dev"));
+  Plan same = MustPlan("dev");
+  EXPECT_FALSE(same.HasChanges()) << PlanText(same, false);
+  EXPECT_FALSE(same.HasDrift()) << PlanText(same, false);
+  EXPECT_EQ(same.serial, 1);
+
+  std::ofstream(work_ / "environments" / "dev" / "web.toml")
+      << "version = \"1.1.0\"\ndigest = \"sha256:" << std::string(64, 'c')
+      << "\"\n[service]\nport = 8081\n";
+  std::string commit = Commit("web 1.1.0 in dev");
+  Plan next = MustPlan("dev");
+  EXPECT_EQ(next.commit, commit);
+  ASSERT_TRUE(next.HasChanges());
+  const ServicePlan& web = next.services[1];
+  ASSERT_EQ(web.service, "web");
+  EXPECT_EQ(web.action, Action::kChange);
+  EXPECT_EQ(web.from_version, "1.0.0");
+  EXPECT_EQ(web.to_version, "1.1.0");
+  EXPECT_EQ(web.to_digest, "sha256:" + std::string(64, 'c'));
+  EXPECT_EQ(web.changes, (std::vector<KeyChange>{{"env.LOG_LEVEL", "debug", "info"}}))
+      << "dev's own LOG_LEVEL went with the rewritten file";
+  EXPECT_FALSE(MustPlan("staging").services.empty());
+}
+
+TEST_F(Planner, WhatRunsOtherwiseIsDrift) {
+  Plan p = MustPlan("dev");
+  RecordAndRun(p);
+  // Someone routes another release of web by hand.
+  deploy::DeployedService other = p.desired.at("web");
+  other.release.config.env["HOTFIX"] = "1";
+  std::string id = target_.Prepare(other.release)->release_id;
+  std::string instance = target_.Start({"dev", "web"}, id).value();
+  ASSERT_TRUE(target_.SwitchRoutes("dev", {{"web", {instance, 0}}}).ok());
+  Plan drifted = MustPlan("dev");
+  EXPECT_FALSE(drifted.HasChanges());
+  ASSERT_TRUE(drifted.HasDrift());
+  EXPECT_NE(PlanText(drifted, false)
+                .find("! web: drifted: instance " + instance + " runs release " + id +
+                      ", not the recorded"),
+            std::string::npos)
+      << PlanText(drifted, false);
+}
+
+TEST_F(Planner, ARepositoryWithProblemsHasNoPlanButItsProblems) {
+  fs::create_symlink("/etc/passwd", work_ / "services" / "passwd.toml");
+  std::ofstream(work_ / "environments" / "prod" / "web.toml", std::ios::app) << "replicas = 3\n";
+  Commit("broken");
+  ASSERT_TRUE(mirror_->Fetch().ok());
+  Result<PlanOrProblems> r =
+      PlanEnvironment({mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, "prod", "main");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_TRUE(std::holds_alternative<std::vector<deploy::Problem>>(*r));
+  std::vector<std::string> messages;
+  for (const deploy::Problem& problem : std::get<1>(*r)) messages.push_back(problem.str());
+  ASSERT_EQ(messages.size(), 2u) << ::testing::PrintToString(messages);
+  EXPECT_EQ(messages[0],
+            "services/passwd.toml: is a symbolic link: a deploy repository holds plain files "
+            "only, each at most 1.0 MiB");
+  EXPECT_NE(messages[1].find("environments/prod/web.toml:"), std::string::npos);
+  EXPECT_NE(messages[1].find("unknown key \"replicas\""), std::string::npos);
+}
+
+TEST_F(Planner, AnEnvironmentTheRepositoryLacksIsNamedWithThoseItHas) {
+  ASSERT_TRUE(mirror_->Fetch().ok());
+  Result<PlanOrProblems> r =
+      PlanEnvironment({mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, "qa", "main");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kNotFound);
+  EXPECT_NE(r.status().message().find("has no environment qa (it has dev, staging, prod)"),
+            std::string::npos)
+      << r.status().message();
+}
+
+}  // namespace
+}  // namespace lockstep::engine
