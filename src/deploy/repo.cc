@@ -413,6 +413,7 @@ class Reader {
       services.insert(name);
       if (!doc) continue;
       CheckKeys(path, *doc, kServiceKeys, "");
+      CheckSections({&ServiceFile(name), &*doc});
       // Without a kind and an image, nothing of it can be read per environment.
       if (CheckServiceFile(path, *doc)) service_docs_.emplace(name, std::move(*doc));
     }
@@ -546,7 +547,15 @@ class Reader {
     return {};
   }
 
-  // Checks the shape of one section in both layers: a table with known keys.
+  // The shape of a layer's sections: tables with known keys.
+  void CheckSections(Layer layer) {
+    CheckSection(layer, "limits", kLimitKeys, "[limits] memory = \"256Mi\"");
+    CheckSection(layer, "grants", kGrantKeys, "[grants] network = \"host\"");
+    CheckSection(layer, "service", kServiceTableKeys, "[service] port = 8080");
+    Table(*layer.file, *layer.table, "env", "[env] LOG_LEVEL = \"info\"");
+  }
+
+  // Checks the shape of one section of a layer: a table with known keys.
   void CheckSection(Layer layer, std::string_view section,
                     const std::vector<std::string_view>& known, std::string_view example) {
     if (const toml::table* t = Table(*layer.file, *layer.table, section, example)) {
@@ -563,12 +572,7 @@ class Reader {
     d.service = service;
     Release& r = d.release;
     ReleaseConfig& c = r.config;
-    for (Layer layer : {pin, service_layer}) {
-      CheckSection(layer, "limits", kLimitKeys, "[limits] memory = \"256Mi\"");
-      CheckSection(layer, "grants", kGrantKeys, "[grants] network = \"host\"");
-      CheckSection(layer, "service", kServiceTableKeys, "[service] port = 8080");
-      Table(*layer.file, *layer.table, "env", "[env] LOG_LEVEL = \"info\"");
-    }
+    CheckSections(pin);  // the service file's were checked once, when it was read
 
     // The pin.
     r.image.registry = repo_.registry == "embedded" ? embedded_ : repo_.registry;

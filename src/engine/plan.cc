@@ -119,14 +119,10 @@ std::string Digest(const deploy::DeployedService& s) {
 }
 
 // How what runs differs from the record, or "" when it does not.
-std::string DriftOf(const std::string& service, const deploy::DeployedService* recorded,
-                    const std::vector<runtime::ObservedInstance>& observed) {
+// `routed` is the service's routed instance, if any.
+std::string DriftOf(const deploy::DeployedService* recorded, const std::string& recorded_id,
+                    const runtime::ObservedInstance* routed) {
   if (recorded == nullptr || recorded->release.config.kind == ReleaseKind::kFunction) return "";
-  std::string recorded_id = ReleaseId(recorded->release);
-  const runtime::ObservedInstance* routed = nullptr;
-  for (const runtime::ObservedInstance& o : observed) {
-    if (o.service == service && o.routed) routed = &o;
-  }
   if (routed == nullptr) return "no instance of it is routed";
   if (routed->release_id != recorded_id) {
     return "instance " + routed->instance_id + " runs release " + routed->release_id +
@@ -148,6 +144,10 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
               const std::map<std::string, deploy::DeployedService>& recorded,
               const std::vector<runtime::ObservedInstance>& observed) {
   Plan plan{environment, commit, lineage, serial, {}, desired};
+  std::map<std::string, const runtime::ObservedInstance*> routed;
+  for (const runtime::ObservedInstance& o : observed) {
+    if (o.routed) routed[o.service] = &o;
+  }
   std::set<std::string> names;
   for (const auto& [name, s] : desired) names.insert(name);
   for (const auto& [name, s] : recorded) names.insert(name);
@@ -175,12 +175,19 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
     } else if (to == nullptr) {
       sp.action = Action::kRemove;
     } else {
-      sp.changes = Diff(ConfigKeys(*from), ConfigKeys(*to));
-      bool same = sp.from_release == sp.to_release && sp.changes.empty() &&
-                  sp.from_version == sp.to_version;
+      // The same release (digest and config) with the same port, drain and schedule has
+      // the same keys: most services of most plans, so not compared key by key.
+      bool same_release = sp.from_release == sp.to_release &&
+                          from->release.image.repository == to->release.image.repository &&
+                          from->public_port == to->public_port && from->drain_ms == to->drain_ms &&
+                          from->schedule == to->schedule;
+      if (!same_release) sp.changes = Diff(ConfigKeys(*from), ConfigKeys(*to));
+      bool same = same_release && sp.from_version == sp.to_version;
       sp.action = same ? Action::kNone : Action::kChange;
     }
-    sp.drift = DriftOf(name, from, observed);
+    auto instance = routed.find(name);
+    sp.drift =
+        DriftOf(from, sp.from_release, instance == routed.end() ? nullptr : instance->second);
     plan.services.push_back(std::move(sp));
   }
   return plan;

@@ -45,9 +45,8 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   LS_ASSIGN_OR_RETURN(auto current, tx->Current(environment));
   std::map<std::string, deploy::DeployedService> recorded;
   for (const auto& [service, record] : current) {
-    LS_ASSIGN_OR_RETURN(std::string spec, tx->Release(record.release_id));
     LS_ASSIGN_OR_RETURN(deploy::DeployedService s,
-                        FromRecord(service, record.version, spec, record.details));
+                        FromRecord(service, record.version, record.release_spec, record.details));
     recorded.emplace(service, std::move(s));
   }
   // Recording a new environment's lineage is the only write a plan makes.

@@ -138,9 +138,11 @@ Result<std::vector<ObservedInstance>> FakeTarget::Observe(const std::string& env
   std::lock_guard lock(mutex_);
   std::shared_ptr<const RoutingTable> table = router_->Current();
   std::vector<ObservedInstance> out;
+  auto routes = table->ByService();
   for (const auto& [id, instance] : instances_) {
     if (!environment.empty() && instance.where.environment != environment) continue;
-    const Backend* route = table->RouteOf(instance.where.environment, instance.where.service);
+    auto found = routes.find({instance.where.environment, instance.where.service});
+    const Backend* route = found == routes.end() ? nullptr : found->second;
     ObservedInstance o;
     o.instance_id = id;
     o.environment = instance.where.environment;

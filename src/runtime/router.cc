@@ -17,6 +17,14 @@ const Backend* RoutingTable::RouteOf(const std::string& environment,
   return nullptr;
 }
 
+std::map<std::pair<std::string, std::string>, const Backend*> RoutingTable::ByService() const {
+  std::map<std::pair<std::string, std::string>, const Backend*> index;
+  for (const auto& [port, backend] : by_port) {
+    index.emplace(std::make_pair(backend->environment, backend->service), backend.get());
+  }
+  return index;
+}
+
 Router::Router() : table_(std::make_shared<const RoutingTable>()) {}
 
 void Router::Publish(std::shared_ptr<const RoutingTable> table) {

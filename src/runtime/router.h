@@ -37,6 +37,9 @@ struct RoutingTable {
   // The public port of `service` in `environment`, or 0.
   uint16_t PortOf(const std::string& environment, const std::string& service) const;
   const Backend* RouteOf(const std::string& environment, const std::string& service) const;
+  // Every route by (environment, service): for looking up many services at once (RouteOf
+  // walks the table).
+  std::map<std::pair<std::string, std::string>, const Backend*> ByService() const;
 };
 
 class Router {

@@ -47,6 +47,7 @@ struct CurrentRecord {
   std::string details;  // what travels with the release (port, drain, schedule), as JSON
   int64_t deployment_id = 0;
   int64_t since = 0;
+  std::string release_spec;  // the release's spec, as PutRelease recorded it (read only)
 };
 
 enum class Outcome { kRunning, kSucceeded, kFailed, kNoChange };

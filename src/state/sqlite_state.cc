@@ -172,8 +172,9 @@ class SqliteTransaction final : public Transaction {
   Result<std::map<std::string, CurrentRecord>> Current(const std::string& environment) override {
     return Guard([&]() -> Result<std::map<std::string, CurrentRecord>> {
       SQLite::Statement q(db_,
-                          "SELECT service, release_id, version, details, deployment_id, since "
-                          "FROM current WHERE environment = ?");
+                          "SELECT c.service, c.release_id, c.version, c.details, c.deployment_id, "
+                          "c.since, r.spec FROM current c JOIN releases r ON r.id = c.release_id "
+                          "WHERE c.environment = ?");
       q.bind(1, environment);
       std::map<std::string, CurrentRecord> out;
       while (q.executeStep()) {
@@ -183,7 +184,8 @@ class SqliteTransaction final : public Transaction {
                         q.getColumn(2).getString(),
                         q.getColumn(3).getString(),
                         q.getColumn(4).getInt64(),
-                        q.getColumn(5).getInt64()};
+                        q.getColumn(5).getInt64(),
+                        q.getColumn(6).getString()};
         out.emplace(r.service, std::move(r));
       }
       return out;

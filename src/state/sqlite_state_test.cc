@@ -103,6 +103,7 @@ TEST_F(StateStoreTest, CurrentReleasesHistoryAndDeploymentsAreRecorded) {
   ASSERT_EQ(current.size(), 1u);
   EXPECT_EQ(current.at("web").release_id, "r1");
   EXPECT_EQ(current.at("web").details, "{\"port\":8080}");
+  EXPECT_EQ(current.at("web").release_spec, "{\"a\":1}") << "the release comes with it";
   EXPECT_EQ(current.at("web").since, clock_.NowSeconds());
   EXPECT_EQ(read->Release("r1").value(), "{\"a\":1}");
   read.reset();

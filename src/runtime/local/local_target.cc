@@ -266,6 +266,7 @@ Result<std::string> LocalTarget::FunctionSpec(const Placement& where,
 Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& environment) {
   LS_ASSIGN_OR_RETURN(std::vector<ContainerState> containers, runc_.List());
   std::shared_ptr<const RoutingTable> table = router_->Current();
+  auto routes = table->ByService();
   std::vector<ObservedInstance> out;
   for (const ContainerState& c : containers) {
     // Everything below comes from the container's own bundle, not from memory.
@@ -292,8 +293,8 @@ Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& en
     o.netns = get(kAnnotationNetns);
     o.status = c.status;
     o.since_unix = c.created_unix;
-    const Backend* route = table->RouteOf(o.environment, o.service);
-    o.routed = route != nullptr && route->instance_id == c.id;
+    auto found = routes.find({o.environment, o.service});
+    o.routed = found != routes.end() && found->second->instance_id == c.id;
     {
       std::lock_guard lock(mutex_);
       auto it = instances_.find(c.id);
