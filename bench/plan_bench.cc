@@ -87,6 +87,7 @@ int Main(int argc, char** argv) {
   for (const std::string& env : kEnvironments) {
     auto plan = std::get<engine::Plan>(Must(engine::PlanEnvironment(sources, env, commit), "plan"));
     auto tx = Must(store->Begin(), "begin");
+    Must(tx->Environment(env), "environment");
     runtime::RouteChanges routes;
     for (const auto& [service, s] : plan.desired) {
       std::string id = ReleaseId(s.release);
@@ -120,6 +121,7 @@ int Main(int argc, char** argv) {
     return ms;
   };
   auto measure = [&](const std::string& at, bool changes, const char* what) {
+    if (runs < 1) Die("plan_bench", InvalidArgument("RUNS must be at least 1"));
     std::vector<double> ours, floors;
     for (int i = -2; i < runs; ++i) {  // two warm-up rounds
       double a = 0, b = 0;

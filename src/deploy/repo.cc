@@ -47,6 +47,16 @@ const std::vector<std::string_view> kGrantKeys = {"network", "volumes", "root", 
 const std::vector<std::string_view> kServiceTableKeys = {"port", "drain", "health"};
 const std::vector<std::string_view> kHealthKeys = {"path", "interval", "timeout", "successes"};
 
+// "30 days", "1 hour": a limit as people say it.
+std::string Span(int64_t seconds) {
+  auto unit = [](int64_t n, const char* one) {
+    return std::to_string(n) + " " + one + (n == 1 ? "" : "s");
+  };
+  if (seconds % 86400 == 0) return unit(seconds / 86400, "day");
+  if (seconds % 3600 == 0) return unit(seconds / 3600, "hour");
+  return unit(seconds, "second");
+}
+
 std::string Quote(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::string Join(const std::vector<std::string_view>& words) {
@@ -191,11 +201,7 @@ class Reader {
     Add(file, node.source(),
         std::string(key) + (shown.empty() ? "" : " " + shown) + " must be a duration such as " +
             (millis ? "\"500ms\", \"30s\" or \"5m\"" : "\"30s\", \"10m\" or \"24h\"") +
-            " (at most " +
-            (max_seconds % 86400 == 0  ? std::to_string(max_seconds / 86400) + " days"
-             : max_seconds % 3600 == 0 ? std::to_string(max_seconds / 3600) + " hours"
-                                       : std::to_string(max_seconds) + " seconds") +
-            ")");
+            " (at most " + Span(max_seconds) + ")");
     return std::nullopt;
   }
 

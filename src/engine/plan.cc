@@ -1,5 +1,6 @@
 #include "engine/plan.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <set>
 
@@ -69,7 +70,7 @@ std::map<std::string, std::string> ConfigKeys(const deploy::DeployedService& s) 
   const ReleaseConfig& c = s.release.config;
   std::map<std::string, std::string> k;
   k["kind"] = std::string(KindName(c.kind));
-  k["image"] = s.release.image.repository;
+  k["image"] = s.release.image.registry + "/" + s.release.image.repository;
   if (!c.entrypoint.empty()) k["entrypoint"] = List(c.entrypoint);
   if (!c.cmd.empty()) k["command"] = List(c.cmd);
   if (!c.user.empty()) k["user"] = c.user;
@@ -177,7 +178,11 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
     } else {
       // The same release (digest and config) with the same port, drain and schedule has
       // the same keys: most services of most plans, so not compared key by key.
-      bool same_release = sp.from_release == sp.to_release &&
+      // Compared by value, not by release id: the id is a short hash, and a plan must not
+      // call two configurations the same on its word.
+      bool same_release = from->release.config == to->release.config &&
+                          from->release.image.digest == to->release.image.digest &&
+                          from->release.image.registry == to->release.image.registry &&
                           from->release.image.repository == to->release.image.repository &&
                           from->public_port == to->public_port && from->drain_ms == to->drain_ms &&
                           from->schedule == to->schedule;
@@ -188,8 +193,23 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
     auto instance = routed.find(name);
     sp.drift =
         DriftOf(from, sp.from_release, instance == routed.end() ? nullptr : instance->second);
+    if (from == nullptr && instance != routed.end()) {
+      sp.drift = "instance " + instance->second->instance_id +
+                 " is routed, though nothing is recorded for it";
+    }
     plan.services.push_back(std::move(sp));
   }
+  // Routed instances of services neither recorded nor in the repository.
+  for (const auto& [service, o] : routed) {
+    if (names.contains(service)) continue;
+    ServicePlan sp;
+    sp.service = service;
+    sp.drift = "instance " + o->instance_id +
+               " is routed, though the service is neither recorded nor in the repository";
+    plan.services.push_back(std::move(sp));
+  }
+  std::sort(plan.services.begin(), plan.services.end(),
+            [](const ServicePlan& a, const ServicePlan& b) { return a.service < b.service; });
   return plan;
 }
 
@@ -209,13 +229,20 @@ Result<deploy::DeployedService> FromRecord(const std::string& service, const std
   bj::error_code ec;
   bj::value v = bj::parse(details, ec);
   const bj::object* o = ec ? nullptr : v.if_object();
-  if (o == nullptr) return Internal("the recorded details of " + service + " are not JSON");
-  if (const bj::value* p = o->if_contains("public_port"); p && p->is_int64())
-    s.public_port = static_cast<uint16_t>(p->as_int64());
-  if (const bj::value* d = o->if_contains("drain_ms"); d && d->is_int64())
-    s.drain_ms = d->as_int64();
-  if (const bj::value* c = o->if_contains("schedule"); c && c->is_string())
-    s.schedule = std::string(c->as_string());
+  const bj::value* port = o ? o->if_contains("public_port") : nullptr;
+  const bj::value* drain = o ? o->if_contains("drain_ms") : nullptr;
+  const bj::value* schedule = o ? o->if_contains("schedule") : nullptr;
+  bool is_service = s.release.config.kind == ReleaseKind::kService;
+  bool ok = port && port->is_int64() && drain && drain->is_int64() && schedule &&
+            schedule->is_string() && port->as_int64() >= (is_service ? 1 : 0) &&
+            port->as_int64() <= 65535 && drain->as_int64() >= 0 && drain->as_int64() <= 3'600'000;
+  if (!ok) {
+    return Internal("the recorded details of " + service +
+                    " are not what lockstep records: " + details.substr(0, 200));
+  }
+  s.public_port = static_cast<uint16_t>(port->as_int64());
+  s.drain_ms = drain->as_int64();
+  s.schedule = std::string(schedule->as_string());
   return s;
 }
 

@@ -133,10 +133,46 @@ TEST(Plan, WhatRunsIsComparedWithTheRecord) {
   EXPECT_TRUE(Of(p, "nightly").drift.empty()) << "functions have no instance to drift";
 }
 
+TEST(Plan, AnAddedServiceHasNoFromSideInJson) {
+  boost::json::object o = boost::json::parse(PlanJson(PlanOf(Desired(kOld), {}), "p")).as_object();
+  const boost::json::object& web = o.at("services").as_array()[1].as_object();
+  EXPECT_EQ(web.at("action").as_string(), "add");
+  EXPECT_TRUE(web.at("from").is_null());
+  EXPECT_EQ(web.at("to").at("version").as_string(), "1.0.0");
+}
+
+TEST(Plan, WhatTheReleaseIdLeavesOutStillCounts) {
+  // The release id names the artifact and its config, not where the image is fetched from:
+  // two releases with one id can still differ, and the plan compares values, not ids.
+  auto desired = Desired(kOld);
+  desired.at("web").release.image.registry = "mirror.example:5000";
+  Plan p = PlanOf(desired, Desired(kOld));
+  ASSERT_EQ(Of(p, "web").from_release, Of(p, "web").to_release);
+  EXPECT_EQ(Of(p, "web").action, Action::kChange);
+  EXPECT_EQ(Of(p, "web").changes, (std::vector<KeyChange>{{"image", "127.0.0.1:5000/shop/web",
+                                                           "mirror.example:5000/shop/web"}}));
+}
+
+TEST(Plan, ARoutedInstanceOfAServiceNobodyRecordedIsDrift) {
+  runtime::ObservedInstance stray{.instance_id = "i9",
+                                  .environment = "prod",
+                                  .service = "shadow",
+                                  .release_id = "r1",
+                                  .status = "running",
+                                  .routed = true};
+  Plan p = PlanOf(Desired(kOld), Desired(kOld), {stray});
+  EXPECT_TRUE(p.HasDrift());
+  EXPECT_FALSE(p.HasChanges());
+  EXPECT_EQ(Of(p, "shadow").drift,
+            "instance i9 is routed, though the service is neither recorded nor in the repository");
+}
+
 TEST(Plan, TheJsonFormNamesEverySideAndChange) {
   Plan p = PlanOf(Desired(kNew, "[env]\nLOG_LEVEL = \"debug\""), Desired(kOld));
   boost::json::object o = boost::json::parse(PlanJson(p, "p-1")).as_object();
   EXPECT_EQ(o.at("format").as_int64(), 1);
+  EXPECT_EQ(o.at("commit").as_string(), kCommit);
+  EXPECT_EQ(o.at("lineage").as_string(), "lineage-1");
   EXPECT_EQ(o.at("plan_id").as_string(), "p-1");
   EXPECT_EQ(o.at("serial").as_int64(), 7);
   EXPECT_TRUE(o.at("changes").as_bool());
@@ -144,6 +180,7 @@ TEST(Plan, TheJsonFormNamesEverySideAndChange) {
   ASSERT_EQ(services.size(), 2u);
   const boost::json::object& web = services[1].as_object();  // sorted: nightly, web
   EXPECT_EQ(web.at("service").as_string(), "web");
+  EXPECT_EQ(web.at("kind").as_string(), "service");
   EXPECT_EQ(web.at("action").as_string(), "change");
   EXPECT_EQ(web.at("from").at("digest").as_string(), kOld);
   EXPECT_EQ(web.at("to").at("digest").as_string(), kNew);
@@ -162,6 +199,14 @@ TEST(Plan, ARecordReadBackIsTheServiceItWas) {
     EXPECT_EQ(ReleaseId(back->release), ReleaseId(s.release)) << name;
   }
   EXPECT_FALSE(FromRecord("web", "1", "{", "{}").ok());
+  std::string web = ToJson(Desired(kOld).at("web").release);
+  for (const char* hostile : {"{}", "{\"public_port\":70000,\"drain_ms\":0,\"schedule\":\"\"}",
+                              "{\"public_port\":0,\"drain_ms\":0,\"schedule\":\"\"}",
+                              "{\"public_port\":8080,\"drain_ms\":-1,\"schedule\":\"\"}",
+                              "{\"public_port\":8080,\"drain_ms\":1e3,\"schedule\":\"\"}",
+                              "{\"public_port\":8080,\"drain_ms\":0,\"schedule\":7}"}) {
+    EXPECT_FALSE(FromRecord("web", "1", web, hostile).ok()) << hostile;
+  }
   EXPECT_FALSE(FromRecord("web", "1", ToJson(Desired(kOld).at("web").release), "[").ok());
 }
 

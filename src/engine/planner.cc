@@ -16,8 +16,10 @@ Result<deploy::ReadResult> ReadRepoAt(git::Mirror& mirror, const std::string& co
     std::vector<deploy::Problem> problems;
     for (const git::TreeFiles::Skipped& s : tree.skipped) {
       problems.push_back({s.path, 0, 0,
-                          s.why + ": a deploy repository holds plain files only, each at most " +
-                              HumanBytes(deploy::kMaxFileBytes)});
+                          s.why +
+                              ": a deploy repository holds lockstep.toml, services/*.toml "
+                              "and environments/*/*.toml, plain files of at most " +
+                              HumanBytes(deploy::kMaxFileBytes) + " each"});
     }
     problems.insert(problems.end(), read.problems.begin(), read.problems.end());
     read = deploy::ReadResult{{}, std::move(problems)};
@@ -41,16 +43,21 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   std::map<std::string, deploy::DeployedService> desired = read.repo.deployed[environment];
 
   LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources.store->Begin());
-  LS_ASSIGN_OR_RETURN(state::EnvironmentRecord env, tx->Environment(environment));
+  // A plan writes nothing: an environment not recorded yet has no lineage until an apply.
+  LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> known,
+                      tx->FindEnvironment(environment));
+  state::EnvironmentRecord env = known.value_or(state::EnvironmentRecord{environment});
   LS_ASSIGN_OR_RETURN(auto current, tx->Current(environment));
   std::map<std::string, deploy::DeployedService> recorded;
   for (const auto& [service, record] : current) {
     LS_ASSIGN_OR_RETURN(deploy::DeployedService s,
                         FromRecord(service, record.version, record.release_spec, record.details));
+    if (ReleaseId(s.release) != record.release_id) {
+      return Internal("the state database's release " + record.release_id + " of " + service +
+                      " does not match its own spec: the database was changed outside lockstep");
+    }
     recorded.emplace(service, std::move(s));
   }
-  // Recording a new environment's lineage is the only write a plan makes.
-  LS_RETURN_IF_ERROR(tx->Commit());
   tx.reset();
 
   LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,

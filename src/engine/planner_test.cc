@@ -49,9 +49,12 @@ class Planner : public ::testing::Test {
     EXPECT_TRUE(mirror_->Fetch().ok());
     Result<PlanOrProblems> r = PlanEnvironment(
         {mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, environment, "main");
-    EXPECT_TRUE(r.ok()) << r.status().ToString();
-    if (!r.ok() || !std::holds_alternative<Plan>(*r)) {
-      ADD_FAILURE() << "no plan: " << std::get<1>(*r).front().str();
+    if (!r.ok()) {
+      ADD_FAILURE() << "no plan: " << r.status().ToString();
+      return {};
+    }
+    if (auto* problems = std::get_if<std::vector<deploy::Problem>>(&*r)) {
+      ADD_FAILURE() << "no plan: " << (problems->empty() ? "" : problems->front().str());
       return {};
     }
     return std::get<Plan>(std::move(*r));
@@ -61,6 +64,7 @@ class Planner : public ::testing::Test {
   // would (the apply itself comes with the engine's next part).
   void RecordAndRun(const Plan& plan) {
     auto tx = std::move(store_->Begin()).value();
+    ASSERT_TRUE(tx->Environment(plan.environment).ok());  // an apply records it
     for (const auto& [service, s] : plan.desired) {
       std::string id = ReleaseId(s.release);
       ASSERT_TRUE(tx->PutRelease(id, ToJson(s.release)).ok());
@@ -90,13 +94,17 @@ TEST_F(Planner, AFreshEnvironmentAddsEveryServiceItsFilesName) {
   Plan p = MustPlan("dev");
   EXPECT_EQ(p.commit, Sh("git -C '" + work_.string() + "' rev-parse HEAD"));
   EXPECT_EQ(p.serial, 0);
-  EXPECT_EQ(p.lineage.size(), 32u);
+  EXPECT_EQ(p.lineage, "") << "not recorded yet: a plan writes nothing";
   ASSERT_EQ(p.services.size(), 2u);
   for (const ServicePlan& s : p.services) EXPECT_EQ(s.action, Action::kAdd) << s.service;
   EXPECT_EQ(p.desired.at("web").release.image.str(),
             "127.0.0.1:5000/example/web:1.0.0@sha256:"
             "6b1b3f2a7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081");
-  EXPECT_EQ(MustPlan("dev").lineage, p.lineage) << "the lineage is set once";
+  EXPECT_TRUE(store_->Environments()->empty()) << "a plan writes nothing";
+  RecordAndRun(p);
+  std::string lineage = MustPlan("dev").lineage;
+  EXPECT_EQ(lineage.size(), 32u);
+  EXPECT_EQ(MustPlan("dev").lineage, lineage) << "the lineage is set once";
 }
 
 TEST_F(Planner, AppliedAndRunningIsNoChangeAndANewPinIsOne) {
@@ -156,8 +164,8 @@ TEST_F(Planner, ARepositoryWithProblemsHasNoPlanButItsProblems) {
   for (const deploy::Problem& problem : std::get<1>(*r)) messages.push_back(problem.str());
   ASSERT_EQ(messages.size(), 2u) << ::testing::PrintToString(messages);
   EXPECT_EQ(messages[0],
-            "services/passwd.toml: is a symbolic link: a deploy repository holds plain files "
-            "only, each at most 1.0 MiB");
+            "services/passwd.toml: is a symbolic link: a deploy repository holds lockstep.toml, "
+            "services/*.toml and environments/*/*.toml, plain files of at most 1.0 MiB each");
   EXPECT_NE(messages[1].find("environments/prod/web.toml:"), std::string::npos);
   EXPECT_NE(messages[1].find("unknown key \"replicas\""), std::string::npos);
 }
@@ -171,6 +179,7 @@ TEST_F(Planner, AnEnvironmentTheRepositoryLacksIsNamedWithThoseItHas) {
   EXPECT_NE(r.status().message().find("has no environment qa (it has dev, staging, prod)"),
             std::string::npos)
       << r.status().message();
+  EXPECT_TRUE(store_->Environments()->empty()) << "nothing was recorded for it";
 }
 
 }  // namespace

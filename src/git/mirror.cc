@@ -254,7 +254,14 @@ int CertificateCheck(git_cert* cert, int valid, const char* host, void* payload)
 Result<std::string> Mirror::Fetch() {
   std::lock_guard lock(fetch_mu_);
   git_remote* raw = nullptr;
-  if (git_remote_create_anonymous(&raw, impl_->repo.get(), remote_.url.c_str()) != 0) {
+  // Anonymous, and blind to url.*.insteadOf of any git config: the URL checked in Open is
+  // the one fetched (a rewrite could turn https into http and send the token in the clear).
+  git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  create.repository = impl_->repo.get();
+  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  // The transfer cap counts what arrives compressed; this bounds what a pack may unfold to.
+  git_libgit2_opts(GIT_OPT_SET_PACK_MAX_OBJECTS, static_cast<size_t>(1'000'000));
+  if (git_remote_create_with_opts(&raw, remote_.url.c_str(), &create) != 0) {
     return InvalidArgument("deploy repository " + remote_.url + ": " + LastError());
   }
   Remote remote(raw);
@@ -356,6 +363,7 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
     git_odb* odb;
     TreeFiles out;
     size_t total = 0;
+    size_t entries = 0;
     Status error;
 
     // Lists what is left out; false (with `error` set) past as many as files may be.
@@ -368,10 +376,17 @@ Result<TreeFiles> Mirror::ReadTree(const std::string& commit, const std::vector<
       out.skipped.push_back({path, std::move(why)});
       return true;
     }
-  } walk{&top, &dirs, &limits, odb.get(), {}, 0, Status::Ok()};
+  } walk{&top, &dirs, &limits, odb.get(), {}, 0, 0, Status::Ok()};
 
   auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
     auto* w = static_cast<Walk*>(payload);
+    // Every entry walked counts, directories too: a million empty ones cost as much.
+    if (++w->entries > 2 * w->limits->max_files) {
+      w->error =
+          OutOfRange("the commit's tree has more than " + std::to_string(2 * w->limits->max_files) +
+                     " entries where a deploy repository's go: refusing it");
+      return -1;
+    }
     std::string_view name = git_tree_entry_name(entry);
     std::string path = std::string(root) + std::string(name);
     if (name.empty() || name == "." || name == ".." || name.find('/') != std::string_view::npos ||

@@ -118,6 +118,12 @@ Task<bool> Forwarder::Exchange(Request& req, uint16_t port, const std::string& c
       }
     }
     beast::error_code write_ec = co_await Send(conn.upstream, conn, req);
+    if (write_ec == http::error::bad_value) {
+      // Nothing was sent, and the backend is not to blame.
+      Response refused = ErrorResponse(http::status::bad_request, version,
+                                       "the request's header holds a line break or NUL");
+      co_return co_await Reply(conn, refused, false, false);
+    }
     AnswerParser answer;
     ReadHeader read{write_ec, false};
     if (!write_ec) read = co_await ReadFinalHeader(conn, answer, head);

@@ -13,8 +13,9 @@
 //   leases        one per environment: holder, expiry, heartbeat, and a fencing token
 //                 every state write of an apply checks
 //
-// Times are Unix seconds from the store's clock. Thread-safe; while a thread holds an open
-// Transaction it uses only that transaction's methods.
+// Each store keeps its own database file (the SQLite store's schema version is the file's
+// user_version). Times are Unix seconds from the store's clock. Thread-safe; while a thread holds
+// an open Transaction it uses only that transaction's methods.
 #pragma once
 
 #include <chrono>
@@ -104,6 +105,8 @@ class Transaction {
 
   // The environment, recorded (with a fresh lineage, serial 0) if it was not.
   virtual Result<EnvironmentRecord> Environment(const std::string& name) = 0;
+  // The environment if it is recorded; nothing is written.
+  virtual Result<std::optional<EnvironmentRecord>> FindEnvironment(const std::string& name) = 0;
   virtual Result<std::map<std::string, CurrentRecord>> Current(const std::string& environment) = 0;
   // kNotFound for an unknown id.
   virtual Result<std::string> Release(const std::string& release_id) = 0;
@@ -135,7 +138,8 @@ class StateStore {
   // when if another holds an unexpired one. Taking an expired lease over gives a new fence.
   virtual Result<Lease> AcquireLease(const std::string& environment, const std::string& holder,
                                      std::chrono::seconds ttl) = 0;
-  // Extends a held lease (the heartbeat); kAborted if it was lost.
+  // Extends a held lease (the heartbeat); kAborted if it was lost, expiry included: a lease
+  // that lapsed is not brought back.
   virtual Result<Lease> RenewLease(const Lease& lease, std::chrono::seconds ttl) = 0;
   virtual Status ReleaseLease(const Lease& lease) = 0;
   // Ends whoever holds the environment's lease now (`lockstep unlock`), audited with

@@ -81,6 +81,11 @@ const std::vector<std::string> kMigrations = {
     " id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
     " action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);"
     // History and audit are append-only, whoever writes to the database.
+    // A release never changes once recorded.
+    "CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases"
+    " BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;"
+    "CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases"
+    " BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;"
     "CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
     " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
     "CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
@@ -108,6 +113,11 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
     SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
     int version = db.execAndGet("PRAGMA user_version").getInt();
     if (version < 0 || version > newest) {
+      if (version < 0) {
+        return FailedPrecondition("state database " + path + " has schema version " +
+                                  std::to_string(version) +
+                                  ", which no lockstep writes: it was changed outside lockstep");
+      }
       return FailedPrecondition("state database " + path + " has schema version " +
                                 std::to_string(version) + ", newer than this lockstep knows (" +
                                 std::to_string(newest) + "): upgrade lockstep");
@@ -169,15 +179,34 @@ class SqliteTransaction final : public Transaction {
     });
   }
 
+  Result<std::optional<EnvironmentRecord>> FindEnvironment(const std::string& name) override {
+    return Guard([&]() -> Result<std::optional<EnvironmentRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT lineage, serial, commit_id, updated_at FROM environments "
+                          "WHERE name = ?");
+      q.bind(1, name);
+      if (!q.executeStep()) return std::optional<EnvironmentRecord>();
+      return std::optional<EnvironmentRecord>(
+          EnvironmentRecord{name, q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                            q.getColumn(2).getString(), q.getColumn(3).getInt64()});
+    });
+  }
+
   Result<std::map<std::string, CurrentRecord>> Current(const std::string& environment) override {
     return Guard([&]() -> Result<std::map<std::string, CurrentRecord>> {
-      SQLite::Statement q(db_,
-                          "SELECT c.service, c.release_id, c.version, c.details, c.deployment_id, "
-                          "c.since, r.spec FROM current c JOIN releases r ON r.id = c.release_id "
-                          "WHERE c.environment = ?");
+      SQLite::Statement q(
+          db_,
+          "SELECT c.service, c.release_id, c.version, c.details, c.deployment_id, "
+          "c.since, r.spec FROM current c LEFT JOIN releases r ON r.id = c.release_id "
+          "WHERE c.environment = ?");
       q.bind(1, environment);
       std::map<std::string, CurrentRecord> out;
       while (q.executeStep()) {
+        if (q.getColumn(6).isNull()) {
+          return Internal("the state database names release " + q.getColumn(1).getString() +
+                          " as current for " + environment + "/" + q.getColumn(0).getString() +
+                          " but does not hold it: the database was changed outside lockstep");
+        }
         CurrentRecord r{environment,
                         q.getColumn(0).getString(),
                         q.getColumn(1).getString(),
@@ -402,14 +431,16 @@ class SqliteStateStore final : public StateStore {
       int64_t now = clock_->NowSeconds();
       SQLite::Statement q(db,
                           "UPDATE leases SET expires_at = ?, heartbeat_at = ? "
-                          "WHERE environment = ? AND fence = ? AND holder = ?");
+                          "WHERE environment = ? AND fence = ? AND holder = ? AND expires_at > ?");
       q.bind(1, now + ttl.count());
       q.bind(2, now);
       q.bind(3, lease.environment);
       q.bind(4, lease.fence);
       q.bind(5, lease.holder);
+      q.bind(6, now);
       if (q.exec() != 1) {
-        return Aborted("the lock of " + lease.environment + " was lost (taken over or unlocked)");
+        return Aborted("the lock of " + lease.environment +
+                       " was lost (expired, taken over or unlocked)");
       }
       Lease renewed = lease;
       renewed.expires_at = now + ttl.count();
