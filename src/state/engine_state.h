@@ -131,7 +131,8 @@ class StateStore {
  public:
   virtual ~StateStore() = default;
 
-  // A transaction; one writes at a time (others wait, up to a bound, then kUnavailable).
+  // A transaction; one writes at a time (others wait for it; another process's writer is
+  // waited for up to SQLite's busy timeout, then kUnavailable).
   virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
 
   // The environment's lease for `holder` for `ttl`: kAborted naming the holder and until
