@@ -214,8 +214,14 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
 }
 
 std::string DetailsJson(const deploy::DeployedService& s) {
-  return bj::serialize(bj::object{
-      {"public_port", s.public_port}, {"drain_ms", s.drain_ms}, {"schedule", s.schedule}});
+  // The image reference travels here: a release id covers the digest and the config, not
+  // where the image is fetched from, so two services may run one release from two names.
+  return bj::serialize(bj::object{{"public_port", s.public_port},
+                                  {"drain_ms", s.drain_ms},
+                                  {"schedule", s.schedule},
+                                  {"registry", s.release.image.registry},
+                                  {"repository", s.release.image.repository},
+                                  {"tag", s.release.image.tag.value_or("")}});
 }
 
 Result<deploy::DeployedService> FromRecord(const std::string& service, const std::string& version,
@@ -243,6 +249,18 @@ Result<deploy::DeployedService> FromRecord(const std::string& service, const std
   s.public_port = static_cast<uint16_t>(port->as_int64());
   s.drain_ms = drain->as_int64();
   s.schedule = std::string(schedule->as_string());
+  const bj::value* registry = o->if_contains("registry");
+  const bj::value* repository = o->if_contains("repository");
+  const bj::value* tag = o->if_contains("tag");
+  if (!registry || !registry->is_string() || !repository || !repository->is_string() || !tag ||
+      !tag->is_string()) {
+    return Internal("the recorded details of " + service +
+                    " do not say where its image is fetched from: " + details.substr(0, 200));
+  }
+  s.release.image.registry = std::string(registry->as_string());
+  s.release.image.repository = std::string(repository->as_string());
+  s.release.image.tag = tag->as_string().empty() ? std::nullopt
+                                                 : std::optional(std::string(tag->as_string()));
   return s;
 }
 

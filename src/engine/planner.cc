@@ -40,9 +40,15 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
     return NotFound("the deploy repository at " + commit.substr(0, 12) + " has no environment " +
                     environment + " (it has " + names + ")");
   }
-  std::map<std::string, deploy::DeployedService> desired = read.repo.deployed[environment];
+  LS_ASSIGN_OR_RETURN(Plan plan, PlanDesired(*sources.store, *sources.target, environment, commit,
+                                             read.repo.deployed[environment]));
+  return PlanOrProblems(std::move(plan));
+}
 
-  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources.store->Begin());
+Result<Plan> PlanDesired(state::StateStore& store, runtime::Target& target,
+                         const std::string& environment, const std::string& commit,
+                         const std::map<std::string, deploy::DeployedService>& desired) {
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
   // A plan writes nothing: an environment not recorded yet has no lineage until an apply.
   LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> known,
                       tx->FindEnvironment(environment));
@@ -60,10 +66,8 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   }
   tx.reset();
 
-  LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
-                      sources.target->Observe(environment));
-  return PlanOrProblems(
-      MakePlan(environment, commit, env.lineage, env.serial, desired, recorded, observed));
+  LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed, target.Observe(environment));
+  return MakePlan(environment, commit, env.lineage, env.serial, desired, recorded, observed);
 }
 
 }  // namespace lockstep::engine

@@ -32,6 +32,12 @@ using PlanOrProblems = std::variant<Plan, std::vector<deploy::Problem>>;
 Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::string& environment,
                                        const std::string& revision);
 
+// The plan of `environment` running `desired` (what the repository at `commit` says),
+// against the recorded state and what the target observes.
+Result<Plan> PlanDesired(state::StateStore& store, runtime::Target& target,
+                         const std::string& environment, const std::string& commit,
+                         const std::map<std::string, deploy::DeployedService>& desired);
+
 // The repository's files at `commit` as the deploy reader takes them: what the mirror left
 // out is a problem of its own.
 Result<deploy::ReadResult> ReadRepoAt(git::Mirror& mirror, const std::string& commit,

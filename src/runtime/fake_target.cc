@@ -11,6 +11,11 @@ void FakeTarget::SetHealthOnStart(HealthState state) {
   health_on_start_ = state;
 }
 
+void FakeTarget::SetHealthOnStart(const std::string& service, HealthState state) {
+  std::lock_guard lock(mutex_);
+  service_health_on_start_[service] = state;
+}
+
 void FakeTarget::SetHealth(const std::string& instance_id, HealthState state) {
   std::lock_guard lock(mutex_);
   if (auto it = instances_.find(instance_id); it != instances_.end()) it->second.health = state;
@@ -59,7 +64,10 @@ Result<std::string> FakeTarget::Start(const Placement& where, const std::string&
     return FailedPrecondition("release " + release_id + " is a function");
   }
   std::string id = where.environment + "." + where.service + "." + std::to_string(++next_instance_);
-  instances_[id] = {where, release_id, health_on_start_};
+  auto scripted = service_health_on_start_.find(where.service);
+  instances_[id] = {
+      where, release_id,
+      scripted != service_health_on_start_.end() ? scripted->second : health_on_start_};
   calls_.push_back("start " + where.environment + "/" + where.service + " " + release_id);
   return id;
 }

@@ -26,6 +26,8 @@ class FakeTarget final : public Target {
 
   // Every started instance reports `state` from now on (default: healthy at once).
   void SetHealthOnStart(HealthState state);
+  // Instances of `service` started from now on report `state` (over the default above).
+  void SetHealthOnStart(const std::string& service, HealthState state);
   void SetHealth(const std::string& instance_id, HealthState state);
   // The next call of `step` fails with `status` (once). Each step fails before it changes
   // anything, but for Retire, which fails after it began, as the local target's can: the
@@ -64,6 +66,7 @@ class FakeTarget final : public Target {
   std::map<std::string, Instance> instances_;
   std::map<Step, Status> failures_;
   HealthState health_on_start_ = HealthState::kHealthy;
+  std::map<std::string, HealthState> service_health_on_start_;
   std::function<Invocation(const Release&, const InvokeRequest&)> on_invoke_;
   std::vector<std::string> calls_;
   int next_instance_ = 0;

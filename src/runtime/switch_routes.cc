@@ -7,7 +7,13 @@ Result<std::shared_ptr<const RoutingTable>> NextRoutingTable(const RoutingTable&
                                                              const RouteChanges& changes,
                                                              const FindInstance& find) {
   auto next = std::make_shared<RoutingTable>(current);
+  // Routes removed first, so that a port one service gives up can serve another at once.
   for (const auto& [service, change] : changes) {
+    if (!change.instance_id.empty()) continue;
+    if (uint16_t old = next->PortOf(environment, service); old != 0) next->by_port.erase(old);
+  }
+  for (const auto& [service, change] : changes) {
+    if (change.instance_id.empty()) continue;
     const RoutableInstance* instance = find(change.instance_id);
     if (instance == nullptr) return NotFound("no instance '" + change.instance_id + "'");
     if (instance->environment != environment || instance->service != service) {

@@ -31,7 +31,9 @@ using FindInstance = std::function<const RoutableInstance*(const std::string& id
 // The table that `changes` to `environment` make of `current`: every named instance must
 // exist, belong to that environment and service, be healthy and not retiring; a service
 // keeps its public port unless the change gives one (required the first time); a public
-// port serves one service. Any refusal refuses the whole switch.
+// port serves one service; an empty instance id removes the service's route (before any other
+// change, so its port may serve another service in the same switch). Any refusal refuses the
+// whole switch.
 Result<std::shared_ptr<const RoutingTable>> NextRoutingTable(const RoutingTable& current,
                                                              const std::string& environment,
                                                              const RouteChanges& changes,

@@ -72,5 +72,18 @@ TEST_F(SwitchRule, AServiceKeepsItsPortAndAPortServesOneService) {
   EXPECT_EQ(Switch(**second, {{"api", {"b", 8080}}}).status().code(), Code::kFailedPrecondition);
 }
 
+TEST_F(SwitchRule, AnEmptyInstanceRemovesARouteAndFreesItsPortInTheSameSwitch) {
+  Add(Healthy("a", "www"));
+  Add(Healthy("b", "web"));
+  auto first = Switch({}, {{"www", {"a", 8080}}});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  // "web" sorts before "www": the removal must be done first for the port to be free.
+  auto next = Switch(**first, {{"web", {"b", 8080}}, {"www", {"", 0}}});
+  ASSERT_TRUE(next.ok()) << next.status().ToString();
+  EXPECT_EQ((*next)->RouteOf("prod", "www"), nullptr);
+  EXPECT_EQ((*next)->PortOf("prod", "web"), 8080);
+  EXPECT_EQ((*next)->by_port.size(), 1u);
+}
+
 }  // namespace
 }  // namespace lockstep::runtime

@@ -60,9 +60,10 @@ struct InstanceHealth {
 
 // A routing change for one environment: service → instance id (for services). Services of
 // the environment not named keep their route. A service's public port is set with its
-// first route and kept.
+// first route and kept. An empty instance id removes the service's route (its public port
+// stops answering).
 struct RouteChange {
-  std::string instance_id;
+  std::string instance_id;   // empty: no route
   uint16_t public_port = 0;  // 0: keep the port the service has (required the first time)
 };
 using RouteChanges = std::map<std::string, RouteChange>;

@@ -48,6 +48,7 @@ struct CurrentRecord {
   std::string details;  // what travels with the release (port, drain, schedule), as JSON
   int64_t deployment_id = 0;
   int64_t since = 0;
+  std::string instance_id;   // services: the instance routed for it (empty for functions)
   std::string release_spec;  // the release's spec, as PutRelease recorded it (read only)
 };
 
@@ -63,7 +64,30 @@ struct DeploymentRecord {
   int64_t started_at = 0;
   int64_t finished_at = 0;  // 0 while running
   Outcome outcome = Outcome::kRunning;
-  std::string reason;  // for a failure: what a person needs to know
+  std::string reason;        // for a failure: what a person needs to know
+  int64_t committed_at = 0;  // when its state transaction committed (0: not, or not yet)
+};
+
+// A saved plan, immutable once stored.
+struct PlanRecord {
+  std::string id;  // assigned by the store
+  std::string environment;
+  std::string lineage;  // the environment's when the plan was made ("" before its first apply)
+  int64_t serial = 0;
+  std::string commit;
+  std::string actor;
+  int64_t created_at = 0;  // set by the store
+  std::string body;        // the plan, as the engine encodes it
+};
+
+// One step of a deployment, recorded before it is taken.
+struct JournalEntry {
+  int64_t deployment_id = 0;
+  int64_t seq = 0;      // assigned by the store: 1, 2, ... per deployment
+  std::string step;     // "prepare", "start", "healthy", "commit", "switch", "retire"...
+  std::string service;  // empty for steps of the whole deployment
+  std::string detail;   // for people: the release, the instance, what failed
+  int64_t at = 0;       // set by the store
 };
 
 enum class Change { kAdded, kChanged, kRemoved };
@@ -125,6 +149,16 @@ class Transaction {
   virtual Status FinishDeployment(int64_t id, Outcome outcome, const std::string& reason) = 0;
   virtual Result<int64_t> AppendHistory(const HistoryRecord& record) = 0;
   virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;
+
+  // Stores a plan; returns its id.
+  virtual Result<std::string> PutPlan(const PlanRecord& record) = 0;
+  // kNotFound for an unknown id.
+  virtual Result<PlanRecord> FindPlan(const std::string& id) = 0;
+  virtual Result<int64_t> AppendJournal(const JournalEntry& entry) = 0;
+  // The deployment reached its commit point: what it applied is the recorded state.
+  virtual Status MarkCommitted(int64_t deployment_id) = 0;
+  // kNotFound for an unknown id.
+  virtual Result<DeploymentRecord> Deployment(int64_t id) = 0;
 };
 
 class StateStore {
@@ -155,6 +189,11 @@ class StateStore {
   virtual Result<std::vector<HistoryRecord>> History(const std::string& environment,
                                                      const std::string& service, int limit) = 0;
   virtual Result<std::vector<AuditRecord>> Audit(int limit) = 0;
+  // Oldest first; `after` a seq to read only what followed it.
+  virtual Result<std::vector<JournalEntry>> Journal(int64_t deployment_id, int64_t after) = 0;
+  // Deployments still running, of every environment, oldest first (after a crash: what
+  // recovery finishes or undoes).
+  virtual Result<std::vector<DeploymentRecord>> Unfinished() = 0;
 };
 
 // The SQLite store at `path` (WAL, synchronous=FULL), its schema migrated forward to this

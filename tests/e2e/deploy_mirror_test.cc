@@ -101,6 +101,13 @@ class SshMirror : public ::testing::Test {
     return (*mirror)->Fetch();
   }
 
+  // The fetch failed, saying `says`.
+  static void ExpectRefused(const Result<std::string>& fetched, std::string_view says) {
+    ASSERT_FALSE(fetched.ok()) << "fetched " << *fetched << " where it should say: " << says;
+    EXPECT_NE(fetched.status().message().find(says), std::string::npos)
+        << fetched.status().message();
+  }
+
   ScratchDir scratch_;
   fs::path dir_, bare_;
   std::string head_;
@@ -126,15 +133,10 @@ TEST_F(SshMirror, AHostKeyThatIsNotPinnedIsRefused) {
   fs::path user = KeyPair(dir_, "user", "ed25519");
   Sshd sshd(dir_, host, {user});
   Result<std::string> wrong = Fetch(sshd.port(), user, KnownHosts(other, sshd.port()));
-  ASSERT_FALSE(wrong.ok()) << "a server showing an unpinned key was trusted";
-  EXPECT_NE(wrong.status().message().find("showed a ssh-ed25519 key that"), std::string::npos)
-      << wrong.status().message();
-  EXPECT_NE(wrong.status().message().find("does not pin"), std::string::npos);
+  ExpectRefused(wrong, "showed a ssh-ed25519 key that");
+  ExpectRefused(wrong, "does not pin");
   // The right key pinned for another port is no pin for this one.
-  Result<std::string> port = Fetch(sshd.port(), user, KnownHosts(host, sshd.port() + 1));
-  ASSERT_FALSE(port.ok());
-  EXPECT_NE(port.status().message().find("does not pin"), std::string::npos)
-      << port.status().message();
+  ExpectRefused(Fetch(sshd.port(), user, KnownHosts(host, sshd.port() + 1)), "does not pin");
   Result<std::string> right = Fetch(sshd.port(), user, KnownHosts(host, sshd.port()));
   EXPECT_TRUE(right.ok()) << right.status().ToString() << "\n" << sshd.Log();
 }
@@ -144,10 +146,8 @@ TEST_F(SshMirror, AKeyTheServerDoesNotTakeIsRefusedOnceNotForever) {
   fs::path allowed = KeyPair(dir_, "allowed", "ed25519");
   fs::path stranger = KeyPair(dir_, "stranger", "ed25519");
   Sshd sshd(dir_, host, {allowed});
-  Result<std::string> refused = Fetch(sshd.port(), stranger, KnownHosts(host, sshd.port()));
-  ASSERT_FALSE(refused.ok());
-  EXPECT_NE(refused.status().message().find("refused lockstep's credentials"), std::string::npos)
-      << refused.status().message();
+  ExpectRefused(Fetch(sshd.port(), stranger, KnownHosts(host, sshd.port())),
+                "refused lockstep's credentials");
 }
 
 }  // namespace

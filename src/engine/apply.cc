@@ -1,0 +1,390 @@
+#include "engine/apply.h"
+
+#include <condition_variable>
+#include <csignal>
+#include <mutex>
+#include <thread>
+
+#include "base/strings.h"
+#include "engine/saved_plan.h"
+
+namespace lockstep::engine {
+
+namespace {
+
+// "250 ms", "12 s"
+std::string Millis(int64_t ms) {
+  if (ms % 1000 == 0 || ms >= 10'000) return std::to_string(ms / 1000) + " s";
+  return std::to_string(ms) + " ms";
+}
+
+std::string Ago(int64_t seconds) {
+  if (seconds < 120) return std::to_string(seconds) + " s";
+  if (seconds < 7200) return std::to_string(seconds / 60) + " min";
+  return std::to_string(seconds / 3600) + " h";
+}
+
+// Why a plan made against `plan` no longer fits the environment as recorded, or "".
+std::string Staleness(const state::PlanRecord& plan,
+                      const std::optional<state::EnvironmentRecord>& env) {
+  std::string redo = ": make a new plan (lockstep plan " + plan.environment + ")";
+  if (plan.lineage.empty()) {
+    // Made before the environment's first apply: valid while nothing was applied.
+    if (!env || env->serial == 0) return "";
+    return "plan " + plan.id + " was made before " + plan.environment +
+           " was first applied; it is now at serial " + std::to_string(env->serial) + redo;
+  }
+  if (!env || env->lineage != plan.lineage) {
+    return "plan " + plan.id + " was made against another lineage of " + plan.environment + " (" +
+           plan.lineage + ", now " + (env ? env->lineage : "none") + "): its state was recreated" +
+           redo;
+  }
+  if (env->serial != plan.serial) {
+    return "plan " + plan.id + " was made at serial " + std::to_string(plan.serial) + " of " +
+           plan.environment + ", which another apply has since moved to serial " +
+           std::to_string(env->serial) + redo;
+  }
+  return "";
+}
+
+bool IsApplied(const ServicePlan& s, const Plan& plan) {
+  if (s.action == Action::kAdd || s.action == Action::kChange) return true;
+  // Drift alone: the desired release is put back.
+  return s.action == Action::kNone && !s.drift.empty() && plan.desired.contains(s.service);
+}
+
+}  // namespace
+
+struct Apply::Staged {
+  const deploy::DeployedService* desired = nullptr;
+  std::string release_id;
+  std::string instance_id;  // services: the new instance
+  bool healthy = false;
+};
+
+Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::Target& target,
+                                            const os::Clock& clock, const state::PlanRecord& record,
+                                            const Requester& requester,
+                                            const ApplyOptions& options) {
+  LS_ASSIGN_OR_RETURN(Plan plan, FromPlanRecord(record));
+  int64_t age = clock.NowSeconds() - record.created_at;
+  if (age > options.max_plan_age.count()) {
+    return FailedPrecondition("plan " + record.id + " was made " + Ago(age) +
+                              " ago; plans older than " + Ago(options.max_plan_age.count()) +
+                              " are not applied: make a new plan (lockstep plan " +
+                              record.environment + ")");
+  }
+  LS_ASSIGN_OR_RETURN(state::Lease lease,
+                      store.AcquireLease(record.environment,
+                                         "apply of plan " + record.id + " by " + requester.actor,
+                                         options.lease_ttl));
+  // The deployment, recorded in a transaction that ends before the lease is let go.
+  auto record_deployment = [&]() -> Result<int64_t> {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+    LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> env,
+                        tx->FindEnvironment(record.environment));
+    if (std::string why = Staleness(record, env); !why.empty()) return FailedPrecondition(why);
+    LS_ASSIGN_OR_RETURN(int64_t deployment, tx->StartDeployment({.environment = record.environment,
+                                                                 .plan_id = record.id,
+                                                                 .commit = record.commit,
+                                                                 .actor = requester.actor,
+                                                                 .reason = requester.reason}));
+    LS_RETURN_IF_ERROR(tx->Commit());
+    return deployment;
+  };
+  Result<int64_t> id = record_deployment();
+  if (!id.ok()) {
+    (void)store.ReleaseLease(lease);
+    return id.status();
+  }
+  return std::unique_ptr<Apply>(
+      new Apply(store, target, clock, std::move(plan), lease, *id, options));
+}
+
+Apply::Apply(state::StateStore& store, runtime::Target& target, const os::Clock& clock, Plan plan,
+             state::Lease lease, int64_t deployment_id, const ApplyOptions& options)
+    : store_(store),
+      target_(target),
+      clock_(clock),
+      plan_(std::move(plan)),
+      lease_(std::move(lease)),
+      deployment_id_(deployment_id),
+      options_(options) {}
+
+Apply::~Apply() = default;
+
+Status Apply::Journal(const std::string& step, const std::string& service,
+                      const std::string& detail) {
+  if (lease_lost_) return LeaseLost();
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
+  LS_RETURN_IF_ERROR(tx->CheckFence(plan_.environment, lease_.fence));
+  LS_RETURN_IF_ERROR(tx->AppendJournal({deployment_id_, 0, step, service, detail, 0}).status());
+  LS_RETURN_IF_ERROR(tx->Commit());
+  if (options_.kill_after_step != 0 && ++steps_ == options_.kill_after_step) std::raise(SIGKILL);
+  return Status::Ok();
+}
+
+Status Apply::LeaseLost() const {
+  return Aborted("the lock of " + plan_.environment +
+                 " was lost (expired, taken over or unlocked): this apply writes nothing more");
+}
+
+void Apply::Heartbeat(std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any wake;
+  std::unique_lock lock(mu);
+  for (;;) {
+    // Wakes early only when asked to stop.
+    wake.wait_for(lock, stop, options_.lease_ttl / 3, [] { return false; });
+    if (stop.stop_requested()) return;
+    Result<state::Lease> renewed = store_.RenewLease(lease_, options_.lease_ttl);
+    if (!renewed.ok() && renewed.status().code() == Code::kAborted) {
+      lease_lost_ = true;
+      return;
+    }
+  }
+}
+
+Status Apply::Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged) {
+  for (Staged& s : staged) {
+    const std::string& service = s.desired->service;
+    LS_RETURN_IF_ERROR(Journal("prepare", service, s.release_id));
+    Result<runtime::PreparedRelease> prepared = target_.Prepare(s.desired->release);
+    if (!prepared.ok()) {
+      return Status(prepared.status().code(), service + ": prepare " + s.desired->version + ": " +
+                                                  prepared.status().message());
+    }
+    if (stop) return Aborted("lockstep serve is stopping");
+  }
+  for (Staged& s : staged) {
+    if (s.desired->release.config.kind != ReleaseKind::kService) continue;
+    const std::string& service = s.desired->service;
+    LS_RETURN_IF_ERROR(Journal("start", service, s.release_id));
+    Result<std::string> id = target_.Start({plan_.environment, service}, s.release_id);
+    if (!id.ok()) {
+      return Status(id.status().code(),
+                    service + ": start " + s.desired->version + ": " + id.status().message());
+    }
+    s.instance_id = *id;
+    LS_RETURN_IF_ERROR(Journal("started", service, *id));
+  }
+  return Status::Ok();
+}
+
+Status Apply::AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& staged) {
+  const os::Clock::Instant deadline = clock_.Now() + options_.health_timeout;
+  for (;;) {
+    bool all = true;
+    for (Staged& s : staged) {
+      if (s.instance_id.empty() || s.healthy) continue;
+      Result<runtime::InstanceHealth> health = target_.Health(s.instance_id);
+      if (health.ok() && health->state == runtime::HealthState::kHealthy) {
+        s.healthy = true;
+        LS_RETURN_IF_ERROR(Journal("healthy", s.desired->service, s.instance_id));
+        continue;
+      }
+      all = false;
+    }
+    if (all) return Status::Ok();
+    if (stop) return Aborted("lockstep serve is stopping");
+    if (lease_lost_) return LeaseLost();
+    if (clock_.Now() >= deadline) break;
+    clock_.SleepFor(options_.health_poll);
+  }
+  std::string why;
+  for (const Staged& s : staged) {
+    if (s.instance_id.empty() || s.healthy) continue;
+    Result<runtime::InstanceHealth> health = target_.Health(s.instance_id);
+    why += (why.empty() ? "" : "; ") + s.desired->service + " " + s.desired->version +
+           ": instance " + s.instance_id + " was not healthy within " +
+           Millis(options_.health_timeout.count());
+    if (health.ok()) {
+      why += " (" + std::string(runtime::HealthName(health->state)) +
+             (health->last_error.empty() ? "" : ": " + health->last_error) + ")";
+    }
+    if (Result<std::string> logs = target_.Logs(s.instance_id, 512); logs.ok() && !logs->empty()) {
+      why += "; its last log lines: " + *logs;
+    }
+  }
+  return Unavailable(why);
+}
+
+Status Apply::Commit(const std::vector<Staged>& staged,
+                     const std::map<std::string, state::CurrentRecord>& before) {
+  LS_RETURN_IF_ERROR(Journal("commit", "", plan_.commit));
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
+  LS_RETURN_IF_ERROR(tx->CheckFence(plan_.environment, lease_.fence));
+  LS_RETURN_IF_ERROR(tx->Environment(plan_.environment).status());  // its lineage, if new
+  for (const Staged& s : staged) {
+    const deploy::DeployedService& d = *s.desired;
+    auto old = before.find(d.service);
+    // A release already recorded is this one (the id covers the digest and the config); the
+    // name it is fetched by travels in the details.
+    if (Result<std::string> known = tx->Release(s.release_id); !known.ok()) {
+      if (known.status().code() != Code::kNotFound) return known.status();
+      LS_RETURN_IF_ERROR(tx->PutRelease(s.release_id, ToJson(d.release)));
+    }
+    state::CurrentRecord record{.environment = plan_.environment,
+                                .service = d.service,
+                                .release_id = s.release_id,
+                                .version = d.version,
+                                .details = DetailsJson(d),
+                                .deployment_id = deployment_id_,
+                                .instance_id = s.instance_id};
+    if (old != before.end() && old->second.release_id == s.release_id) {
+      record.since = old->second.since;  // the same release, put back
+    }
+    LS_RETURN_IF_ERROR(tx->SetCurrent(record));
+    LS_RETURN_IF_ERROR(
+        tx->AppendHistory(
+              {.environment = plan_.environment,
+               .service = d.service,
+               .deployment_id = deployment_id_,
+               .change = old == before.end() ? state::Change::kAdded : state::Change::kChanged,
+               .from_release = old == before.end() ? std::string() : old->second.release_id,
+               .to_release = s.release_id,
+               .version = d.version})
+            .status());
+  }
+  for (const ServicePlan& s : plan_.services) {
+    if (s.action != Action::kRemove) continue;
+    auto old = before.find(s.service);
+    LS_RETURN_IF_ERROR(tx->RemoveCurrent(plan_.environment, s.service));
+    LS_RETURN_IF_ERROR(
+        tx->AppendHistory(
+              {.environment = plan_.environment,
+               .service = s.service,
+               .deployment_id = deployment_id_,
+               .change = state::Change::kRemoved,
+               .from_release = old == before.end() ? s.from_release : old->second.release_id,
+               .version = s.from_version})
+            .status());
+  }
+  // Only a change of what runs moves the serial: putting a drifted instance back does not.
+  if (plan_.HasChanges()) {
+    LS_RETURN_IF_ERROR(tx->BumpSerial(plan_.environment, plan_.commit).status());
+  }
+  LS_RETURN_IF_ERROR(tx->MarkCommitted(deployment_id_));
+  return tx->Commit();
+}
+
+void Apply::Undo(const std::vector<Staged>& staged) {
+  for (const Staged& s : staged) {
+    if (s.instance_id.empty()) continue;
+    // Journaled for people; a crash here leaves the instance to recovery, which removes
+    // every instance the record does not name.
+    (void)Journal("retire", s.desired->service, s.instance_id + " (staged)");
+    (void)target_.Retire(s.instance_id, std::chrono::milliseconds(0));
+  }
+}
+
+state::Outcome Apply::Run(const std::atomic<bool>& stop) {
+  std::jthread heartbeat([this](std::stop_token st) { Heartbeat(st); });
+  auto finish = [&](state::Outcome outcome, const std::string& reason) {
+    heartbeat.request_stop();
+    heartbeat.join();
+    (void)Journal("finish", "", std::string(state::OutcomeName(outcome)));
+    if (Result<std::unique_ptr<state::Transaction>> tx = store_.Begin(); tx.ok()) {
+      if ((*tx)->FinishDeployment(deployment_id_, outcome, reason).ok()) (void)(*tx)->Commit();
+    }
+    (void)store_.ReleaseLease(lease_);
+    return outcome;
+  };
+
+  std::map<std::string, state::CurrentRecord> before;
+  std::map<std::string, std::string> routed_before;  // service → instance
+  {
+    Result<std::unique_ptr<state::Transaction>> tx = store_.Begin();
+    Result<std::map<std::string, state::CurrentRecord>> current =
+        tx.ok() ? (*tx)->Current(plan_.environment)
+                : Result<std::map<std::string, state::CurrentRecord>>(tx.status());
+    if (!current.ok()) return finish(state::Outcome::kFailed, current.status().message());
+    before = std::move(*current);
+  }
+  Result<std::vector<runtime::ObservedInstance>> observed = target_.Observe(plan_.environment);
+  if (!observed.ok()) return finish(state::Outcome::kFailed, observed.status().message());
+  for (const runtime::ObservedInstance& o : *observed) {
+    if (o.routed) routed_before[o.service] = o.instance_id;
+  }
+
+  std::vector<Staged> staged;
+  for (const ServicePlan& s : plan_.services) {
+    if (!IsApplied(s, plan_)) continue;
+    const deploy::DeployedService& d = plan_.desired.at(s.service);
+    staged.push_back({&d, ReleaseId(d.release)});
+  }
+  bool removes = false;
+  for (const ServicePlan& s : plan_.services) removes |= s.action == Action::kRemove;
+  if (staged.empty() && !removes) return finish(state::Outcome::kNoChange, "");
+
+  if (Status s = Journal("begin", "", "plan of " + plan_.commit.substr(0, 12)); !s.ok()) {
+    return finish(state::Outcome::kFailed, s.message());
+  }
+  Status staging = Stage(stop, staged);
+  if (staging.ok()) staging = AwaitHealthy(stop, staged);
+  if (!staging.ok()) {
+    Undo(staged);
+    return finish(state::Outcome::kFailed,
+                  staging.message() +
+                      "; nothing was switched and the staged instances were "
+                      "removed");
+  }
+
+  runtime::RouteChanges routes;
+  for (const Staged& s : staged) {
+    if (!s.instance_id.empty())
+      routes[s.desired->service] = {s.instance_id, s.desired->public_port};
+  }
+  for (const ServicePlan& s : plan_.services) {
+    if (s.action == Action::kRemove && routed_before.contains(s.service)) routes[s.service] = {};
+  }
+  if (!routes.empty()) {
+    Status switched = Journal("switch", "", std::to_string(routes.size()) + " route(s)");
+    if (switched.ok()) switched = target_.SwitchRoutes(plan_.environment, routes);
+    if (!switched.ok()) {
+      Undo(staged);
+      return finish(state::Outcome::kFailed, "switch: " + switched.message() +
+                                                 "; nothing was switched and the staged "
+                                                 "instances were removed");
+    }
+  }
+  if (Status committed = Commit(staged, before); !committed.ok()) {
+    // The routes moved but the record did not: put the old routes back.
+    runtime::RouteChanges back;
+    for (const auto& [service, change] : routes) {
+      auto it = routed_before.find(service);
+      back[service] = {it == routed_before.end() ? "" : it->second, 0};
+    }
+    Status restored = routes.empty() ? Status::Ok() : target_.SwitchRoutes(plan_.environment, back);
+    Undo(staged);
+    return finish(state::Outcome::kFailed,
+                  "commit: " + committed.message() +
+                      (restored.ok() ? "; the old routes were put back"
+                                     : "; the old routes could not be put back (" +
+                                           restored.message() + "): lockstep recovers them"));
+  }
+
+  // Committed: what the switch left unrouted is retired.
+  std::string retire_errors;
+  auto retire = [&](const std::string& service, const std::string& instance, int64_t drain_ms) {
+    (void)Journal("retire", service, instance);
+    if (Status s = target_.Retire(instance, std::chrono::milliseconds(drain_ms)); !s.ok()) {
+      retire_errors += "; retiring " + instance + " of " + service + ": " + s.message();
+    }
+  };
+  for (const Staged& s : staged) {
+    auto old = routed_before.find(s.desired->service);
+    if (old != routed_before.end() && old->second != s.instance_id) {
+      retire(s.desired->service, old->second, s.desired->drain_ms);
+    }
+  }
+  for (const ServicePlan& s : plan_.services) {
+    auto old = routed_before.find(s.service);
+    if (s.action == Action::kRemove && old != routed_before.end()) {
+      retire(s.service, old->second, 0);
+    }
+  }
+  return finish(state::Outcome::kSucceeded, retire_errors.empty() ? "" : retire_errors.substr(2));
+}
+
+}  // namespace lockstep::engine

@@ -1,0 +1,96 @@
+// Applying a saved plan, all or nothing. Every step is journaled before it is taken:
+//
+//   begin                        the deployment is recorded, the environment's lease held
+//   prepare SERVICE              each release of the plan made runnable (functions too)
+//   start SERVICE / started      a new instance of each service, not routed
+//   healthy SERVICE              each new instance passed its health check
+//   switch                       one SwitchRoutes: every service of the plan moves at once
+//   commit                       one state transaction: the current releases, the serial,
+//                                history (the commit point)
+//   retire SERVICE               the instances the switch left unrouted, drained, stopped
+//   finish                       the outcome
+//
+// If an instance fails to prepare, start or become healthy, nothing switches, the staged
+// instances are retired and the deployment is recorded as failed with the reason. A crash
+// before the commit point is undone by recovery (recovery.h), one after it finished.
+// Every write checks the lease's fencing token, renewed by a heartbeat while the apply runs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/plan.h"
+#include "os/clock.h"
+#include "runtime/target.h"
+#include "state/engine_state.h"
+
+namespace lockstep::engine {
+
+struct ApplyOptions {
+  std::chrono::seconds lease_ttl{30};
+  // How long new instances get to become healthy, all together.
+  std::chrono::milliseconds health_timeout{120'000};
+  std::chrono::milliseconds health_poll{50};
+  // A saved plan older than this is refused.
+  std::chrono::seconds max_plan_age{24 * 3600};
+  // For the crash tests only: the process kills itself (SIGKILL) right after journaling
+  // the Nth step of an apply, before taking it. 0: never.
+  int64_t kill_after_step = 0;
+};
+
+// Who applies, and why (for history and the audit log).
+struct Requester {
+  std::string actor;
+  std::string reason;
+};
+
+class Apply {
+ public:
+  // Takes the environment's lease and refuses, changing nothing, a plan that is stale
+  // (the environment's lineage or serial moved since, or the plan is older than
+  // max_plan_age) or whose environment is locked; then records the deployment as running.
+  static Result<std::unique_ptr<Apply>> Begin(state::StateStore& store, runtime::Target& target,
+                                              const os::Clock& clock, const state::PlanRecord& plan,
+                                              const Requester& requester,
+                                              const ApplyOptions& options);
+  ~Apply();
+
+  int64_t deployment_id() const { return deployment_id_; }
+
+  // Takes every step and records the outcome; `stop` set ends a wait for health early
+  // (the apply then fails and undoes what it staged).
+  state::Outcome Run(const std::atomic<bool>& stop);
+
+ private:
+  struct Staged;
+  Apply(state::StateStore& store, runtime::Target& target, const os::Clock& clock, Plan plan,
+        state::Lease lease, int64_t deployment_id, const ApplyOptions& options);
+
+  Status Journal(const std::string& step, const std::string& service, const std::string& detail);
+  Status Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged);
+  Status AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& staged);
+  Status Commit(const std::vector<Staged>& staged,
+                const std::map<std::string, state::CurrentRecord>& before);
+  void Undo(const std::vector<Staged>& staged);
+  void Heartbeat(std::stop_token stop);
+  Status LeaseLost() const;
+
+  state::StateStore& store_;
+  runtime::Target& target_;
+  const os::Clock& clock_;
+  Plan plan_;
+  state::Lease lease_;
+  int64_t deployment_id_;
+  ApplyOptions options_;
+  int64_t steps_ = 0;
+  std::atomic<bool> lease_lost_{false};
+};
+
+}  // namespace lockstep::engine

@@ -1,0 +1,331 @@
+// Applies against FakeTarget and a SQLite store in a scratch directory: what switches, what
+// is recorded, what is refused, and what recovery makes of a crash's leftovers. (The same
+// against real runc and a real SIGKILL: tests/e2e/engine_apply_test.cc.)
+#include "engine/apply.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/engine.h"
+#include "engine/recovery.h"
+#include "engine/saved_plan.h"
+#include "os/testing/temp_dir.h"
+#include "runtime/fake_target.h"
+
+namespace lockstep::engine {
+namespace {
+
+const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
+
+std::string Digest(char c) { return "sha256:" + std::string(64, c); }
+
+// prod runs web and api (services) and nightly (a function), pinned to these digests; a
+// digest of 0 leaves the service out. `api_extra` is added to prod's api file.
+std::map<std::string, deploy::DeployedService> Desired(char web, char api, char nightly,
+                                                       const std::string& api_extra = "") {
+  deploy::RepoFiles files = {
+      {"lockstep.toml", "[[environment]]\nname = \"prod\"\n"},
+  };
+  auto pin = [&](const std::string& service, char digest, const std::string& more) {
+    if (digest == 0) return;
+    files["services/" + service + ".toml"] =
+        std::string("kind = \"") + (service == "nightly" ? "function" : "service") +
+        "\"\nimage = \"shop/" + service + "\"\n";
+    files["environments/prod/" + service + ".toml"] = "version = \"1." + std::string(1, digest) +
+                                                      "\"\ndigest = \"" + Digest(digest) + "\"\n" +
+                                                      more;
+  };
+  pin("web", web, "[service]\nport = 8080\n");
+  pin("api", api, api_extra + "\n[service]\nport = 8081\n");
+  pin("nightly", nightly, "");
+  deploy::ReadResult r = deploy::ReadRepo(files, "127.0.0.1:5000");
+  EXPECT_TRUE(r.problems.empty()) << (r.problems.empty() ? "" : r.problems[0].str());
+  return r.repo.deployed["prod"];
+}
+
+class ApplyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(state::OpenSqliteStateStore((dir_.path() / "engine.db").string(), &clock_))
+                 .value();
+    engine_ =
+        std::make_unique<Engine>(PlanSources{nullptr, store_.get(), &target_, "127.0.0.1:5000"},
+                                 clock_, ApplyOptions{.health_timeout = std::chrono::seconds(5)});
+  }
+
+  // Plans prod to run `desired` and saves the plan.
+  std::string Save(const std::map<std::string, deploy::DeployedService>& desired) {
+    Result<Plan> plan = PlanDesired(*store_, target_, "prod", kCommit, desired);
+    EXPECT_TRUE(plan.ok()) << plan.status().ToString();
+    auto tx = std::move(store_->Begin()).value();
+    std::string id = std::move(tx->PutPlan(ToPlanRecord(*plan, "alice"))).value();
+    EXPECT_TRUE(tx->Commit().ok());
+    return id;
+  }
+
+  // Applies a saved plan to its end; the deployment as recorded.
+  state::DeploymentRecord ApplyPlan(const std::string& plan_id) {
+    Result<int64_t> id = engine_->StartApply(plan_id, {"alice", "test"});
+    EXPECT_TRUE(id.ok()) << id.status().ToString();
+    if (!id.ok()) return {};
+    engine_->Wait(*id);
+    auto tx = std::move(store_->Begin()).value();
+    return std::move(tx->Deployment(*id)).value();
+  }
+
+  std::map<std::string, state::CurrentRecord> Current() {
+    auto tx = std::move(store_->Begin()).value();
+    return std::move(tx->Current("prod")).value();
+  }
+  int64_t Serial() {
+    auto tx = std::move(store_->Begin()).value();
+    auto env = std::move(tx->FindEnvironment("prod")).value();
+    return env ? env->serial : -1;
+  }
+  std::vector<std::string> Steps(int64_t deployment) {
+    std::vector<std::string> out;
+    std::vector<state::JournalEntry> journal = std::move(store_->Journal(deployment, 0)).value();
+    for (const state::JournalEntry& e : journal) {
+      out.push_back(e.step + (e.service.empty() ? "" : " " + e.service));
+    }
+    return out;
+  }
+  std::vector<std::string> SwitchCalls() {
+    std::vector<std::string> out;
+    for (const std::string& c : target_.Calls()) {
+      if (c.starts_with("switch ")) out.push_back(c);
+    }
+    return out;
+  }
+  std::string RoutedInstance(const std::string& service) {
+    std::vector<runtime::ObservedInstance> observed = std::move(target_.Observe("prod")).value();
+    for (const runtime::ObservedInstance& o : observed) {
+      if (o.service == service && o.routed) return o.instance_id;
+    }
+    return "";
+  }
+  bool Locked() {
+    std::optional<state::Lease> lease = std::move(store_->LeaseOf("prod")).value();
+    return lease.has_value();
+  }
+  size_t InstanceCount() { return std::move(target_.Observe("prod")).value().size(); }
+
+  os::testing::TempDir dir_;
+  os::FakeClock clock_;
+  runtime::FakeTarget target_;
+  std::unique_ptr<state::StateStore> store_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(ApplyTest, TwoServicesAndAFunctionGoLiveInOneSwitchAndOneTransaction) {
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 'a', 'a')));
+  EXPECT_EQ(d.outcome, state::Outcome::kSucceeded) << d.reason;
+  EXPECT_NE(d.committed_at, 0);
+  std::vector<std::string> switches = SwitchCalls();
+  ASSERT_EQ(switches.size(), 1u);
+  EXPECT_EQ(switches[0],
+            "switch prod api=" + RoutedInstance("api") + " web=" + RoutedInstance("web"));
+  auto current = Current();
+  ASSERT_EQ(current.size(), 3u);
+  EXPECT_EQ(current["web"].instance_id, RoutedInstance("web"));
+  EXPECT_EQ(current["nightly"].instance_id, "");
+  EXPECT_EQ(current["api"].version, "1.a");
+  EXPECT_EQ(Serial(), 1);
+  std::vector<std::string> steps = Steps(d.id);
+  // Everything staged and healthy before the switch; the switch before the commit.
+  auto at = [&](const std::string& step) {
+    return std::find(steps.begin(), steps.end(), step) - steps.begin();
+  };
+  EXPECT_EQ(steps.front(), "begin");
+  EXPECT_LT(at("healthy api"), at("switch"));
+  EXPECT_LT(at("healthy web"), at("switch"));
+  EXPECT_LT(at("switch"), at("commit"));
+  EXPECT_EQ(steps.back(), "finish");
+  EXPECT_EQ(std::move(store_->History("prod", "", 10)).value().size(), 3u);
+}
+
+TEST_F(ApplyTest, ANewReleaseThatNeverGetsHealthySwitchesNothing) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
+  std::string web = RoutedInstance("web"), api = RoutedInstance("api");
+  target_.SetHealthOnStart("api", runtime::HealthState::kStarting);
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('b', 'b', 'b')));
+  EXPECT_EQ(d.outcome, state::Outcome::kFailed);
+  EXPECT_NE(d.reason.find("api 1.b: instance"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("was not healthy within 5 s (starting)"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("nothing was switched"), std::string::npos) << d.reason;
+  // The old instances still serve, the staged ones are gone, nothing of the new is recorded.
+  EXPECT_EQ(RoutedInstance("web"), web);
+  EXPECT_EQ(RoutedInstance("api"), api);
+  EXPECT_EQ(InstanceCount(), 2u);
+  EXPECT_EQ(SwitchCalls().size(), 1u);
+  EXPECT_EQ(Current()["web"].version, "1.a");
+  EXPECT_EQ(Current()["nightly"].version, "1.a");
+  EXPECT_EQ(Serial(), 1);
+  EXPECT_EQ(d.committed_at, 0);
+}
+
+TEST_F(ApplyTest, AFailedPrepareStartsNothing) {
+  target_.FailNext(runtime::FakeTarget::Step::kPrepare, Unavailable("registry down"));
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 'a', 'a')));
+  EXPECT_EQ(d.outcome, state::Outcome::kFailed);
+  EXPECT_NE(d.reason.find("prepare 1.a: registry down"), std::string::npos) << d.reason;
+  EXPECT_EQ(InstanceCount(), 0u);
+  EXPECT_TRUE(Current().empty());
+  EXPECT_EQ(Serial(), -1) << "a failed first apply records no environment";
+}
+
+TEST_F(ApplyTest, AStalePlanIsRefusedAfterAnotherApply) {
+  std::string first = Save(Desired('a', 'a', 'a'));
+  std::string second = Save(Desired('b', 'a', 'a'));
+  ASSERT_EQ(ApplyPlan(first).outcome, state::Outcome::kSucceeded);
+  std::string third = Save(Desired('b', 'b', 'a'));
+  ASSERT_EQ(ApplyPlan(third).outcome, state::Outcome::kSucceeded);
+  Result<int64_t> stale = engine_->StartApply(second, {"bob", ""});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_EQ(stale.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(stale.status().message().find("was made before prod was first applied"),
+            std::string::npos)
+      << stale.status().message();
+  Result<int64_t> again = engine_->StartApply(third, {"bob", ""});
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("made at serial 1 of prod, which another apply has "
+                                          "since moved to serial 2"),
+            std::string::npos)
+      << again.status().message();
+  EXPECT_EQ(Current()["web"].version, "1.b");
+  EXPECT_FALSE(Locked()) << "a refusal frees the lock";
+}
+
+TEST_F(ApplyTest, APlanTooOldIsRefused) {
+  std::string plan = Save(Desired('a', 'a', 'a'));
+  clock_.Advance(25 * 3600);
+  Result<int64_t> old = engine_->StartApply(plan, {"bob", ""});
+  ASSERT_FALSE(old.ok());
+  EXPECT_NE(old.status().message().find("was made 25 h ago"), std::string::npos)
+      << old.status().message();
+}
+
+TEST_F(ApplyTest, ANoOpApplyLeavesTheSerialAlone) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 'a', 'a')));
+  EXPECT_EQ(d.outcome, state::Outcome::kNoChange);
+  EXPECT_EQ(Serial(), 1);
+  EXPECT_EQ(SwitchCalls().size(), 1u);
+}
+
+TEST_F(ApplyTest, AConfigChangeAloneIsANewReleaseAndTheOldInstanceIsRetired) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
+  std::string api = RoutedInstance("api"), web = RoutedInstance("web");
+  state::DeploymentRecord d =
+      ApplyPlan(Save(Desired('a', 'a', 'a', "[env]\nLOG_LEVEL = \"debug\"")));
+  ASSERT_EQ(d.outcome, state::Outcome::kSucceeded) << d.reason;
+  EXPECT_NE(RoutedInstance("api"), api);
+  EXPECT_EQ(RoutedInstance("web"), web) << "an unchanged service is not restarted";
+  EXPECT_EQ(InstanceCount(), 2u) << "the old api instance is retired";
+  EXPECT_EQ(Current()["api"].deployment_id, d.id);
+  EXPECT_EQ(Serial(), 2);
+}
+
+TEST_F(ApplyTest, ARemovedServiceLosesItsRouteAndItsInstance) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 0, 0)));
+  ASSERT_EQ(d.outcome, state::Outcome::kSucceeded) << d.reason;
+  EXPECT_EQ(RoutedInstance("api"), "");
+  EXPECT_EQ(InstanceCount(), 1u);
+  EXPECT_FALSE(Current().contains("api"));
+  EXPECT_FALSE(Current().contains("nightly"));
+  auto history = std::move(store_->History("prod", "api", 10)).value();
+  ASSERT_FALSE(history.empty());
+  EXPECT_EQ(history.front().change, state::Change::kRemoved);
+}
+
+TEST_F(ApplyTest, AHeldLockRefusesTheApplyNamingTheHolder) {
+  ASSERT_TRUE(
+      store_->AcquireLease("prod", "apply of plan x by carol", std::chrono::seconds(30)).ok());
+  Result<int64_t> refused = engine_->StartApply(Save(Desired('a', 'a', 'a')), {"bob", ""});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("locked by apply of plan x by carol"),
+            std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(InstanceCount(), 0u);
+}
+
+// Recovery of what a crash leaves: made by hand here (the real SIGKILL at every step is
+// the end-to-end test's), as the apply leaves it.
+class RecoveryTest : public ApplyTest {
+ protected:
+  // A running deployment of prod, committed or not.
+  int64_t Running(bool committed) {
+    auto tx = std::move(store_->Begin()).value();
+    int64_t id =
+        std::move(
+            tx->StartDeployment(
+                {.environment = "prod", .plan_id = "p1", .commit = kCommit, .actor = "alice"}))
+            .value();
+    EXPECT_TRUE(tx->AppendJournal({id, 0, "begin", "", "", 0}).ok());
+    if (committed) {
+      EXPECT_TRUE(tx->MarkCommitted(id).ok());
+    }
+    EXPECT_TRUE(tx->Commit().ok());
+    tx.reset();  // one transaction at a time: the store's lock is held until it ends
+    EXPECT_TRUE(
+        store_->AcquireLease("prod", "apply of plan p1 by alice", std::chrono::seconds(30)).ok());
+    return id;
+  }
+  std::string StartWeb(char digest) {
+    deploy::DeployedService web = Desired(digest, 0, 0).at("web");
+    EXPECT_TRUE(target_.Prepare(web.release).ok());
+    return std::move(target_.Start({"prod", "web"}, ReleaseId(web.release))).value();
+  }
+};
+
+TEST_F(RecoveryTest, BeforeTheCommitPointTheOldRoutesComeBackAndStagedInstancesGo) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 0, 0))).outcome, state::Outcome::kSucceeded);
+  std::string old = RoutedInstance("web");
+  // Crashed after the switch, before the commit.
+  int64_t id = Running(false);
+  std::string staged = StartWeb('b');
+  ASSERT_TRUE(target_.SwitchRoutes("prod", {{"web", {staged, 0}}}).ok());
+  Result<std::vector<std::string>> lines = RecoverDeployments(*store_, target_, clock_, {});
+  ASSERT_TRUE(lines.ok()) << lines.status().ToString();
+  ASSERT_EQ(lines->size(), 1u);
+  EXPECT_EQ(RoutedInstance("web"), old);
+  EXPECT_EQ(InstanceCount(), 1u);
+  auto tx = std::move(store_->Begin()).value();
+  state::DeploymentRecord d = std::move(tx->Deployment(id)).value();
+  tx.reset();
+  EXPECT_EQ(d.outcome, state::Outcome::kFailed);
+  EXPECT_NE(d.reason.find("at step 1 (begin), before the commit point"), std::string::npos)
+      << d.reason;
+  EXPECT_FALSE(Locked());
+}
+
+TEST_F(RecoveryTest, AfterTheCommitPointTheRecordedRoutesAreFinishedAndOldInstancesGo) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 0, 0))).outcome, state::Outcome::kSucceeded);
+  std::string old = RoutedInstance("web");
+  // Committed (the record names the new instance), crashed before the switch was redone
+  // after a restart and before the old instance was retired.
+  int64_t id = Running(true);
+  std::string fresh = StartWeb('b');
+  deploy::DeployedService b = Desired('b', 0, 0).at("web");
+  {
+    auto tx = std::move(store_->Begin()).value();
+    ASSERT_TRUE(tx->PutRelease(ReleaseId(b.release), ToJson(b.release)).ok());
+    ASSERT_TRUE(tx->SetCurrent({.environment = "prod",
+                                .service = "web",
+                                .release_id = ReleaseId(b.release),
+                                .version = b.version,
+                                .details = DetailsJson(b),
+                                .deployment_id = id,
+                                .instance_id = fresh})
+                    .ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  ASSERT_TRUE(RecoverDeployments(*store_, target_, clock_, {}).ok());
+  EXPECT_EQ(RoutedInstance("web"), fresh);
+  EXPECT_EQ(InstanceCount(), 1u) << "the old instance " << old << " is retired";
+  auto tx = std::move(store_->Begin()).value();
+  EXPECT_EQ(std::move(tx->Deployment(id)).value().outcome, state::Outcome::kSucceeded);
+}
+
+}  // namespace
+}  // namespace lockstep::engine

@@ -1,0 +1,94 @@
+#include "engine/engine.h"
+
+#include "engine/recovery.h"
+#include "engine/saved_plan.h"
+
+namespace lockstep::engine {
+
+Engine::Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options)
+    : sources_(std::move(sources)), clock_(clock), options_(options) {}
+
+Engine::~Engine() {
+  stopping_ = true;
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] {
+    for (const auto& [id, job] : jobs_) {
+      if (!job->done) return false;
+    }
+    return true;
+  });
+  ReapLocked();
+}
+
+Result<std::vector<std::string>> Engine::Recover() {
+  return RecoverDeployments(*sources_.store, *sources_.target, clock_, options_);
+}
+
+Result<SavedPlan> Engine::MakePlan(const std::string& environment, const std::string& revision,
+                                   const std::string& actor) {
+  LS_ASSIGN_OR_RETURN(PlanOrProblems made, PlanEnvironment(sources_, environment, revision));
+  SavedPlan saved;
+  if (auto* problems = std::get_if<std::vector<deploy::Problem>>(&made)) {
+    saved.problems = std::move(*problems);
+    return saved;
+  }
+  saved.plan = std::get<Plan>(std::move(made));
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_ASSIGN_OR_RETURN(saved.id, tx->PutPlan(ToPlanRecord(saved.plan, actor)));
+  LS_RETURN_IF_ERROR(tx->Commit());
+  return saved;
+}
+
+Result<std::pair<state::PlanRecord, Plan>> Engine::FindPlan(const std::string& id) {
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_ASSIGN_OR_RETURN(state::PlanRecord record, tx->FindPlan(id));
+  tx.reset();
+  LS_ASSIGN_OR_RETURN(Plan plan, FromPlanRecord(record));
+  return std::pair{std::move(record), std::move(plan)};
+}
+
+Result<int64_t> Engine::StartApply(const std::string& plan_id, const Requester& requester) {
+  if (stopping_) return Unavailable("lockstep serve is stopping");
+  state::PlanRecord record;
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+    LS_ASSIGN_OR_RETURN(record, tx->FindPlan(plan_id));
+  }
+  LS_ASSIGN_OR_RETURN(
+      std::unique_ptr<Apply> apply,
+      Apply::Begin(*sources_.store, *sources_.target, clock_, record, requester, options_));
+  int64_t id = apply->deployment_id();
+  std::lock_guard lock(mutex_);
+  ReapLocked();
+  auto job = std::make_unique<Job>();
+  Job* j = job.get();
+  jobs_[id] = std::move(job);
+  j->thread = std::thread([this, j, apply = std::move(apply)] {
+    apply->Run(stopping_);
+    std::lock_guard done(mutex_);
+    j->done = true;
+    changed_.notify_all();
+  });
+  return id;
+}
+
+void Engine::Wait(int64_t deployment_id) {
+  std::unique_lock lock(mutex_);
+  changed_.wait(lock, [&] {
+    auto it = jobs_.find(deployment_id);
+    return it == jobs_.end() || it->second->done;
+  });
+}
+
+void Engine::ReapLocked() {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->second->done) {
+      it->second->thread.join();
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace lockstep::engine

@@ -1,0 +1,69 @@
+// The engine as lockstep serve runs it: saved plans, applies as jobs (each on a thread of
+// its own, so that the caller — an HTTP thread — answers at once with the deployment id),
+// and recovery when the server starts. Applies to one environment are serialized by its
+// lease; applies to different environments run side by side. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/apply.h"
+#include "engine/planner.h"
+
+namespace lockstep::engine {
+
+// A plan the engine made: saved (with its id) unless the repository had problems.
+struct SavedPlan {
+  std::string id;  // empty when not saved
+  Plan plan;
+  std::vector<deploy::Problem> problems;
+};
+
+class Engine {
+ public:
+  Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options);
+  // Asks running applies to stop (each then undoes what it staged) and waits for them.
+  ~Engine();
+
+  // Finishes or undoes what a crash left running (recovery.h); call before any apply.
+  Result<std::vector<std::string>> Recover();
+
+  // Plans `environment` at `revision` of the mirror and saves the plan.
+  Result<SavedPlan> MakePlan(const std::string& environment, const std::string& revision,
+                             const std::string& actor);
+  // A saved plan (kNotFound for an unknown id) and the plan it holds.
+  Result<std::pair<state::PlanRecord, Plan>> FindPlan(const std::string& id);
+
+  // Begins applying a saved plan: a stale plan or a held lock is refused at once; the
+  // steps run on a thread of their own. Returns the deployment id.
+  Result<int64_t> StartApply(const std::string& plan_id, const Requester& requester);
+  // Waits until the deployment's job is done (at once for one not running here).
+  void Wait(int64_t deployment_id);
+
+  state::StateStore& store() { return *sources_.store; }
+  runtime::Target& target() { return *sources_.target; }
+  const PlanSources& sources() const { return sources_; }
+
+ private:
+  struct Job {
+    std::thread thread;
+    bool done = false;
+  };
+  void ReapLocked();
+
+  PlanSources sources_;
+  const os::Clock& clock_;
+  ApplyOptions options_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<int64_t, std::unique_ptr<Job>> jobs_;
+};
+
+}  // namespace lockstep::engine

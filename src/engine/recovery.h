@@ -1,0 +1,21 @@
+// After lockstep serve restarts: each deployment a crash left running is finished, if it
+// passed its commit point, or undone, if it did not. Either way the environment's routes
+// are put to the instances its record names (waiting for them to be healthy again), every
+// other instance of the environment is retired (staged ones, or old ones a finished apply
+// had not retired yet), the deployment's outcome says what happened, and its lease is freed.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "engine/apply.h"
+
+namespace lockstep::engine {
+
+// One line per deployment resolved, for the server's log.
+Result<std::vector<std::string>> RecoverDeployments(state::StateStore& store,
+                                                    runtime::Target& target, const os::Clock& clock,
+                                                    const ApplyOptions& options);
+
+}  // namespace lockstep::engine

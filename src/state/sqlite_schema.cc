@@ -1,0 +1,115 @@
+// The engine database's schema: migrations numbered in code, run in order, one
+// transaction each; the schema version is the file's user_version.
+#include "state/sqlite_engine.h"
+
+namespace lockstep::state::sqlite {
+
+namespace {
+
+// Migration N takes schema N-1 to N. Append only: a released migration never changes.
+const std::vector<std::string> kMigrations = {
+    // 1: the engine's first tables.
+    "CREATE TABLE environments ("
+    " name TEXT PRIMARY KEY, lineage TEXT NOT NULL, serial INTEGER NOT NULL,"
+    " commit_id TEXT NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE TABLE releases (id TEXT PRIMARY KEY, spec TEXT NOT NULL, created_at INTEGER NOT NULL);"
+    "CREATE TABLE current ("
+    " environment TEXT NOT NULL, service TEXT NOT NULL, release_id TEXT NOT NULL"
+    " REFERENCES releases(id), version TEXT NOT NULL, details TEXT NOT NULL,"
+    " deployment_id INTEGER NOT NULL, since INTEGER NOT NULL,"
+    " PRIMARY KEY (environment, service));"
+    "CREATE TABLE deployments ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, environment TEXT NOT NULL, plan_id TEXT NOT NULL,"
+    " commit_id TEXT NOT NULL, actor TEXT NOT NULL, started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL);"
+    "CREATE INDEX deployments_by_environment ON deployments (environment, id);"
+    "CREATE TABLE history ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, environment TEXT NOT NULL, service TEXT NOT NULL,"
+    " deployment_id INTEGER NOT NULL, change TEXT NOT NULL, from_release TEXT NOT NULL,"
+    " to_release TEXT NOT NULL, version TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX history_by_service ON history (environment, service, id);"
+    "CREATE TABLE audit ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, actor TEXT NOT NULL,"
+    " action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);"
+    // History and audit are append-only, whoever writes to the database.
+    // A release never changes once recorded.
+    "CREATE TRIGGER releases_no_update BEFORE UPDATE ON releases"
+    " BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;"
+    "CREATE TRIGGER releases_no_delete BEFORE DELETE ON releases"
+    " BEGIN SELECT RAISE(ABORT, 'releases are immutable'); END;"
+    "CREATE TRIGGER history_no_update BEFORE UPDATE ON history"
+    " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+    "CREATE TRIGGER history_no_delete BEFORE DELETE ON history"
+    " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+    // INSERT OR REPLACE of an existing id would delete it without a delete trigger firing.
+    "CREATE TRIGGER history_no_replace BEFORE INSERT ON history"
+    " WHEN EXISTS (SELECT 1 FROM history WHERE id = NEW.id)"
+    " BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;"
+    "CREATE TRIGGER audit_no_replace BEFORE INSERT ON audit"
+    " WHEN EXISTS (SELECT 1 FROM audit WHERE id = NEW.id)"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    "CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit"
+    " BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+    // A lease row per environment that ever had one; `fence` only grows.
+    "CREATE TABLE leases ("
+    " environment TEXT PRIMARY KEY, holder TEXT NOT NULL, fence INTEGER NOT NULL,"
+    " expires_at INTEGER NOT NULL, heartbeat_at INTEGER NOT NULL);",
+    // 2: applies: the instance each service is routed to, saved plans, the journal.
+    "ALTER TABLE current ADD COLUMN instance_id TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE deployments ADD COLUMN committed_at INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE plans ("
+    " id TEXT PRIMARY KEY, environment TEXT NOT NULL, lineage TEXT NOT NULL,"
+    " serial INTEGER NOT NULL, commit_id TEXT NOT NULL, actor TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL, body TEXT NOT NULL);"
+    "CREATE TRIGGER plans_no_update BEFORE UPDATE ON plans"
+    " BEGIN SELECT RAISE(ABORT, 'plans are immutable'); END;"
+    "CREATE TABLE journal ("
+    " deployment_id INTEGER NOT NULL REFERENCES deployments(id), seq INTEGER NOT NULL,"
+    " step TEXT NOT NULL, service TEXT NOT NULL, detail TEXT NOT NULL, at INTEGER NOT NULL,"
+    " PRIMARY KEY (deployment_id, seq));"
+    "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal"
+    " BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"
+    "CREATE INDEX deployments_unfinished ON deployments (outcome, id);",
+};
+
+}  // namespace
+
+Status Migrate(SQLite::Database& db, const std::string& path) {
+  const int newest = static_cast<int>(kMigrations.size());
+  for (;;) {
+    SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
+    int version = db.execAndGet("PRAGMA user_version").getInt();
+    if (version < 0 || version > newest) {
+      if (version < 0) {
+        return FailedPrecondition("state database " + path + " has schema version " +
+                                  std::to_string(version) +
+                                  ", which no lockstep writes: it was changed outside lockstep");
+      }
+      return FailedPrecondition("state database " + path + " has schema version " +
+                                std::to_string(version) + ", newer than this lockstep knows (" +
+                                std::to_string(newest) + "): upgrade lockstep");
+    }
+    if (version == newest) return Status::Ok();
+    db.exec(kMigrations[static_cast<size_t>(version)]);
+    db.exec("PRAGMA user_version = " + std::to_string(version + 1));
+    tx.commit();
+  }
+}
+
+Outcome OutcomeFrom(const std::string& name) {
+  for (Outcome o : {Outcome::kRunning, Outcome::kSucceeded, Outcome::kFailed, Outcome::kNoChange}) {
+    if (OutcomeName(o) == name) return o;
+  }
+  return Outcome::kFailed;
+}
+
+Change ChangeFrom(const std::string& name) {
+  for (Change c : {Change::kAdded, Change::kChanged, Change::kRemoved}) {
+    if (ChangeName(c) == name) return c;
+  }
+  return Change::kChanged;
+}
+
+}  // namespace lockstep::state::sqlite

@@ -1,0 +1,339 @@
+// One unit of change in the SQLite store: a BEGIN IMMEDIATE held with the store's lock, so
+// writers go one at a time; destroyed without Commit, it rolls back.
+#include "os/random.h"
+#include "state/sqlite_engine.h"
+
+namespace lockstep::state::sqlite {
+
+namespace {
+
+class SqliteTransaction final : public Transaction {
+ public:
+  SqliteTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock, const os::Clock* clock)
+      : db_(db),
+        lock_(std::move(lock)),
+        tx_(db, SQLite::TransactionBehavior::IMMEDIATE),
+        clock_(clock) {}
+
+  Status Commit() override {
+    return Guard([&]() -> Status {
+      tx_.commit();
+      return Status::Ok();
+    });
+  }
+
+  Result<EnvironmentRecord> Environment(const std::string& name) override {
+    return Guard([&]() -> Result<EnvironmentRecord> {
+      SQLite::Statement q(db_,
+                          "SELECT lineage, serial, commit_id, updated_at FROM environments "
+                          "WHERE name = ?");
+      q.bind(1, name);
+      if (q.executeStep()) {
+        return EnvironmentRecord{name, q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                                 q.getColumn(2).getString(), q.getColumn(3).getInt64()};
+      }
+      EnvironmentRecord fresh{name, os::RandomHex(16), 0, "", clock_->NowSeconds()};
+      SQLite::Statement insert(db_, "INSERT INTO environments VALUES (?, ?, 0, '', ?)");
+      insert.bind(1, name);
+      insert.bind(2, fresh.lineage);
+      insert.bind(3, fresh.updated_at);
+      insert.exec();
+      return fresh;
+    });
+  }
+
+  Result<std::optional<EnvironmentRecord>> FindEnvironment(const std::string& name) override {
+    return Guard([&]() -> Result<std::optional<EnvironmentRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT lineage, serial, commit_id, updated_at FROM environments "
+                          "WHERE name = ?");
+      q.bind(1, name);
+      if (!q.executeStep()) return std::optional<EnvironmentRecord>();
+      return std::optional<EnvironmentRecord>(
+          EnvironmentRecord{name, q.getColumn(0).getString(), q.getColumn(1).getInt64(),
+                            q.getColumn(2).getString(), q.getColumn(3).getInt64()});
+    });
+  }
+
+  Result<std::map<std::string, CurrentRecord>> Current(const std::string& environment) override {
+    return Guard([&]() -> Result<std::map<std::string, CurrentRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT c.service, c.release_id, c.version, c.details, c.deployment_id, "
+                          "c.since, c.instance_id, r.spec FROM current c LEFT JOIN releases r ON "
+                          "r.id = c.release_id "
+                          "WHERE c.environment = ?");
+      q.bind(1, environment);
+      std::map<std::string, CurrentRecord> out;
+      while (q.executeStep()) {
+        if (q.getColumn(7).isNull()) {
+          return Internal("the state database names release " + q.getColumn(1).getString() +
+                          " as current for " + environment + "/" + q.getColumn(0).getString() +
+                          " but does not hold it: the database was changed outside lockstep");
+        }
+        CurrentRecord r{environment,
+                        q.getColumn(0).getString(),
+                        q.getColumn(1).getString(),
+                        q.getColumn(2).getString(),
+                        q.getColumn(3).getString(),
+                        q.getColumn(4).getInt64(),
+                        q.getColumn(5).getInt64(),
+                        q.getColumn(6).getString(),
+                        q.getColumn(7).getString()};
+        out.emplace(r.service, std::move(r));
+      }
+      return out;
+    });
+  }
+
+  Result<std::string> Release(const std::string& release_id) override {
+    return Guard([&]() -> Result<std::string> {
+      SQLite::Statement q(db_, "SELECT spec FROM releases WHERE id = ?");
+      q.bind(1, release_id);
+      if (!q.executeStep()) return NotFound("no release " + release_id + " is recorded");
+      return q.getColumn(0).getString();
+    });
+  }
+
+  Status CheckFence(const std::string& environment, int64_t fence) override {
+    return Guard([&]() -> Status {
+      // The newest lease, held and not expired: a holder whose heartbeat stopped long
+      // enough has lost it, even before anyone takes it over.
+      SQLite::Statement q(db_,
+                          "SELECT 1 FROM leases WHERE environment = ? AND fence = ? AND "
+                          "holder <> '' AND expires_at > ?");
+      q.bind(1, environment);
+      q.bind(2, fence);
+      q.bind(3, clock_->NowSeconds());
+      if (!q.executeStep()) {
+        return Aborted("the lock of " + environment +
+                       " was lost (expired, taken over or unlocked): this apply writes nothing "
+                       "more");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Status PutRelease(const std::string& release_id, const std::string& spec) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_, "SELECT spec FROM releases WHERE id = ?");
+      q.bind(1, release_id);
+      if (q.executeStep()) {
+        if (q.getColumn(0).getString() != spec) {
+          return FailedPrecondition("release " + release_id +
+                                    " is recorded with another spec: releases never change");
+        }
+        return Status::Ok();
+      }
+      SQLite::Statement insert(db_, "INSERT INTO releases VALUES (?, ?, ?)");
+      insert.bind(1, release_id);
+      insert.bind(2, spec);
+      insert.bind(3, clock_->NowSeconds());
+      insert.exec();
+      return Status::Ok();
+    });
+  }
+
+  Status SetCurrent(const CurrentRecord& r) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_,
+                          "INSERT OR REPLACE INTO current (environment, service, release_id, "
+                          "version, details, deployment_id, since, instance_id) "
+                          "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, r.environment);
+      q.bind(2, r.service);
+      q.bind(3, r.release_id);
+      q.bind(4, r.version);
+      q.bind(5, r.details);
+      q.bind(6, r.deployment_id);
+      q.bind(7, r.since != 0 ? r.since : clock_->NowSeconds());
+      q.bind(8, r.instance_id);
+      q.exec();
+      return Status::Ok();
+    });
+  }
+
+  Status RemoveCurrent(const std::string& environment, const std::string& service) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_, "DELETE FROM current WHERE environment = ? AND service = ?");
+      q.bind(1, environment);
+      q.bind(2, service);
+      q.exec();
+      return Status::Ok();
+    });
+  }
+
+  Result<int64_t> BumpSerial(const std::string& environment, const std::string& commit) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "UPDATE environments SET serial = serial + 1, commit_id = ?, "
+                          "updated_at = ? WHERE name = ? RETURNING serial");
+      q.bind(1, commit);
+      q.bind(2, clock_->NowSeconds());
+      q.bind(3, environment);
+      if (!q.executeStep()) return NotFound("environment " + environment + " is not recorded");
+      return q.getColumn(0).getInt64();
+    });
+  }
+
+  Result<int64_t> StartDeployment(const DeploymentRecord& d) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "INSERT INTO deployments (environment, plan_id, commit_id, actor, "
+                          "started_at, finished_at, outcome, reason) VALUES (?, ?, ?, ?, ?, 0, "
+                          "?, ?)");
+      q.bind(1, d.environment);
+      q.bind(2, d.plan_id);
+      q.bind(3, d.commit);
+      q.bind(4, d.actor);
+      q.bind(5, d.started_at != 0 ? d.started_at : clock_->NowSeconds());
+      q.bind(6, std::string(OutcomeName(d.outcome)));
+      q.bind(7, d.reason);
+      q.exec();
+      return db_.getLastInsertRowid();
+    });
+  }
+
+  Status FinishDeployment(int64_t id, Outcome outcome, const std::string& reason) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_,
+                          "UPDATE deployments SET finished_at = ?, outcome = ?, reason = ? "
+                          "WHERE id = ? AND finished_at = 0");
+      q.bind(1, clock_->NowSeconds());
+      q.bind(2, std::string(OutcomeName(outcome)));
+      q.bind(3, reason);
+      q.bind(4, id);
+      if (q.exec() != 1) {
+        return FailedPrecondition("deployment " + std::to_string(id) +
+                                  " is not running: its outcome is recorded once");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<int64_t> AppendHistory(const HistoryRecord& h) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "INSERT INTO history (environment, service, deployment_id, change, "
+                          "from_release, to_release, version, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, h.environment);
+      q.bind(2, h.service);
+      q.bind(3, h.deployment_id);
+      q.bind(4, std::string(ChangeName(h.change)));
+      q.bind(5, h.from_release);
+      q.bind(6, h.to_release);
+      q.bind(7, h.version);
+      q.bind(8, h.at != 0 ? h.at : clock_->NowSeconds());
+      q.exec();
+      return db_.getLastInsertRowid();
+    });
+  }
+
+  Result<int64_t> AppendAudit(const AuditRecord& a) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "INSERT INTO audit (at, actor, action, target, detail) VALUES "
+                          "(?, ?, ?, ?, ?)");
+      q.bind(1, clock_->NowSeconds());
+      q.bind(2, a.actor);
+      q.bind(3, a.action);
+      q.bind(4, a.target);
+      q.bind(5, a.detail);
+      q.exec();
+      return db_.getLastInsertRowid();
+    });
+  }
+
+  Result<std::string> PutPlan(const PlanRecord& p) override {
+    return Guard([&]() -> Result<std::string> {
+      std::string id = os::RandomHex(8);
+      SQLite::Statement q(db_, "INSERT INTO plans VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, id);
+      q.bind(2, p.environment);
+      q.bind(3, p.lineage);
+      q.bind(4, p.serial);
+      q.bind(5, p.commit);
+      q.bind(6, p.actor);
+      q.bind(7, clock_->NowSeconds());
+      q.bind(8, p.body);
+      q.exec();
+      return id;
+    });
+  }
+
+  Result<PlanRecord> FindPlan(const std::string& id) override {
+    return Guard([&]() -> Result<PlanRecord> {
+      SQLite::Statement q(db_,
+                          "SELECT environment, lineage, serial, commit_id, actor, created_at, "
+                          "body FROM plans WHERE id = ?");
+      q.bind(1, id);
+      if (!q.executeStep()) return NotFound("no plan " + id + " is saved");
+      return PlanRecord{id,
+                        q.getColumn(0).getString(),
+                        q.getColumn(1).getString(),
+                        q.getColumn(2).getInt64(),
+                        q.getColumn(3).getString(),
+                        q.getColumn(4).getString(),
+                        q.getColumn(5).getInt64(),
+                        q.getColumn(6).getString()};
+    });
+  }
+
+  Result<int64_t> AppendJournal(const JournalEntry& e) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement next(
+          db_, "SELECT COALESCE(MAX(seq), 0) + 1 FROM journal WHERE deployment_id = ?");
+      next.bind(1, e.deployment_id);
+      next.executeStep();
+      int64_t seq = next.getColumn(0).getInt64();
+      SQLite::Statement q(db_, "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?)");
+      q.bind(1, e.deployment_id);
+      q.bind(2, seq);
+      q.bind(3, e.step);
+      q.bind(4, e.service);
+      q.bind(5, e.detail);
+      q.bind(6, clock_->NowSeconds());
+      q.exec();
+      return seq;
+    });
+  }
+
+  Status MarkCommitted(int64_t deployment_id) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_,
+                          "UPDATE deployments SET committed_at = ? "
+                          "WHERE id = ? AND committed_at = 0 AND finished_at = 0");
+      q.bind(1, clock_->NowSeconds());
+      q.bind(2, deployment_id);
+      if (q.exec() != 1) {
+        return FailedPrecondition("deployment " + std::to_string(deployment_id) +
+                                  " is not running uncommitted: it commits once");
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<DeploymentRecord> Deployment(int64_t id) override {
+    return Guard([&]() -> Result<DeploymentRecord> {
+      SQLite::Statement q(
+          db_, std::string("SELECT ") + kDeploymentColumns + " FROM deployments WHERE id = ?");
+      q.bind(1, id);
+      if (!q.executeStep()) return NotFound("no deployment " + std::to_string(id));
+      return ReadDeployment(q);
+    });
+  }
+
+ private:
+  SQLite::Database& db_;
+  std::unique_lock<std::mutex> lock_;  // released after tx_ ends (declared first)
+  SQLite::Transaction tx_;
+  const os::Clock* clock_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transaction> NewTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock,
+                                            const os::Clock* clock) {
+  return std::make_unique<SqliteTransaction>(db, std::move(lock), clock);
+}
+
+}  // namespace lockstep::state::sqlite
