@@ -7,12 +7,15 @@
 #include <optional>
 #include <thread>
 
+#include "api/engine/engine_api.h"
 #include "api/registry/oci_errors.h"
 #include "api/registry/registry_api.h"
 #include "app/periodic.h"
 #include "auth/auth.h"
 #include "base/strings.h"
 #include "config/config.h"
+#include "engine/engine.h"
+#include "git/mirror.h"
 #include "http/http_server.h"
 #include "http/routes.h"
 #include "os/clock.h"
@@ -21,6 +24,7 @@
 #include "registry/embedded_fetch.h"
 #include "registry/registry.h"
 #include "runtime/local/local_target.h"
+#include "state/engine_state.h"
 #include "state/token_store.h"
 
 namespace lockstep::app {
@@ -100,6 +104,66 @@ Status StartRuntime(const config::RuntimeConfig& config, const std::filesystem::
   return Status::Ok();
 }
 
+// The engine over the local target: its own state database, the deploy repository's
+// mirror (when one is configured), recovery of what a crash left, and its API.
+struct EngineParts {
+  std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<git::Mirror> mirror;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<api::EngineApi> api;
+};
+
+Status StartEngine(const config::DeployConfig& config, const std::filesystem::path& data,
+                   const os::Clock& clock, runtime::Target& target, const std::string& own_address,
+                   const auth::Authenticator& auth, http::BlockingPool& pool, EngineParts& parts,
+                   std::ostream& out) {
+  LS_ASSIGN_OR_RETURN(parts.store,
+                      state::OpenSqliteStateStore((data / "engine.db").string(), &clock));
+  if (!config.repo.empty()) {
+    git::RemoteOptions remote{.url = config.repo,
+                              .branch = config.branch,
+                              .ssh_key = config.ssh_key,
+                              .known_hosts = config.known_hosts};
+    if (!config.https_token_file.empty()) {
+      LS_ASSIGN_OR_RETURN(remote.https_token, os::ReadFile(config.https_token_file));
+      while (!remote.https_token.empty() &&
+             std::isspace(static_cast<unsigned char>(remote.https_token.back()))) {
+        remote.https_token.pop_back();
+      }
+    }
+    LS_ASSIGN_OR_RETURN(parts.mirror, git::Mirror::Open(data / "deploy.git", remote));
+    Result<std::string> head = parts.mirror->Fetch();
+    out << "lockstep: deploy repository " << config.repo << " (" << config.branch << ") "
+        << (head.ok() ? "at " + head->substr(0, 12) : "not fetched: " + head.status().ToString())
+        << "\n";
+  } else {
+    out << "lockstep: no deploy repository configured ([deploy] repo in config.toml)\n";
+  }
+  engine::ApplyOptions options{
+      .health_timeout = std::chrono::milliseconds(config.health_timeout_ms),
+      .max_plan_age = std::chrono::seconds(config.max_plan_age_seconds)};
+  if (const char* kill = std::getenv("LOCKSTEP_TEST_KILL_AFTER_STEP")) {
+    options.kill_after_step = static_cast<int64_t>(ParseUint(kill).value_or(0));
+  }
+  parts.engine = std::make_unique<engine::Engine>(
+      engine::PlanSources{parts.mirror.get(), parts.store.get(), &target, own_address}, clock,
+      options);
+  LS_ASSIGN_OR_RETURN(std::vector<std::string> recovered, parts.engine->Recover());
+  for (const std::string& line : recovered) out << "lockstep: recovered " << line << "\n";
+  git::Mirror* mirror = parts.mirror.get();
+  parts.api = std::make_unique<api::EngineApi>(
+      parts.engine.get(), &auth, &pool,
+      api::EngineApiOptions{.branch = config.branch,
+                            .webhook_secret = config.webhook_secret,
+                            .fetch = [mirror]() -> Status {
+                              if (mirror == nullptr) {
+                                return FailedPrecondition("no deploy repository is configured");
+                              }
+                              return mirror->Fetch().status();
+                            }});
+  return Status::Ok();
+}
+
 }  // namespace
 
 Status Serve(const ServeOptions& options, std::ostream& out) {
@@ -166,6 +230,8 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   // threads of their own.
   http::BlockingPool commits(4);
   http::BlockingPool lookups(2);
+  // The engine's reads of its store, git and the target: beside, never in front of, commits.
+  http::BlockingPool engine_work(2);
   // Made once the port is bound: the default public URL names it.
   std::optional<api::RegistryApi> api;
 
@@ -173,6 +239,16 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   auto registry_api = [&api](Exchange& ex) { return api->Handle(ex); };
   routes.Prefix("/v2", registry_api);
   routes.Exact("/auth/token", registry_api);
+  // Set once the local target runs; until then (or without it) the engine is off.
+  EngineParts engine;
+  std::string engine_off = "the engine is starting";
+  routes.Prefix("/api/v1", [&engine, &engine_off](Exchange& ex) -> Task<void> {
+    if (engine.api == nullptr) {
+      co_await ex.Send(api::ApiError(Unavailable(engine_off)));
+      co_return;
+    }
+    co_await engine.api->Handle(ex);
+  });
   routes.Exact("/healthz", [](Exchange& ex) -> Task<void> {
     Response ok;
     ok.body = "ok\n";
@@ -217,13 +293,36 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     if (!started.ok()) out << "lockstep: local runtime off: " << started.ToString() << "\n";
     out << std::flush;
   }
+  if (runtime.target != nullptr) {
+    std::string own = http.address + ":" + std::to_string(server->port());
+    Status started = StartEngine(config.deploy, options.data_dir, clock, *runtime.target, own, auth,
+                                 engine_work, engine, out);
+    if (!started.ok()) {
+      engine = EngineParts{};
+      engine_off = "the engine is off: " + started.ToString();
+      out << "lockstep: " << engine_off << "\n";
+    }
+  } else {
+    engine_off = "the engine is off: it needs the local runtime ([runtime] enabled, as root)";
+  }
+  std::optional<Periodic> fetch_deploy;
+  if (engine.mirror != nullptr) {
+    git::Mirror* mirror = engine.mirror.get();
+    fetch_deploy.emplace(std::chrono::seconds(config.deploy.fetch_interval_seconds),
+                         [mirror] { (void)mirror->Fetch(); });
+  }
+  out << std::flush;
 
   const int64_t ttl = config.upload_ttl_seconds;
   Periodic expire_uploads(std::chrono::minutes(1),
                           [&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
   server->Run();
   std::signal(SIGHUP, SIG_IGN);  // while it winds down, as while it started
+  fetch_deploy.reset();
   commits.Finish();
+  engine_work.Finish();
+  engine.api.reset();
+  engine.engine.reset();  // running applies stop and undo what they staged
   lookups.Finish();
   out << "lockstep: stopped\n";
   return Status::Ok();

@@ -52,6 +52,7 @@ int Main(int argc, char** argv, std::span<const AddCommand> more) {
   AddTagsCommand(app, globals, &exit);
   AddRunCommand(app, globals, &exit);
   AddValidateCommand(app, globals, &exit);
+  AddEngineCommands(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

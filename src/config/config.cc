@@ -130,6 +130,54 @@ Status ParseRuntime(const std::filesystem::path& path, const toml::table& table,
   return Status::Ok();
 }
 
+Status ParseDeploy(const std::filesystem::path& path, const toml::table& table,
+                   DeployConfig& deploy) {
+  for (auto&& [key, node] : table) {
+    std::string k(key.str());
+    std::optional<std::string> text = node.value_exact<std::string>();
+    auto duration = [&](int64_t min, int64_t max, const char* example) -> Result<int64_t> {
+      std::optional<int64_t> ms = text ? ParseDurationMillis(*text) : std::nullopt;
+      if (!ms || *ms < min || *ms > max) {
+        return ConfigError(path, node.source(),
+                           "deploy." + k + " must be a duration like \"" + example + "\"");
+      }
+      return *ms;
+    };
+    if (k == "repo" || k == "branch" || k == "webhook_secret" || k == "ssh_key" ||
+        k == "known_hosts" || k == "https_token_file") {
+      if (!text || text->empty()) {
+        return ConfigError(path, node.source(), "deploy." + k + " must be a non-empty string");
+      }
+      if (k == "webhook_secret" && text->size() < 16) {
+        return ConfigError(path, node.source(),
+                           "deploy.webhook_secret must be at least 16 characters (e.g. from "
+                           "`openssl rand -hex 32`)");
+      }
+      std::string& field = k == "repo"             ? deploy.repo
+                           : k == "branch"         ? deploy.branch
+                           : k == "webhook_secret" ? deploy.webhook_secret
+                           : k == "ssh_key"        ? deploy.ssh_key
+                           : k == "known_hosts"    ? deploy.known_hosts
+                                                   : deploy.https_token_file;
+      field = *text;
+    } else if (k == "fetch_interval") {
+      LS_ASSIGN_OR_RETURN(int64_t ms, duration(1000, 86'400'000, "60s"));
+      deploy.fetch_interval_seconds = ms / 1000;
+    } else if (k == "health_timeout") {
+      LS_ASSIGN_OR_RETURN(deploy.health_timeout_ms, duration(100, 3'600'000, "120s"));
+    } else if (k == "max_plan_age") {
+      LS_ASSIGN_OR_RETURN(int64_t ms, duration(1000, 365LL * 86'400'000, "24h"));
+      deploy.max_plan_age_seconds = ms / 1000;
+    } else {
+      return ConfigError(path, node.source(),
+                         "unknown key deploy." + k +
+                             " (known: repo, branch, fetch_interval, webhook_secret, ssh_key, "
+                             "known_hosts, https_token_file, health_timeout, max_plan_age)");
+    }
+  }
+  return Status::Ok();
+}
+
 Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exist) {
   ServerConfig config;
   if (!os::Exists(path)) {
@@ -143,11 +191,15 @@ Result<ServerConfig> LoadConfig(const std::filesystem::path& path, bool must_exi
     return ConfigError(path, e.source(), std::string(e.description()));
   }
   for (auto&& [key, node] : doc) {
-    if (key.str() != "registry" && key.str() != "runtime" && key.str() != "server") {
-      return ConfigError(
-          path, node.source(),
-          "unknown section '" + std::string(key.str()) + "' (known: registry, runtime, server)");
+    if (key.str() != "registry" && key.str() != "runtime" && key.str() != "server" &&
+        key.str() != "deploy") {
+      return ConfigError(path, node.source(),
+                         "unknown section '" + std::string(key.str()) +
+                             "' (known: registry, runtime, deploy, server)");
     }
+  }
+  if (const toml::table* deploy = doc["deploy"].as_table(); deploy != nullptr) {
+    LS_RETURN_IF_ERROR(ParseDeploy(path, *deploy, config.deploy));
   }
   if (const toml::table* runtime = doc["runtime"].as_table(); runtime != nullptr) {
     LS_RETURN_IF_ERROR(ParseRuntime(path, *runtime, config.runtime));

@@ -14,6 +14,17 @@
 //   proxy_address = "127.0.0.1"  # where the front proxy opens services' public ports
 //   log_size = "1MiB"            # kept per instance and per invocation
 //
+//   [deploy]                     # the deploy repository the engine applies
+//   repo = "/srv/deploy.git"     # a path, file://, ssh://user@host/path or https:// URL
+//   branch = "main"
+//   fetch_interval = "60s"       # also fetched on POST /api/v1/hooks/git
+//   webhook_secret = "…"         # the webhook's shared secret (X-Lockstep-Secret)
+//   ssh_key = "/root/.ssh/deploy_ed25519"   # for ssh:// (ed25519 or ECDSA)
+//   known_hosts = "/root/.ssh/known_hosts"  # the pinned host keys for ssh://
+//   https_token_file = "/etc/lockstep/git-token"  # for https://
+//   health_timeout = "120s"      # new instances of an apply are healthy within this
+//   max_plan_age = "24h"         # an older saved plan is not applied
+//
 //   [server]
 //   public_url = "https://registry.example"  # where clients reach this server (behind a
 //                                            # TLS-terminating proxy, say); it names the
@@ -42,7 +53,20 @@ struct RuntimeConfig {
   uint64_t log_bytes = 1 << 20;
 };
 
+struct DeployConfig {
+  std::string repo;  // empty: no deploy repository (the engine has nothing to plan)
+  std::string branch = "main";
+  int64_t fetch_interval_seconds = 60;
+  std::string webhook_secret;
+  std::string ssh_key;
+  std::string known_hosts;
+  std::string https_token_file;
+  int64_t health_timeout_ms = 120'000;
+  int64_t max_plan_age_seconds = 86400;
+};
+
 struct ServerConfig {
+  DeployConfig deploy;
   registry::RegistryOptions registry;
   int64_t upload_ttl_seconds = 86400;
   RuntimeConfig runtime;

@@ -117,4 +117,33 @@ TEST(Config, PublicUrl) {
 }
 
 }  // namespace
+TEST(Config, TheDeploySectionIsReadAndChecked) {
+  os::testing::TempDir dir;
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "c.toml",
+                                  "[deploy]\nrepo = \"/srv/deploy.git\"\nbranch = \"release\"\n"
+                                  "fetch_interval = \"5m\"\nhealth_timeout = \"30s\"\n"
+                                  "webhook_secret = \"0123456789abcdef\"\n")
+                  .ok());
+  Result<ServerConfig> c = LoadConfig(dir.path() / "c.toml", true);
+  ASSERT_TRUE(c.ok()) << c.status().ToString();
+  EXPECT_EQ(c->deploy.repo, "/srv/deploy.git");
+  EXPECT_EQ(c->deploy.branch, "release");
+  EXPECT_EQ(c->deploy.fetch_interval_seconds, 300);
+  EXPECT_EQ(c->deploy.health_timeout_ms, 30'000);
+
+  ASSERT_TRUE(
+      os::WriteFileAtomic(dir.path() / "short.toml", "[deploy]\nwebhook_secret = \"abc\"\n").ok());
+  Result<ServerConfig> short_secret = LoadConfig(dir.path() / "short.toml", true);
+  ASSERT_FALSE(short_secret.ok());
+  EXPECT_NE(short_secret.status().message().find("short.toml:2:"), std::string::npos)
+      << short_secret.status().message();
+  EXPECT_NE(short_secret.status().message().find("at least 16 characters"), std::string::npos);
+
+  ASSERT_TRUE(os::WriteFileAtomic(dir.path() / "typo.toml", "[deploy]\nrepository = \"x\"\n").ok());
+  Result<ServerConfig> typo = LoadConfig(dir.path() / "typo.toml", true);
+  ASSERT_FALSE(typo.ok());
+  EXPECT_NE(typo.status().message().find("unknown key deploy.repository"), std::string::npos)
+      << typo.status().message();
+}
+
 }  // namespace lockstep::config

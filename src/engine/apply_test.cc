@@ -27,9 +27,9 @@ std::map<std::string, deploy::DeployedService> Desired(char web, char api, char 
   };
   auto pin = [&](const std::string& service, char digest, const std::string& more) {
     if (digest == 0) return;
-    files["services/" + service + ".toml"] =
-        std::string("kind = \"") + (service == "nightly" ? "function" : "service") +
-        "\"\nimage = \"shop/" + service + "\"\n";
+    files["services/" + service + ".toml"] = std::string("kind = \"") +
+                                             (service == "nightly" ? "function" : "service") +
+                                             "\"\nimage = \"shop/" + service + "\"\n";
     files["environments/prod/" + service + ".toml"] = "version = \"1." + std::string(1, digest) +
                                                       "\"\ndigest = \"" + Digest(digest) + "\"\n" +
                                                       more;

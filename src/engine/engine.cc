@@ -26,6 +26,10 @@ Result<std::vector<std::string>> Engine::Recover() {
 
 Result<SavedPlan> Engine::MakePlan(const std::string& environment, const std::string& revision,
                                    const std::string& actor) {
+  if (sources_.mirror == nullptr) {
+    return FailedPrecondition(
+        "no deploy repository is configured: set [deploy] repo in the server's config.toml");
+  }
   LS_ASSIGN_OR_RETURN(PlanOrProblems made, PlanEnvironment(sources_, environment, revision));
   SavedPlan saved;
   if (auto* problems = std::get_if<std::vector<deploy::Problem>>(&made)) {

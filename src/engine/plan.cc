@@ -259,8 +259,8 @@ Result<deploy::DeployedService> FromRecord(const std::string& service, const std
   }
   s.release.image.registry = std::string(registry->as_string());
   s.release.image.repository = std::string(repository->as_string());
-  s.release.image.tag = tag->as_string().empty() ? std::nullopt
-                                                 : std::optional(std::string(tag->as_string()));
+  s.release.image.tag =
+      tag->as_string().empty() ? std::nullopt : std::optional(std::string(tag->as_string()));
   return s;
 }
 

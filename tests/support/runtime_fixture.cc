@@ -80,6 +80,34 @@ RuntimeFixture::~RuntimeFixture() {
   }
 }
 
+void RemoveLocalRuntime(const fs::path& dir) {
+  std::error_code ec;
+  fs::remove(dir / "routes.json", ec);  // nothing may stay routed
+  runtime::Router router;
+  runtime::local::LocalTargetOptions options;
+  options.dir = dir;
+  options.router = &router;
+  options.stop_grace = std::chrono::seconds(2);
+  options.fetch = [](const ImageRef&, image::OciLayout&) -> Status {
+    return FailedPrecondition("nothing is fetched while cleaning up");
+  };
+  Result<std::unique_ptr<runtime::local::LocalTarget>> target =
+      runtime::local::LocalTarget::Open(std::move(options));
+  if (!target.ok()) {
+    ADD_FAILURE() << "open " << dir << " to clean up: " << target.status().ToString();
+    return;
+  }
+  for (const std::string& id : (*target)->InstanceIds()) {
+    Status s = (*target)->Retire(id, std::chrono::milliseconds(0));
+    if (!s.ok()) ADD_FAILURE() << "retire " << id << ": " << s.ToString();
+  }
+  for (const auto& entry : fs::directory_iterator(dir / "releases", ec)) {
+    Status s = (*target)->Unprepare(entry.path().filename().string());
+    if (!s.ok()) ADD_FAILURE() << s.ToString();
+  }
+  runtime::local::RemoveCgroupScope((*target)->cgroup_scope());
+}
+
 Release RuntimeFixture::Function(const std::string& script) const {
   Release r;
   r.image = image_;

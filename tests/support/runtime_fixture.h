@@ -12,6 +12,11 @@
 
 namespace lockstep::testing {
 
+// Removes everything a stopped `lockstep serve` left in its local runtime directory
+// `dir` (<data>/runtime): routes, instances, prepared releases' mounts, cgroups; failures
+// are test failures. For tests that let the server run containers.
+void RemoveLocalRuntime(const std::filesystem::path& dir);
+
 class RuntimeFixture {
  public:
   // The target's directory is <node>/runtime, as `lockstep serve --data <node>` has it.

@@ -1,0 +1,407 @@
+#include "api/engine/engine_api.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+
+#include "base/json.h"
+#include "base/strings.h"
+#include "engine/saved_plan.h"
+
+namespace lockstep::api {
+
+namespace bj = boost::json;
+using http::Response;
+using http::Task;
+
+namespace {
+
+constexpr uint64_t kMaxBody = 64 << 10;
+
+Response Json(int status, const bj::value& body) {
+  Response r;
+  r.status = status;
+  r.body = bj::serialize(body) + "\n";
+  r.Set("Content-Type", "application/json");
+  return r;
+}
+
+// Environment and service names as the deploy repository allows them.
+bool IsName(std::string_view s) {
+  if (s.empty() || s.size() > 63) return false;
+  for (char c : s) {
+    if (!(std::islower(static_cast<unsigned char>(c)) ||
+          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bj::value Nullable(const std::string& s) { return s.empty() ? bj::value(nullptr) : bj::value(s); }
+
+bj::object DeploymentJson(const state::DeploymentRecord& d) {
+  return {{"id", d.id},
+          {"environment", d.environment},
+          {"plan_id", d.plan_id},
+          {"commit", d.commit},
+          {"actor", d.actor},
+          {"started_at", d.started_at},
+          {"finished_at", d.finished_at},
+          {"outcome", state::OutcomeName(d.outcome)},
+          {"reason", d.reason},
+          {"committed", d.committed_at != 0}};
+}
+
+// Whether `path` has the shape "environments/*/plans" ("*": any one segment). A plain
+// function: GCC 12 cannot keep an initializer list in a coroutine's frame.
+bool Matches(const std::vector<std::string>& path, std::string_view shape) {
+  size_t i = 0;
+  for (std::string_view rest = shape; i <= path.size(); ++i) {
+    size_t slash = rest.find('/');
+    std::string_view segment = rest.substr(0, slash);
+    if (i == path.size() || (segment != "*" && segment != path[i])) return false;
+    if (slash == std::string_view::npos) return i + 1 == path.size();
+    rest.remove_prefix(slash + 1);
+  }
+  return false;
+}
+
+Response Fetched(const Status& fetched) {
+  if (!fetched.ok()) return ApiError(fetched);
+  return Json(200, bj::object{{"fetched", true}});
+}
+
+// The response for a result. (A plain function: GCC 12 mishandles the temporaries of a
+// conditional expression inside a coroutine.)
+Response AnswerOf(Result<Response> answer) {
+  if (answer.ok()) return std::move(*answer);
+  return ApiError(answer.status());
+}
+
+bool ConstantTimeEquals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+}  // namespace
+
+Response ApiError(const Status& status, std::string_view field) {
+  int http = 500;
+  std::string_view code = "INTERNAL";
+  switch (status.code()) {
+    case Code::kInvalidArgument:
+      http = 400, code = "INVALID_ARGUMENT";
+      break;
+    case Code::kUnauthenticated:
+      http = 401, code = "UNAUTHORIZED";
+      break;
+    case Code::kPermissionDenied:
+      http = 403, code = "DENIED";
+      break;
+    case Code::kNotFound:
+      http = 404, code = "NOT_FOUND";
+      break;
+    case Code::kFailedPrecondition:
+      http = 409, code = "CONFLICT";
+      break;
+    case Code::kAborted:
+      http = 423, code = "LOCKED";
+      break;
+    case Code::kOutOfRange:
+      http = 413, code = "TOO_LARGE";
+      break;
+    case Code::kUnavailable:
+      http = 503, code = "UNAVAILABLE";
+      break;
+    default:
+      break;
+  }
+  bj::object error{{"code", code}, {"message", status.message()}};
+  if (!field.empty()) error["field"] = field;
+  Response r = Json(http, bj::object{{"error", std::move(error)}});
+  if (http == 401) r.Set("WWW-Authenticate", "Basic realm=\"lockstep\"");
+  return r;
+}
+
+// One request, parsed: its path segments after /api/v1, query and body.
+struct EngineApi::Call {
+  std::vector<std::string> path;
+  std::vector<std::pair<std::string, std::string>> query;
+  std::string body;
+  Identity who;
+
+  std::string Query(std::string_view name) const {
+    for (const auto& [k, v] : query) {
+      if (k == name) return v;
+    }
+    return "";
+  }
+};
+
+EngineApi::EngineApi(engine::Engine* engine, const auth::Authenticator* auth,
+                     http::BlockingPool* pool, EngineApiOptions options)
+    : engine_(engine), auth_(auth), pool_(pool), options_(std::move(options)) {}
+
+Task<void> EngineApi::Handle(http::Exchange& ex) {
+  const http::Request& req = ex.request();
+  Call call;
+  auto url = boost::urls::parse_origin_form(req.target);
+  if (!url) {
+    co_await ex.Send(ApiError(InvalidArgument("the request target is not a path and query")));
+    co_return;
+  }
+  for (auto segment : url->segments()) call.path.emplace_back(segment);
+  // "/api/v1/…": the router sent only this prefix here.
+  if (call.path.size() < 2 || call.path[0] != "api" || call.path[1] != "v1") {
+    co_await ex.Send(ApiError(NotFound("no endpoint at " + std::string(url->path()))));
+    co_return;
+  }
+  call.path.erase(call.path.begin(), call.path.begin() + 2);
+  for (auto param : url->params()) call.query.emplace_back(param.key, param.value);
+  if (req.method == "POST" || req.has_body()) {
+    Result<std::string> body = co_await ex.ReadSmallBody(kMaxBody);
+    if (!body.ok()) {
+      co_await ex.Send(ApiError(body.status()));
+      co_return;
+    }
+    call.body = std::move(*body);
+  }
+  co_await Dispatch(ex, call);
+}
+
+Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
+  const std::string method = ex.request().method;
+  const std::vector<std::string>& p = call.path;
+  auto is = [&](const char* shape) { return Matches(p, shape); };
+
+  // The webhook authenticates with its shared secret, not a token.
+  if (is("hooks/git")) {
+    if (method != "POST") {
+      co_await ex.Send(ApiError(InvalidArgument("POST the push event to /api/v1/hooks/git")));
+      co_return;
+    }
+    std::string_view given = ex.request().Header("x-lockstep-secret");
+    if (options_.webhook_secret.empty() || !ConstantTimeEquals(given, options_.webhook_secret)) {
+      co_await ex.Send(ApiError(
+          Unauthenticated("the webhook needs the shared secret of [deploy] webhook_secret in an "
+                          "X-Lockstep-Secret header")));
+      co_return;
+    }
+    Status fetched = co_await pool_->Run([this] { return options_.fetch(); });
+    co_await ex.Send(Fetched(fetched));
+    co_return;
+  }
+
+  std::string authorization(ex.request().Header("authorization"));
+  Result<Identity> who =
+      co_await pool_->Run([this, &authorization] { return auth_->Identify(authorization); });
+  if (!who.ok()) {
+    co_await ex.Send(ApiError(who.status()));
+    co_return;
+  }
+  call.who = *who;
+  const bool changes = method == "POST";
+  if (changes && call.who.role != Role::kAdmin) {
+    co_await ex.Send(ApiError(PermissionDenied("token " + call.who.name + " has role " +
+                                               std::string(RoleName(call.who.role)) +
+                                               "; deploy actions need an admin token")));
+    co_return;
+  }
+  if (p.size() >= 2 && p[0] == "environments" && !IsName(p[1])) {
+    co_await ex.Send(ApiError(
+        InvalidArgument("environment '" + p[1].substr(0, 64) +
+                        "' is not a name: lowercase letters, digits, '-' and '_', up to 63"),
+        "environment"));
+    co_return;
+  }
+
+  engine::Engine& engine = *engine_;
+  state::StateStore& store = engine.store();
+  std::function<Result<Response>()> work;
+  if (method == "GET" && is("environments")) {
+    work = [&]() -> Result<Response> {
+      LS_ASSIGN_OR_RETURN(std::vector<state::EnvironmentRecord> envs, store.Environments());
+      bj::array out;
+      for (const state::EnvironmentRecord& e : envs) {
+        LS_ASSIGN_OR_RETURN(std::optional<state::Lease> lease, store.LeaseOf(e.name));
+        out.push_back(bj::object{{"name", e.name},
+                                 {"lineage", e.lineage},
+                                 {"serial", e.serial},
+                                 {"commit", e.commit},
+                                 {"locked_by", lease ? bj::value(lease->holder) : nullptr}});
+      }
+      return Json(200, bj::object{{"environments", std::move(out)}});
+    };
+  } else if (method == "GET" && is("environments/*")) {
+    work = [&]() -> Result<Response> {
+      const std::string& name = p[1];
+      std::optional<state::EnvironmentRecord> env;
+      std::map<std::string, state::CurrentRecord> current;
+      {
+        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+        LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(name));
+        LS_ASSIGN_OR_RETURN(current, tx->Current(name));
+      }
+      if (!env) return NotFound("environment " + name + " was never applied");
+      LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
+                          engine.target().Observe(name));
+      LS_ASSIGN_OR_RETURN(std::optional<state::Lease> lease, store.LeaseOf(name));
+      bj::array services;
+      for (const auto& [service, c] : current) {
+        LS_ASSIGN_OR_RETURN(deploy::DeployedService d,
+                            engine::FromRecord(service, c.version, c.release_spec, c.details));
+        std::string health = d.release.config.kind == ReleaseKind::kFunction ? "" : "missing";
+        for (const runtime::ObservedInstance& o : observed) {
+          if (o.instance_id == c.instance_id) health = std::string(runtime::HealthName(o.health));
+        }
+        services.push_back(bj::object{
+            {"service", service},
+            {"kind", KindName(d.release.config.kind)},
+            {"version", c.version},
+            {"digest", d.release.image.digest ? d.release.image.digest->str() : ""},
+            {"release", c.release_id},
+            {"since", c.since},
+            {"deployment_id", c.deployment_id},
+            {"instance", Nullable(c.instance_id)},
+            {"health", Nullable(health)},
+            {"public_port", d.public_port == 0 ? bj::value(nullptr) : bj::value(d.public_port)}});
+      }
+      return Json(200, bj::object{{"environment", name},
+                                  {"lineage", env->lineage},
+                                  {"serial", env->serial},
+                                  {"commit", env->commit},
+                                  {"locked_by", lease ? bj::value(lease->holder) : nullptr},
+                                  {"services", std::move(services)}});
+    };
+  } else if (method == "GET" && is("environments/*/history")) {
+    work = [&]() -> Result<Response> {
+      std::string service = call.Query("service");
+      if (!service.empty() && !IsName(service)) {
+        return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
+      }
+      int limit =
+          static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
+      LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
+                          store.History(p[1], service, limit));
+      LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> deployments,
+                          store.Deployments(p[1], limit));
+      bj::array h, d;
+      for (const state::HistoryRecord& r : history) {
+        h.push_back(bj::object{{"id", r.id},
+                               {"service", r.service},
+                               {"deployment_id", r.deployment_id},
+                               {"change", state::ChangeName(r.change)},
+                               {"from_release", Nullable(r.from_release)},
+                               {"to_release", Nullable(r.to_release)},
+                               {"version", r.version},
+                               {"at", r.at}});
+      }
+      for (const state::DeploymentRecord& r : deployments) d.push_back(DeploymentJson(r));
+      return Json(200, bj::object{{"environment", p[1]},
+                                  {"history", std::move(h)},
+                                  {"deployments", std::move(d)}});
+    };
+  } else if (method == "POST" && is("environments/*/plans")) {
+    work = [&]() -> Result<Response> {
+      std::string revision = options_.branch;
+      if (!call.body.empty()) {
+        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "plan request"));
+        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+        LS_ASSIGN_OR_RETURN(std::optional<std::string> rev, o.OptionalString("revision"));
+        if (rev && !rev->empty()) revision = *rev;
+      }
+      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved, engine.MakePlan(p[1], revision, call.who.name));
+      if (!saved.problems.empty()) {
+        bj::array problems;
+        for (const deploy::Problem& pr : saved.problems) {
+          problems.push_back(bj::object{{"file", pr.file},
+                                        {"line", pr.line},
+                                        {"column", pr.column},
+                                        {"message", pr.message},
+                                        {"text", pr.str()}});
+        }
+        return Json(
+            422, bj::object{{"error", bj::object{{"code", "INVALID_REPOSITORY"},
+                                                 {"message", "the deploy repository has " +
+                                                                 std::to_string(problems.size()) +
+                                                                 " problem(s)"}}},
+                            {"problems", std::move(problems)}});
+      }
+      bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
+      plan.as_object()["text"] = engine::PlanText(saved.plan, false);
+      return Json(201, plan);
+    };
+  } else if (method == "GET" && is("plans/*")) {
+    work = [&]() -> Result<Response> {
+      LS_ASSIGN_OR_RETURN(auto found, engine.FindPlan(p[1]));
+      bj::value plan = bj::parse(engine::PlanJson(found.second, found.first.id));
+      plan.as_object()["text"] = engine::PlanText(found.second, false);
+      plan.as_object()["actor"] = found.first.actor;
+      plan.as_object()["created_at"] = found.first.created_at;
+      return Json(200, plan);
+    };
+  } else if (method == "POST" && is("environments/*/unlock")) {
+    work = [&]() -> Result<Response> {
+      LS_RETURN_IF_ERROR(store.BreakLease(p[1], call.who.name));
+      return Json(200, bj::object{{"environment", p[1]}, {"unlocked", true}});
+    };
+  } else if (method == "POST" && is("deployments")) {
+    work = [&]() -> Result<Response> {
+      LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
+      LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+      LS_ASSIGN_OR_RETURN(std::string plan_id, o.String("plan_id"));
+      LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
+      LS_ASSIGN_OR_RETURN(int64_t id,
+                          engine.StartApply(plan_id, {call.who.name, reason.value_or("")}));
+      {
+        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+        LS_ASSIGN_OR_RETURN(state::DeploymentRecord d, tx->Deployment(id));
+        LS_RETURN_IF_ERROR(
+            tx->AppendAudit({.actor = call.who.name,
+                             .action = "apply",
+                             .target = d.environment,
+                             .detail = "plan " + plan_id + ", deployment " + std::to_string(id) +
+                                       (reason ? ": " + *reason : "")})
+                .status());
+        LS_RETURN_IF_ERROR(tx->Commit());
+      }
+      Response r = Json(202, bj::object{{"deployment_id", id}});
+      r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
+      return r;
+    };
+  } else if (method == "GET" && is("deployments/*")) {
+    work = [&]() -> Result<Response> {
+      std::optional<uint64_t> id = ParseUint(p[1]);
+      if (!id || *id > INT64_MAX) return NotFound("no deployment " + p[1].substr(0, 32));
+      int64_t after = static_cast<int64_t>(
+          std::min<uint64_t>(ParseUint(call.Query("after")).value_or(0), INT64_MAX));
+      state::DeploymentRecord d;
+      {
+        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+        LS_ASSIGN_OR_RETURN(d, tx->Deployment(static_cast<int64_t>(*id)));
+      }
+      LS_ASSIGN_OR_RETURN(std::vector<state::JournalEntry> steps, store.Journal(d.id, after));
+      bj::array s;
+      for (const state::JournalEntry& e : steps) {
+        s.push_back(bj::object{{"seq", e.seq},
+                               {"step", e.step},
+                               {"service", Nullable(e.service)},
+                               {"detail", e.detail},
+                               {"at", e.at}});
+      }
+      return Json(200, bj::object{{"deployment", DeploymentJson(d)}, {"steps", std::move(s)}});
+    };
+  } else {
+    co_await ex.Send(ApiError(NotFound("no endpoint " + method + " /api/v1/" + [&] {
+      std::string joined;
+      for (const std::string& s : p) joined += (joined.empty() ? "" : "/") + s.substr(0, 64);
+      return joined;
+    }())));
+    co_return;
+  }
+  Result<Response> answer = co_await pool_->Run(work);
+  co_await ex.Send(AnswerOf(std::move(answer)));
+}
+
+}  // namespace lockstep::api

@@ -1,0 +1,56 @@
+// The engine's JSON API at /api/v1/ on lockstep serve's listener:
+//
+//   GET  /api/v1/environments                       every recorded environment
+//   GET  /api/v1/environments/ENV                   its status: each service, what runs
+//   GET  /api/v1/environments/ENV/history           ?service=S&limit=N
+//   POST /api/v1/environments/ENV/plans             {"revision": REV} → a saved plan
+//   POST /api/v1/environments/ENV/unlock            ends the lease early (audited)
+//   GET  /api/v1/plans/ID                           a saved plan
+//   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
+//   GET  /api/v1/deployments/ID                     ?after=SEQ: its record and its steps
+//   POST /api/v1/hooks/git                          a git host's push: fetch now
+//
+// Every request but the webhook needs a token: reads any role, changes the admin role.
+// Errors are {"error": {"code", "message", "field"?}} with a stable code. What blocks
+// (the store, git, the target) runs on the blocking pool, never on a connection's thread;
+// an apply is a job whose id comes back at once.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "auth/auth.h"
+#include "engine/engine.h"
+#include "http/blocking_pool.h"
+#include "http/exchange.h"
+
+namespace lockstep::api {
+
+struct EngineApiOptions {
+  std::string branch = "main";  // what a plan without a revision plans
+  std::string webhook_secret;   // empty: the webhook is off
+  // Fetches the deploy repository (the webhook's work); runs on the blocking pool.
+  std::function<Status()> fetch;
+};
+
+class EngineApi {
+ public:
+  EngineApi(engine::Engine* engine, const auth::Authenticator* auth, http::BlockingPool* pool,
+            EngineApiOptions options);
+
+  http::Task<void> Handle(http::Exchange& ex);
+
+ private:
+  struct Call;
+  http::Task<void> Dispatch(http::Exchange& ex, Call& call);
+
+  engine::Engine* engine_;
+  const auth::Authenticator* auth_;
+  http::BlockingPool* pool_;
+  EngineApiOptions options_;
+};
+
+// The JSON error body and HTTP status for `status`; `field` names the bad input, if any.
+http::Response ApiError(const Status& status, std::string_view field = "");
+
+}  // namespace lockstep::api

@@ -1,0 +1,256 @@
+// The commands that drive lockstep serve's engine over its API:
+//   lockstep plan ENV [--commit REV] [--out FILE] [--output json]   exit 0 none, 2 changes
+//   lockstep apply PLAN_ID|PLAN_FILE|ENV [--reason TEXT] [--detach]
+//   lockstep status ENV [--output json]
+//   lockstep history ENV [SERVICE] [--limit N] [--output json]
+//   lockstep unlock ENV
+#include <unistd.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "cli/cli.h"
+#include "cli/command.h"
+#include "cli/engine_client.h"
+#include "os/file.h"
+
+namespace lockstep::cli {
+
+namespace bj = boost::json;
+
+namespace {
+
+std::string Str(const bj::value& v, std::string_view key) {
+  const bj::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  if (m == nullptr || m->is_null()) return "";
+  if (m->is_string()) return std::string(m->as_string());
+  return bj::serialize(*m);
+}
+
+bool Flag(const bj::value& v, std::string_view key) {
+  const bj::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  return m != nullptr && m->is_bool() && m->as_bool();
+}
+
+struct PlanArgs {
+  std::string environment, commit, out;
+  ServerFlags server;
+};
+
+struct ApplyArgs {
+  std::string what, reason;
+  bool detach = false;
+  ServerFlags server;
+};
+
+struct EnvArgs {
+  std::string environment, service;
+  int limit = 20;
+  ServerFlags server;
+};
+
+// Prints the problems of a repository the server refused to plan.
+void PrintProblems(const bj::value& answer) {
+  const bj::value* problems =
+      answer.is_object() ? answer.as_object().if_contains("problems") : nullptr;
+  if (problems == nullptr || !problems->is_array()) return;
+  for (const bj::value& p : problems->as_array()) std::cerr << Str(p, "text") << "\n";
+}
+
+// Makes and saves a plan of `environment` at `revision` (empty: the server's branch);
+// the problems of a broken repository are printed, one per line.
+Result<bj::value> PostPlan(EngineClient& client, const std::string& environment,
+                           const std::string& revision) {
+  bj::object body;
+  if (!revision.empty()) body["revision"] = revision;
+  Result<bj::value> plan = client.Post("environments/" + environment + "/plans", body);
+  if (!plan.ok()) PrintProblems(client.last_error());
+  return plan;
+}
+
+// Follows a deployment to its end, printing each step as it is journaled; exit 0 when it
+// succeeded (or had nothing to do), 1 when it failed.
+ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
+  int64_t seen = 0;
+  const bool json = g.output == "json";
+  for (;;) {
+    Result<bj::value> answer =
+        client.Get("deployments/" + std::to_string(id) + "?after=" + std::to_string(seen));
+    if (!answer.ok()) return Fail(answer.status());
+    const bj::value& d = answer->as_object().at("deployment");
+    for (const bj::value& step : answer->as_object().at("steps").as_array()) {
+      seen = step.as_object().at("seq").as_int64();
+      if (json) continue;
+      std::string service = Str(step, "service");
+      std::cout << "  " << Str(step, "step") << (service.empty() ? "" : " " + service) << "  "
+                << Str(step, "detail") << "\n"
+                << std::flush;
+    }
+    std::string outcome = Str(d, "outcome");
+    if (outcome != "running") {
+      if (json) {
+        std::cout << bj::serialize(*answer) << "\n";
+      } else {
+        std::cout << "deployment " << id << " of " << Str(d, "environment") << ": " << outcome
+                  << (Str(d, "reason").empty() ? "" : ": " + Str(d, "reason")) << "\n";
+      }
+      return outcome == "failed" ? ExitCode::kError : ExitCode::kOk;
+    }
+    // Steps take from milliseconds (a switch) to minutes (a pull): ask again soon.
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+bool IsPlanId(const std::string& s) {
+  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+}  // namespace
+
+void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
+  DefineCommand<PlanArgs>(
+      app, exit, "plan", "show what an apply of ENV would change (exit 0 none, 2 changes)",
+      [&g](CLI::App& sub, PlanArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        sub.add_option("--commit", a.commit, "a commit or branch of the deploy repository");
+        sub.add_option("--out", a.out, "also write the saved plan (JSON) to this file");
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g, exit](PlanArgs& a) -> Status {
+        EngineClient client(a.server);
+        LS_ASSIGN_OR_RETURN(bj::value plan, PostPlan(client, a.environment, a.commit));
+        bj::object& o = plan.as_object();
+        std::string text = Str(plan, "text");
+        o.erase("text");
+        if (!a.out.empty()) LS_RETURN_IF_ERROR(os::WriteFileAtomic(a.out, bj::serialize(o) + "\n"));
+        if (g.output == "json") {
+          std::cout << bj::serialize(o) << "\n";
+        } else {
+          std::cout << text << "plan " << Str(plan, "plan_id")
+                    << (Flag(plan, "changes") ? ": lockstep apply " + Str(plan, "plan_id") : "")
+                    << "\n";
+        }
+        if (Flag(plan, "changes")) *exit = ExitCode::kChanges;
+        return Status::Ok();
+      });
+
+  DefineCommand<ApplyArgs>(
+      app, exit, "apply",
+      "apply a saved plan (its id or a file from plan --out), or plan and apply ENV",
+      [&g](CLI::App& sub, ApplyArgs& a) {
+        sub.add_option("PLAN", a.what, "a plan id, a plan file, or an environment")->required();
+        sub.add_option("--reason", a.reason, "why, for history");
+        sub.add_flag("--detach", a.detach, "return once the apply has started");
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g, exit](ApplyArgs& a) -> Status {
+        EngineClient client(a.server);
+        std::string plan_id = a.what;
+        if (os::Exists(a.what)) {
+          LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(a.what, 16 << 20));
+          bj::error_code ec;
+          bj::value v = bj::parse(text, ec);
+          plan_id = ec ? "" : Str(v, "plan_id");
+          if (plan_id.empty()) {
+            return InvalidArgument(a.what + " is not a plan file (lockstep plan ENV --out FILE)");
+          }
+        } else if (!IsPlanId(a.what)) {
+          LS_ASSIGN_OR_RETURN(bj::value plan, PostPlan(client, a.what, ""));
+          if (g.output != "json") std::cout << Str(plan, "text");
+          plan_id = Str(plan, "plan_id");
+        }
+        bj::object body{{"plan_id", plan_id}};
+        if (!a.reason.empty()) body["reason"] = a.reason;
+        LS_ASSIGN_OR_RETURN(bj::value started, client.Post("deployments", body));
+        int64_t id = started.as_object().at("deployment_id").as_int64();
+        if (a.detach) {
+          std::cout << (g.output == "json" ? bj::serialize(started)
+                                           : "deployment " + std::to_string(id) + " started")
+                    << "\n";
+          return Status::Ok();
+        }
+        if (g.output != "json") std::cout << "deployment " << id << " (plan " << plan_id << ")\n";
+        *exit = Follow(client, id, g);
+        return Status::Ok();
+      });
+
+  DefineCommand<EnvArgs>(
+      app, exit, "status", "what each service of ENV runs",
+      [&g](CLI::App& sub, EnvArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g](EnvArgs& a) -> Status {
+        EngineClient client(a.server);
+        LS_ASSIGN_OR_RETURN(bj::value s, client.Get("environments/" + a.environment));
+        if (g.output == "json") {
+          std::cout << bj::serialize(s) << "\n";
+          return Status::Ok();
+        }
+        std::cout << a.environment << " at " << Str(s, "commit").substr(0, 12) << ", serial "
+                  << Str(s, "serial")
+                  << (Str(s, "locked_by").empty() ? "" : ", locked by " + Str(s, "locked_by"))
+                  << "\n";
+        for (const bj::value& svc : s.as_object().at("services").as_array()) {
+          std::string port = Str(svc, "public_port");
+          std::cout << "  " << Str(svc, "service") << "  " << Str(svc, "version") << " ("
+                    << Str(svc, "digest").substr(0, 19) << ")  " << Str(svc, "release") << "  "
+                    << (Str(svc, "health").empty() ? Str(svc, "kind") : Str(svc, "health"))
+                    << (port.empty() ? "" : "  port " + port) << "\n";
+        }
+        return Status::Ok();
+      });
+
+  DefineCommand<EnvArgs>(
+      app, exit, "history", "the deployments and changes of ENV (or one SERVICE)",
+      [&g](CLI::App& sub, EnvArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        sub.add_option("SERVICE", a.service, "only this service");
+        sub.add_option("--limit", a.limit, "at most this many entries")->check(CLI::Range(1, 1000));
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g](EnvArgs& a) -> Status {
+        EngineClient client(a.server);
+        std::string path = "environments/" + a.environment +
+                           "/history?limit=" + std::to_string(a.limit) +
+                           (a.service.empty() ? "" : "&service=" + a.service);
+        LS_ASSIGN_OR_RETURN(bj::value h, client.Get(path));
+        if (g.output == "json") {
+          std::cout << bj::serialize(h) << "\n";
+          return Status::Ok();
+        }
+        for (const bj::value& d : h.as_object().at("deployments").as_array()) {
+          std::cout << "deployment " << Str(d, "id") << "  " << Str(d, "outcome") << "  by "
+                    << Str(d, "actor") << "  plan " << Str(d, "plan_id")
+                    << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason")) << "\n";
+        }
+        for (const bj::value& c : h.as_object().at("history").as_array()) {
+          std::cout << "  " << Str(c, "service") << "  " << Str(c, "change") << "  "
+                    << Str(c, "version") << "  " << Str(c, "from_release") << " -> "
+                    << Str(c, "to_release") << "  (deployment " << Str(c, "deployment_id") << ")\n";
+        }
+        return Status::Ok();
+      });
+
+  DefineCommand<EnvArgs>(
+      app, exit, "unlock", "end the lock of ENV now (audited)",
+      [](CLI::App& sub, EnvArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        AddServerFlags(sub, a.server);
+      },
+      [](EnvArgs& a) -> Status {
+        EngineClient client(a.server);
+        LS_RETURN_IF_ERROR(
+            client.Post("environments/" + a.environment + "/unlock", bj::object{}).status());
+        std::cout << a.environment << " unlocked\n";
+        return Status::Ok();
+      });
+}
+
+}  // namespace lockstep::cli

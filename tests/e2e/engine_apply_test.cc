@@ -1,0 +1,235 @@
+// The engine end to end: a deploy repository in a bare git remote, lockstep serve with its
+// registry, real runc containers behind its proxy, driven by the CLI over the API. Two
+// services change together or not at all, and a load loop through the proxy checks it.
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/http.h"
+#include "tests/support/images.h"
+#include "tests/support/load_loop.h"
+#include "tests/support/lockstep_server.h"
+#include "tests/support/peer_registry.h"
+#include "tests/support/runtime_fixture.h"
+
+namespace lockstep::testing {
+namespace {
+
+namespace fs = std::filesystem;
+namespace bj = boost::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kSecret = "a-webhook-secret-of-some-length";
+
+void Sh(const std::string& command) {
+  RunResult r = RunCommand({"sh", "-c", command});
+  ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.Describe();
+}
+
+void Write(const fs::path& path, const std::string& text) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << text;
+}
+
+// busybox httpd on $PORT answering "$VERSION" at / and, unless HEALTHY is "no", at /health.
+constexpr const char* kServiceFile = R"(kind = "service"
+image = "apps/shop"
+entrypoint = ["/bin/sh", "-c", '''mkdir -p /tmp/www && echo "$VERSION" > /tmp/www/index.html && { [ "$HEALTHY" = no ] || echo ok > /tmp/www/health; } && /bin/busybox httpd -f -p 127.0.0.1:$PORT -h /tmp/www & child=$!; trap 'kill $child; wait $child; exit 0' TERM; wait $child''']
+
+[env]
+HEALTHY = "yes"
+
+[service]
+drain = "1s"
+health = { path = "/health", interval = "100ms", timeout = "500ms", successes = 2 }
+)";
+
+// Each load thread alternates web and api; once it saw the new release of either, it must
+// never again see the old one of either.
+bool NeverOldAfterNew(const std::string& old_body, const std::vector<std::string>& history) {
+  bool seen_new = false;
+  for (const std::string& h : history) {
+    bool is_old = h.ends_with(":" + old_body);
+    if (seen_new && is_old) return false;
+    seen_new |= !is_old;
+  }
+  return true;
+}
+
+class EngineApply : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (::geteuid() != 0) GTEST_SKIP() << "the local runtime needs root";
+    bare_ = scratch_.path() / "deploy.git";
+    work_ = scratch_.path() / "work";
+    Sh("git init -q --bare -b main '" + bare_.string() + "' && git init -q -b main '" +
+       work_.string() + "' && cd '" + work_.string() +
+       "' && git config user.email t@e && git config user.name t && git remote add origin '" +
+       bare_.string() + "'");
+    server_ = std::make_unique<LockstepServer>(ServerOptions{
+        .config_toml = "[deploy]\nrepo = \"" + bare_.string() + "\"\nwebhook_secret = \"" +
+                       kSecret + "\"\nhealth_timeout = \"8s\"\nfetch_interval = \"1h\"\n"});
+    MakeBusyboxTree(scratch_.path() / "tree");
+    RunResult pack = Lockstep({"pack", (scratch_.path() / "tree").string(), "--repo",
+                               server_->host() + "/apps/shop", "--version", "1.0.0", "--push",
+                               "--insecure", "--quiet"});
+    ASSERT_EQ(pack.exit_code, 0) << pack.Describe();
+    digest_ = pack.OutLine();
+    web_port_ = FreePort();
+    api_port_ = FreePort();
+    Write(work_ / "lockstep.toml", "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\n");
+    Write(work_ / "services" / "web.toml", kServiceFile);
+    Write(work_ / "services" / "api.toml", kServiceFile);
+  }
+
+  void TearDown() override {
+    if (server_ == nullptr) return;
+    server_->Kill9();
+    RemoveLocalRuntime(server_->data_dir() / "runtime");
+    server_.reset();
+  }
+
+  // Pins dev's web and api to the image with these VERSION values (and api's HEALTHY),
+  // commits, pushes and tells the server through its webhook.
+  void Pin(const std::string& web, const std::string& api, bool api_healthy = true) {
+    auto pin = [&](const std::string& service, const std::string& version, uint16_t port,
+                   const std::string& more) {
+      Write(work_ / "environments" / "dev" / (service + ".toml"),
+            "version = \"1.0.0\"\ndigest = \"" + digest_ + "\"\n\n[env]\nVERSION = \"" + version +
+                "\"\n" + more + "\n[service]\nport = " + std::to_string(port) + "\n");
+    };
+    pin("web", web, web_port_, "");
+    pin("api", api, api_port_, api_healthy ? "" : "HEALTHY = \"no\"\n");
+    Sh("cd '" + work_.string() + "' && git add -A && git commit -qm 'pin " + web + "/" + api +
+       "' && git push -q origin main");
+    HttpResponse hook = Send({.method = "POST",
+                              .url = server_->url("/api/v1/hooks/git"),
+                              .headers = {std::string("X-Lockstep-Secret: ") + kSecret},
+                              .send_body = true});
+    ASSERT_EQ(hook.status, 200) << hook.Describe();
+  }
+
+  RunResult Cli(std::vector<std::string> args) {
+    args.push_back("--server");
+    args.push_back(server_->url(""));
+    return Lockstep(args);
+  }
+
+  std::string Through(uint16_t port) {
+    return Get("http://127.0.0.1:" + std::to_string(port) + "/").body;
+  }
+
+  bj::value Status() {
+    RunResult s = Cli({"status", "dev", "--output", "json"});
+    EXPECT_EQ(s.exit_code, 0) << s.Describe();
+    return bj::parse(s.out);
+  }
+
+  ScratchDir scratch_;
+  fs::path bare_, work_;
+  std::unique_ptr<LockstepServer> server_;
+  std::string digest_;
+  uint16_t web_port_ = 0, api_port_ = 0;
+};
+
+TEST_F(EngineApply, PlansAppliesAndThenHasNothingToDo) {
+  Pin("old", "old");
+  RunResult plan = Cli({"plan", "dev"});
+  EXPECT_EQ(plan.exit_code, 2) << plan.Describe();
+  EXPECT_NE(plan.out.find("web"), std::string::npos) << plan.out;
+  EXPECT_NE(plan.out.find("api"), std::string::npos) << plan.out;
+
+  RunResult apply = Cli({"apply", "dev", "--reason", "first"});
+  ASSERT_EQ(apply.exit_code, 0) << apply.Describe() << server_->Logs();
+  EXPECT_NE(apply.out.find("switch"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find(": succeeded"), std::string::npos) << apply.out;
+  EXPECT_EQ(Through(web_port_), "old\n");
+  EXPECT_EQ(Through(api_port_), "old\n");
+
+  bj::value status = Status();
+  ASSERT_EQ(status.at("services").as_array().size(), 2u) << status;
+  for (const bj::value& s : status.at("services").as_array()) {
+    EXPECT_EQ(s.at("health").as_string(), "healthy") << s;
+    EXPECT_EQ(s.at("digest").as_string(), digest_) << s;
+  }
+  EXPECT_EQ(status.at("serial").as_int64(), 1);
+
+  RunResult again = Cli({"plan", "dev"});
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+  RunResult noop = Cli({"apply", "dev"});
+  EXPECT_EQ(noop.exit_code, 0) << noop.Describe();
+  EXPECT_NE(noop.out.find(": no-change"), std::string::npos) << noop.out;
+  EXPECT_EQ(Status().at("serial").as_int64(), 1) << "a no-op apply leaves the serial alone";
+
+  RunResult history = Cli({"history", "dev", "--output", "json"});
+  ASSERT_EQ(history.exit_code, 0) << history.Describe();
+  bj::value h = bj::parse(history.out);
+  EXPECT_EQ(h.at("history").as_array().size(), 2u) << h;
+  EXPECT_EQ(h.at("deployments").as_array().size(), 2u) << h;
+}
+
+TEST_F(EngineApply, TheWebhookNeedsItsSecret) {
+  HttpResponse wrong = Send({.method = "POST",
+                             .url = server_->url("/api/v1/hooks/git"),
+                             .headers = {"X-Lockstep-Secret: not-the-secret-at-all-no"},
+                             .send_body = true});
+  EXPECT_EQ(wrong.status, 401) << wrong.Describe();
+  HttpResponse none =
+      Send({.method = "POST", .url = server_->url("/api/v1/hooks/git"), .send_body = true});
+  EXPECT_EQ(none.status, 401) << none.Describe();
+}
+
+TEST_F(EngineApply, TwoServicesSwitchTogetherUnderLoad) {
+  Pin("old", "old");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  Pin("new", "new");
+  LoadLoop load({web_port_, api_port_}, 6, [](const std::vector<std::string>& history) {
+    return NeverOldAfterNew("old\n", history);
+  });
+  RunResult apply = Cli({"apply", "dev"});
+  ASSERT_EQ(apply.exit_code, 0) << apply.Describe();
+  // Some answers from the new releases, then stop.
+  for (int i = 0; i < 100 && Through(web_port_) != "new\n"; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(200ms);
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_GT(result.bodies["old\n"], 0u);
+  EXPECT_GT(result.bodies["new\n"], 0u);
+  EXPECT_EQ(result.out_of_order, 0u) << "a thread saw one new and one old service";
+}
+
+TEST_F(EngineApply, ANewReleaseThatNeverGetsHealthySwitchesNothing) {
+  Pin("old", "old");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  bj::value before = Status();
+  Pin("new", "new", /*api_healthy=*/false);
+  LoadLoop load({web_port_, api_port_}, 4);
+  RunResult apply = Cli({"apply", "dev"});
+  LoadResult result = load.Stop();
+  EXPECT_EQ(apply.exit_code, 1) << apply.Describe();
+  EXPECT_NE(apply.out.find("api 1.0.0: instance"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find("was not healthy within 8 s"), std::string::npos) << apply.out;
+  EXPECT_NE(apply.out.find("nothing was switched"), std::string::npos) << apply.out;
+  EXPECT_EQ(result.bodies["new\n"], 0u) << "the healthy new web must not go live alone";
+  EXPECT_GT(result.bodies["old\n"], 0u);
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  bj::value after = Status();
+  EXPECT_EQ(after.at("services"), before.at("services"))
+      << "nothing of the failed apply is recorded";
+  // Only the two live instances remain: the staged ones were removed.
+  size_t instances = 0;
+  for ([[maybe_unused]] const auto& e :
+       fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
+    ++instances;
+  }
+  EXPECT_EQ(instances, 2u);
+  RunResult history = Cli({"history", "dev", "--output", "json"});
+  bj::value h = bj::parse(history.out);
+  EXPECT_EQ(h.at("deployments").as_array()[0].at("outcome").as_string(), "failed") << h;
+}
+
+}  // namespace
+}  // namespace lockstep::testing
