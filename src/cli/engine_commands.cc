@@ -78,7 +78,11 @@ ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
   for (;;) {
     Result<bj::value> answer =
         client.Get("deployments/" + std::to_string(id) + "?after=" + std::to_string(seen));
-    if (!answer.ok()) return Fail(answer.status());
+    if (!answer.ok()) {
+      return Fail(answer.status().message() + "\ndeployment " + std::to_string(id) +
+                  " is finished or undone when lockstep serve starts again; see `lockstep "
+                  "history`");
+    }
     const bj::value& d = answer->as_object().at("deployment");
     for (const bj::value& step : answer->as_object().at("steps").as_array()) {
       seen = step.as_object().at("seq").as_int64();
@@ -103,6 +107,31 @@ ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
   }
 }
 
+// The id of the saved plan in a file `lockstep plan --out` wrote.
+Result<std::string> PlanIdOfFile(const std::string& path) {
+  Result<std::string> text = os::ReadFile(path, 16 << 20);
+  if (!text.ok()) {
+    return InvalidArgument(
+        path + " is neither a plan id, an environment nor a plan file: " + text.status().message());
+  }
+  bj::error_code ec;
+  bj::value v = bj::parse(*text, ec);
+  std::string id = ec ? "" : Str(v, "plan_id");
+  if (id.size() != 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return InvalidArgument(path + " is not a plan file (lockstep plan ENV --out FILE)");
+  }
+  return id;
+}
+
+// Environment and service names go into URLs: only what the deploy repository allows.
+Status CheckName(std::string_view what, const std::string& name) {
+  bool ok = !name.empty() && name.size() <= 63 &&
+            name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
+  if (ok) return Status::Ok();
+  return InvalidArgument(std::string(what) + " '" + name +
+                         "' is not a name: lowercase letters, digits, '-' and '_', up to 63");
+}
+
 bool IsPlanId(const std::string& s) {
   return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
 }
@@ -120,6 +149,7 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         AddOutputOption(sub, g);
       },
       [&g, exit](PlanArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
         EngineClient client(a.server);
         LS_ASSIGN_OR_RETURN(bj::value plan, PostPlan(client, a.environment, a.commit));
         bj::object& o = plan.as_object();
@@ -149,19 +179,15 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
       },
       [&g, exit](ApplyArgs& a) -> Status {
         EngineClient client(a.server);
+        // A plan id; else an environment name; else a plan file (./dev for a file of that
+        // name).
         std::string plan_id = a.what;
-        if (os::Exists(a.what)) {
-          LS_ASSIGN_OR_RETURN(std::string text, os::ReadFile(a.what, 16 << 20));
-          bj::error_code ec;
-          bj::value v = bj::parse(text, ec);
-          plan_id = ec ? "" : Str(v, "plan_id");
-          if (plan_id.empty()) {
-            return InvalidArgument(a.what + " is not a plan file (lockstep plan ENV --out FILE)");
-          }
-        } else if (!IsPlanId(a.what)) {
+        if (!IsPlanId(a.what) && CheckName("environment", a.what).ok()) {
           LS_ASSIGN_OR_RETURN(bj::value plan, PostPlan(client, a.what, ""));
           if (g.output != "json") std::cout << Str(plan, "text");
           plan_id = Str(plan, "plan_id");
+        } else if (!IsPlanId(a.what)) {
+          LS_ASSIGN_OR_RETURN(plan_id, PlanIdOfFile(a.what));
         }
         bj::object body{{"plan_id", plan_id}};
         if (!a.reason.empty()) body["reason"] = a.reason;
@@ -186,6 +212,7 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         AddOutputOption(sub, g);
       },
       [&g](EnvArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
         EngineClient client(a.server);
         LS_ASSIGN_OR_RETURN(bj::value s, client.Get("environments/" + a.environment));
         if (g.output == "json") {
@@ -216,6 +243,8 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         AddOutputOption(sub, g);
       },
       [&g](EnvArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
+        if (!a.service.empty()) LS_RETURN_IF_ERROR(CheckName("service", a.service));
         EngineClient client(a.server);
         std::string path = "environments/" + a.environment +
                            "/history?limit=" + std::to_string(a.limit) +

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "engine/recovery.h"
 #include "engine/saved_plan.h"
 
 namespace lockstep::engine {
@@ -89,6 +90,15 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
                                                                  .commit = record.commit,
                                                                  .actor = requester.actor,
                                                                  .reason = requester.reason}));
+    // Audited with the deployment, in the same transaction.
+    LS_RETURN_IF_ERROR(
+        tx->AppendAudit({.actor = requester.actor,
+                         .action = "apply",
+                         .target = record.environment,
+                         .detail = "plan " + record.id + ", deployment " +
+                                   std::to_string(deployment) +
+                                   (requester.reason.empty() ? "" : ": " + requester.reason)})
+            .status());
     LS_RETURN_IF_ERROR(tx->Commit());
     return deployment;
   };
@@ -268,14 +278,23 @@ Status Apply::Commit(const std::vector<Staged>& staged,
   return tx->Commit();
 }
 
-void Apply::Undo(const std::vector<Staged>& staged) {
+std::string Apply::Undo(const std::vector<Staged>& staged) {
+  std::string errors;
   for (const Staged& s : staged) {
     if (s.instance_id.empty()) continue;
     // Journaled for people; a crash here leaves the instance to recovery, which removes
     // every instance the record does not name.
     (void)Journal("retire", s.desired->service, s.instance_id + " (staged)");
-    (void)target_.Retire(s.instance_id, std::chrono::milliseconds(0));
+    if (Status r = target_.Retire(s.instance_id, std::chrono::milliseconds(0)); !r.ok()) {
+      errors += "; staged instance " + s.instance_id + " could not be removed: " + r.message();
+    }
   }
+  return errors.empty() ? " and the staged instances were removed" : errors;
+}
+
+bool Apply::StillHolds() {
+  Result<std::unique_ptr<state::Transaction>> tx = store_.Begin();
+  return tx.ok() && (*tx)->CheckFence(plan_.environment, lease_.fence).ok();
 }
 
 state::Outcome Apply::Run(const std::atomic<bool>& stop) {
@@ -293,14 +312,14 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
 
   std::map<std::string, state::CurrentRecord> before;
   std::map<std::string, std::string> routed_before;  // service → instance
-  {
-    Result<std::unique_ptr<state::Transaction>> tx = store_.Begin();
-    Result<std::map<std::string, state::CurrentRecord>> current =
-        tx.ok() ? (*tx)->Current(plan_.environment)
-                : Result<std::map<std::string, state::CurrentRecord>>(tx.status());
-    if (!current.ok()) return finish(state::Outcome::kFailed, current.status().message());
-    before = std::move(*current);
-  }
+  // The transaction ends before `finish` (which takes the store's lock again) can run.
+  Result<std::map<std::string, state::CurrentRecord>> current =
+      [&]() -> Result<std::map<std::string, state::CurrentRecord>> {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
+    return tx->Current(plan_.environment);
+  }();
+  if (!current.ok()) return finish(state::Outcome::kFailed, current.status().message());
+  before = std::move(*current);
   Result<std::vector<runtime::ObservedInstance>> observed = target_.Observe(plan_.environment);
   if (!observed.ok()) return finish(state::Outcome::kFailed, observed.status().message());
   for (const runtime::ObservedInstance& o : *observed) {
@@ -338,30 +357,43 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
   for (const ServicePlan& s : plan_.services) {
     if (s.action == Action::kRemove && routed_before.contains(s.service)) routes[s.service] = {};
   }
+  for (const Staged& s : staged) {
+    // A service that became a function answers on no port any more.
+    if (s.instance_id.empty() && routed_before.contains(s.desired->service)) {
+      routes[s.desired->service] = {};
+    }
+  }
   if (!routes.empty()) {
     Status switched = Journal("switch", "", std::to_string(routes.size()) + " route(s)");
     if (switched.ok()) switched = target_.SwitchRoutes(plan_.environment, routes);
     if (!switched.ok()) {
-      Undo(staged);
-      return finish(state::Outcome::kFailed, "switch: " + switched.message() +
-                                                 "; nothing was switched and the staged "
-                                                 "instances were removed");
+      std::string undone = Undo(staged);
+      return finish(state::Outcome::kFailed,
+                    "switch: " + switched.message() + "; nothing was switched" + undone);
     }
   }
   if (Status committed = Commit(staged, before); !committed.ok()) {
-    // The routes moved but the record did not: put the old routes back.
-    runtime::RouteChanges back;
-    for (const auto& [service, change] : routes) {
-      auto it = routed_before.find(service);
-      back[service] = {it == routed_before.end() ? "" : it->second, 0};
+    // The routes moved but the record did not: the record's routes come back, as recovery
+    // would put them, unless the lock was lost (then whoever holds it owns the routes).
+    std::string why = "commit: " + committed.message();
+    if (lease_lost_ || !StillHolds()) {
+      return finish(state::Outcome::kFailed,
+                    why +
+                        "; the lock was lost, so the routes were left as they are: see "
+                        "`lockstep status " +
+                        plan_.environment + "`");
     }
-    Status restored = routes.empty() ? Status::Ok() : target_.SwitchRoutes(plan_.environment, back);
-    Undo(staged);
-    return finish(state::Outcome::kFailed,
-                  "commit: " + committed.message() +
-                      (restored.ok() ? "; the old routes were put back"
-                                     : "; the old routes could not be put back (" +
-                                           restored.message() + "): lockstep recovers them"));
+    Result<std::vector<runtime::ObservedInstance>> now = target_.Observe(plan_.environment);
+    Status restored =
+        now.ok() ? RouteAsRecorded(target_, clock_, options_, plan_.environment, before, *now)
+                 : now.status();
+    if (!restored.ok()) {
+      return finish(state::Outcome::kFailed,
+                    why + "; the recorded routes could not be put back (" + restored.message() +
+                        "): the new instances still serve; apply again or roll back");
+    }
+    std::string undone = Undo(staged);
+    return finish(state::Outcome::kFailed, why + "; the recorded routes were put back" + undone);
   }
 
   // Committed: what the switch left unrouted is retired.

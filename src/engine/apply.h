@@ -78,7 +78,9 @@ class Apply {
   Status AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& staged);
   Status Commit(const std::vector<Staged>& staged,
                 const std::map<std::string, state::CurrentRecord>& before);
-  void Undo(const std::vector<Staged>& staged);
+  // Retires the staged instances; says what became of them, for the reason.
+  std::string Undo(const std::vector<Staged>& staged);
+  bool StillHolds();  // the lease's fence still passes
   void Heartbeat(std::stop_token stop);
   Status LeaseLost() const;
 

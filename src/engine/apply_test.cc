@@ -171,6 +171,7 @@ TEST_F(ApplyTest, AFailedPrepareStartsNothing) {
   EXPECT_EQ(InstanceCount(), 0u);
   EXPECT_TRUE(Current().empty());
   EXPECT_EQ(Serial(), -1) << "a failed first apply records no environment";
+  EXPECT_FALSE(Locked());
 }
 
 TEST_F(ApplyTest, AStalePlanIsRefusedAfterAnotherApply) {
@@ -247,6 +248,31 @@ TEST_F(ApplyTest, AHeldLockRefusesTheApplyNamingTheHolder) {
             std::string::npos)
       << refused.status().message();
   EXPECT_EQ(InstanceCount(), 0u);
+}
+
+TEST_F(ApplyTest, AServiceThatBecomesAFunctionLosesItsRoute) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 0))).outcome, state::Outcome::kSucceeded);
+  ASSERT_NE(RoutedInstance("api"), "");
+  // api is now a function of the same name.
+  std::map<std::string, deploy::DeployedService> desired = Desired('a', 'b', 0);
+  desired["api"].release.config.kind = ReleaseKind::kFunction;
+  desired["api"].public_port = 0;
+  state::DeploymentRecord d = ApplyPlan(Save(desired));
+  ASSERT_EQ(d.outcome, state::Outcome::kSucceeded) << d.reason;
+  EXPECT_EQ(RoutedInstance("api"), "");
+  EXPECT_EQ(InstanceCount(), 1u) << "the old api instance is retired";
+  EXPECT_EQ(Current()["api"].instance_id, "");
+}
+
+TEST_F(ApplyTest, AnApplyIsAuditedWithItsDeployment) {
+  state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 0, 0)));
+  std::vector<state::AuditRecord> audit = std::move(store_->Audit(10)).value();
+  ASSERT_EQ(audit.size(), 1u);
+  EXPECT_EQ(audit[0].actor, "alice");
+  EXPECT_EQ(audit[0].target, "prod");
+  EXPECT_NE(audit[0].detail.find("deployment " + std::to_string(d.id) + ": test"),
+            std::string::npos)
+      << audit[0].detail;
 }
 
 // Recovery of what a crash leaves: made by hand here (the real SIGKILL at every step is

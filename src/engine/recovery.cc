@@ -4,13 +4,10 @@
 
 namespace lockstep::engine {
 
-namespace {
-
-// Routes of `environment` as its record says, once the instances it names are healthy.
-Status RestoreRoutes(runtime::Target& target, const os::Clock& clock, const ApplyOptions& options,
-                     const std::string& environment,
-                     const std::map<std::string, state::CurrentRecord>& current,
-                     const std::vector<runtime::ObservedInstance>& observed) {
+Status RouteAsRecorded(runtime::Target& target, const os::Clock& clock, const ApplyOptions& options,
+                       const std::string& environment,
+                       const std::map<std::string, state::CurrentRecord>& current,
+                       const std::vector<runtime::ObservedInstance>& observed) {
   std::map<std::string, std::string> routed;  // service → instance
   for (const runtime::ObservedInstance& o : observed) {
     if (o.routed) routed[o.service] = o.instance_id;
@@ -26,7 +23,8 @@ Status RestoreRoutes(runtime::Target& target, const os::Clock& clock, const Appl
     changes[service] = {record.instance_id, d->public_port};
   }
   for (const auto& [service, instance] : routed) {
-    if (!current.contains(service)) changes[service] = {};
+    auto it = current.find(service);
+    if (it == current.end() || it->second.instance_id.empty()) changes[service] = {};
   }
   if (changes.empty()) return Status::Ok();
   const os::Clock::Instant deadline = clock.Now() + options.health_timeout;
@@ -46,6 +44,8 @@ Status RestoreRoutes(runtime::Target& target, const os::Clock& clock, const Appl
   return target.SwitchRoutes(environment, changes);
 }
 
+namespace {
+
 std::string LastStep(const std::vector<state::JournalEntry>& journal) {
   if (journal.empty()) return "before its first step";
   const state::JournalEntry& e = journal.back();
@@ -64,15 +64,24 @@ Result<std::string> Recover(state::StateStore& store, runtime::Target& target,
   }
   LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
                       target.Observe(d.environment));
-  Status routes = RestoreRoutes(target, clock, options, d.environment, current, observed);
+  Status routes = RouteAsRecorded(target, clock, options, d.environment, current, observed);
+  if (!routes.ok()) {
+    // Nothing is resolved, so nothing is claimed: the next start tries again.
+    return "deployment " + std::to_string(d.id) + " of " + d.environment +
+           " left unfinished: the recorded routes could not be restored (" + routes.message() +
+           "); the next start of lockstep serve tries again";
+  }
 
   std::set<std::string> recorded;
   for (const auto& [service, record] : current) recorded.insert(record.instance_id);
   int retired = 0;
-  if (routes.ok()) {
-    for (const runtime::ObservedInstance& o : observed) {
-      if (recorded.contains(o.instance_id)) continue;
-      if (target.Retire(o.instance_id, std::chrono::milliseconds(0)).ok()) ++retired;
+  std::string left;
+  for (const runtime::ObservedInstance& o : observed) {
+    if (recorded.contains(o.instance_id)) continue;
+    if (Status r = target.Retire(o.instance_id, std::chrono::milliseconds(0)); r.ok()) {
+      ++retired;
+    } else {
+      left += "; instance " + o.instance_id + " could not be removed: " + r.message();
     }
   }
 
@@ -83,7 +92,7 @@ Result<std::string> Recover(state::StateStore& store, runtime::Target& target,
                                   : ", before the commit point: the apply was undone when it "
                                     "restarted, nothing of it is live");
   if (retired > 0) reason += "; " + std::to_string(retired) + " instance(s) not recorded removed";
-  if (!routes.ok()) reason += "; the recorded routes could not be restored: " + routes.message();
+  reason += left;
   {
     LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
     LS_RETURN_IF_ERROR(
@@ -107,9 +116,12 @@ Result<std::vector<std::string>> RecoverDeployments(state::StateStore& store,
                                                     const ApplyOptions& options) {
   LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> unfinished, store.Unfinished());
   std::vector<std::string> lines;
+  // Each on its own: one that cannot be resolved does not keep the others from it.
   for (const state::DeploymentRecord& d : unfinished) {
-    LS_ASSIGN_OR_RETURN(std::string line, Recover(store, target, clock, options, d));
-    lines.push_back(std::move(line));
+    Result<std::string> line = Recover(store, target, clock, options, d);
+    lines.push_back(line.ok() ? *line
+                              : "deployment " + std::to_string(d.id) + " of " + d.environment +
+                                    " left unfinished: " + line.status().message());
   }
   return lines;
 }

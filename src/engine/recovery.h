@@ -13,7 +13,16 @@
 
 namespace lockstep::engine {
 
-// One line per deployment resolved, for the server's log.
+// Points the environment's routes at the instances its record names (waiting up to the
+// health timeout for them to be healthy), and removes the routes of services the record
+// does not route (removed, or functions now). `observed` is what the target runs.
+Status RouteAsRecorded(runtime::Target& target, const os::Clock& clock, const ApplyOptions& options,
+                       const std::string& environment,
+                       const std::map<std::string, state::CurrentRecord>& current,
+                       const std::vector<runtime::ObservedInstance>& observed);
+
+// One line per deployment resolved (or left for the next start, saying why), for the
+// server's log. A deployment whose recorded routes cannot be restored stays unfinished.
 Result<std::vector<std::string>> RecoverDeployments(state::StateStore& store,
                                                     runtime::Target& target, const os::Clock& clock,
                                                     const ApplyOptions& options);

@@ -41,8 +41,9 @@ class SqliteStateStore final : public StateStore {
         int64_t expires = q.getColumn(2).getInt64();
         if (expires > now) {
           return Aborted(environment + " is locked by " + q.getColumn(0).getString() +
-                         " until its lease expires in " + std::to_string(expires - now) +
-                         " s (or `lockstep unlock " + environment + "` ends it)");
+                         " (its lease runs " + std::to_string(expires - now) +
+                         " s more and is renewed while the holder lives; `lockstep unlock " +
+                         environment + "` ends it)");
         }
       }
       Lease lease{environment, holder, fence + 1, now + ttl.count()};

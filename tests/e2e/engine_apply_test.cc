@@ -103,8 +103,8 @@ class EngineApply : public ::testing::Test {
     };
     pin("web", web, web_port_, "");
     pin("api", api, api_port_, api_healthy ? "" : "HEALTHY = \"no\"\n");
-    Sh("cd '" + work_.string() + "' && git add -A && git commit -qm 'pin " + web + "/" + api +
-       "' && git push -q origin main");
+    Sh("cd '" + work_.string() + "' && git add -A && git commit -q --allow-empty -m 'pin " + web +
+       "/" + api + "' && git push -q origin main");
     HttpResponse hook = Send({.method = "POST",
                               .url = server_->url("/api/v1/hooks/git"),
                               .headers = {std::string("X-Lockstep-Secret: ") + kSecret},
@@ -180,6 +180,44 @@ TEST_F(EngineApply, TheWebhookNeedsItsSecret) {
   HttpResponse none =
       Send({.method = "POST", .url = server_->url("/api/v1/hooks/git"), .send_body = true});
   EXPECT_EQ(none.status, 401) << none.Describe();
+  // As git hosts send it: GitHub signs the body, GitLab sends the secret as a token.
+  std::string body = R"({"ref":"refs/heads/main"})";
+  RunResult mac = RunCommand({"sh", "-c",
+                              "printf '%s' '" + body + "' | openssl dgst -sha256 -hmac '" +
+                                  kSecret + "' | sed 's/.*= //'"});
+  ASSERT_EQ(mac.exit_code, 0) << mac.Describe();
+  auto hook = [&](std::string header, std::string payload) {
+    return Send({.method = "POST",
+                 .url = server_->url("/api/v1/hooks/git"),
+                 .headers = {std::move(header)},
+                 .body = std::move(payload),
+                 .send_body = true});
+  };
+  // The repository is empty, so the fetch itself fails (503); the secret passed.
+  HttpResponse github = hook("X-Hub-Signature-256: sha256=" + mac.OutLine(), body);
+  EXPECT_NE(github.status, 401) << github.Describe();
+  HttpResponse forged = hook("X-Hub-Signature-256: sha256=" + mac.OutLine(), body + " ");
+  EXPECT_EQ(forged.status, 401) << forged.Describe();
+  HttpResponse gitlab = hook(std::string("X-Gitlab-Token: ") + kSecret, "");
+  EXPECT_NE(gitlab.status, 401) << gitlab.Describe();
+}
+
+TEST_F(EngineApply, AReadOnlyTokenReadsButChangesNothing) {
+  std::string token = server_->CreateToken("pull", "*", "ci-reader");
+  HttpResponse refused = Send({.method = "POST",
+                               .url = server_->url("/api/v1/environments/dev/plans"),
+                               .send_body = true,
+                               .basic_user = "x",
+                               .basic_password = token});
+  EXPECT_EQ(refused.status, 403) << refused.Describe();
+  EXPECT_NE(refused.body.find("\"DENIED\""), std::string::npos) << refused.body;
+  HttpResponse read = Send(
+      {.url = server_->url("/api/v1/environments"), .basic_user = "x", .basic_password = token});
+  EXPECT_EQ(read.status, 200) << read.Describe();
+  HttpResponse bad = Send({.url = server_->url("/api/v1/environments/..%2Fetc"),
+                           .basic_user = "x",
+                           .basic_password = token});
+  EXPECT_EQ(bad.status, 400) << bad.Describe();
 }
 
 TEST_F(EngineApply, TwoServicesSwitchTogetherUnderLoad) {
@@ -229,6 +267,62 @@ TEST_F(EngineApply, ANewReleaseThatNeverGetsHealthySwitchesNothing) {
   RunResult history = Cli({"history", "dev", "--output", "json"});
   bj::value h = bj::parse(history.out);
   EXPECT_EQ(h.at("deployments").as_array()[0].at("outcome").as_string(), "failed") << h;
+}
+
+// Item 6 of the engine: a SIGKILL right after each journaled step of a two-service apply
+// (the server's test hook stops it there, before it takes the step). After a restart the
+// environment serves entirely the old releases or entirely the new, the deployment is
+// resolved, the staged containers are gone and the lock is free.
+TEST_F(EngineApply, AKillAtEveryStepLeavesTheOldOrTheNewNeverAMix) {
+  const std::string versions[] = {"a", "b"};
+  int killed = 0;
+  for (int step = 1; step <= 40; ++step) {
+    const std::string& from = versions[step % 2];
+    const std::string& to = versions[(step + 1) % 2];
+    // A normal server makes `from` live (nothing to do when it already is).
+    Pin(from, from);
+    RunResult settle = Cli({"apply", "dev"});
+    ASSERT_EQ(settle.exit_code, 0)
+        << "step " << step << ": " << settle.Describe() << server_->Logs();
+    ASSERT_EQ(Through(web_port_), from + "\n");
+
+    server_->SetEnvironment({"LOCKSTEP_TEST_KILL_AFTER_STEP=" + std::to_string(step)});
+    server_->Restart();
+    Pin(to, to);
+    RunResult apply = Cli({"apply", "dev"});
+    server_->SetEnvironment({});
+    if (apply.exit_code == 0) {
+      // Past the last step: the apply finished unharmed; every step before was a kill.
+      EXPECT_EQ(killed, step - 1);
+      break;
+    }
+    ASSERT_TRUE(WaitFor([&] { return !server_->Running(); }))
+        << "step " << step << ": the apply failed, the server was not killed:\n"
+        << apply.Describe();
+    ++killed;
+    server_->Restart();
+    bj::value status = Status();
+    std::string web = Through(web_port_), api = Through(api_port_);
+    EXPECT_EQ(web, api) << "step " << step << ": one service old and one new\n" << server_->Logs();
+    EXPECT_TRUE(web == from + "\n" || web == to + "\n") << "step " << step << ": " << web;
+    EXPECT_TRUE(status.at("locked_by").is_null()) << "step " << step << ": " << status;
+    RunResult history = Cli({"history", "dev", "--output", "json"});
+    bj::value h = bj::parse(history.out);
+    const bj::value& last = h.at("deployments").as_array()[0];
+    // Succeeded exactly when the new releases serve.
+    EXPECT_EQ(last.at("outcome").as_string(), web == to + "\n" ? "succeeded" : "failed")
+        << "step " << step << ": " << last << " while serving " << web;
+    EXPECT_NE(last.at("reason").as_string().find("lockstep serve stopped"), std::string::npos)
+        << last;
+    size_t instances = 0;
+    for ([[maybe_unused]] const auto& e :
+         fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
+      ++instances;
+    }
+    EXPECT_EQ(instances, 2u) << "step " << step << ": staged instances left";
+  }
+  // begin, prepare ×2, start and started ×2, healthy ×2, switch, commit, retire ×2, finish
+  EXPECT_EQ(killed, 14) << "the hook must stop the apply at each of its steps";
 }
 
 }  // namespace

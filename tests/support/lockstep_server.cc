@@ -44,6 +44,12 @@ void LockstepServer::Start() {
                                    "127.0.0.1:0",    "--data", data_.string()};
   if (options_.dev) argv.push_back("--dev");
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  if (!options_.env.empty()) {
+    // env(1) execs the server, so the PID stays the server's.
+    std::vector<std::string> with = {"/usr/bin/env"};
+    with.insert(with.end(), options_.env.begin(), options_.env.end());
+    argv.insert(argv.begin(), with.begin(), with.end());
+  }
   process_ =
       std::make_unique<Background>(argv, scratch_.path() / ("logs-" + std::to_string(starts_++)));
   std::regex serving(R"(serving the registry on https?://127\.0\.0\.1:(\d+)/)");

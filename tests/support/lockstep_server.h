@@ -34,6 +34,7 @@ struct ServerOptions {
   std::string config_toml;         // written to <data>/config.toml when not empty
   std::filesystem::path data_dir;  // empty: a fresh one, removed with the server
   std::vector<std::string> args;   // more arguments to `lockstep serve`
+  std::vector<std::string> env;    // "NAME=VALUE" entries added to the server's environment
 };
 
 class LockstepServer {
@@ -53,6 +54,8 @@ class LockstepServer {
   void Kill9();
   // Starts `lockstep serve` again on the same data directory (a new port).
   void Restart();
+  // The environment entries of the next Restart.
+  void SetEnvironment(std::vector<std::string> env) { options_.env = std::move(env); }
   std::string Logs() const { return process_->Stdout() + process_->Stderr(); }
 
   // Runs `lockstep ARGS... --data <data dir>` to completion.

