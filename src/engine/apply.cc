@@ -342,11 +342,8 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
   Status staging = Stage(stop, staged);
   if (staging.ok()) staging = AwaitHealthy(stop, staged);
   if (!staging.ok()) {
-    Undo(staged);
-    return finish(state::Outcome::kFailed,
-                  staging.message() +
-                      "; nothing was switched and the staged instances were "
-                      "removed");
+    std::string undone = Undo(staged);
+    return finish(state::Outcome::kFailed, staging.message() + "; nothing was switched" + undone);
   }
 
   runtime::RouteChanges routes;

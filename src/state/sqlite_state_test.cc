@@ -152,8 +152,8 @@ TEST_F(StateStoreTest, LeasesExpireAreTakenOverAndFenceTheirOldHolderOut) {
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), Code::kAborted);
   EXPECT_EQ(second.status().message(),
-            "prod is locked by apply-1 until its lease expires in 30 s (or `lockstep unlock "
-            "prod` ends it)");
+            "prod is locked by apply-1 (its lease runs 30 s more and is renewed while the "
+            "holder lives; `lockstep unlock prod` ends it)");
   EXPECT_TRUE(store->AcquireLease("dev", "apply-3", std::chrono::seconds(30)).ok())
       << "another environment has a lock of its own";
 
