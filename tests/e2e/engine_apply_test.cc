@@ -229,9 +229,9 @@ TEST_F(EngineApply, TwoServicesSwitchTogetherUnderLoad) {
   });
   RunResult apply = Cli({"apply", "dev"});
   ASSERT_EQ(apply.exit_code, 0) << apply.Describe();
-  // Some answers from the new releases, then stop.
-  for (int i = 0; i < 100 && Through(web_port_) != "new\n"; ++i) std::this_thread::sleep_for(10ms);
-  std::this_thread::sleep_for(200ms);
+  // The apply has returned, so the switch is done: some more answers, all from the new.
+  const uint64_t after_switch = load.Requests();
+  ASSERT_TRUE(WaitFor([&] { return load.Requests() >= after_switch + 100; }));
   LoadResult result = load.Stop();
   EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
   EXPECT_GT(result.bodies["old\n"], 0u);
