@@ -14,6 +14,7 @@
 #include "cli/cli.h"
 #include "cli/command.h"
 #include "cli/engine_client.h"
+#include "core/release.h"
 #include "os/file.h"
 
 namespace lockstep::cli {
@@ -125,11 +126,9 @@ Result<std::string> PlanIdOfFile(const std::string& path) {
 
 // Environment and service names go into URLs: only what the deploy repository allows.
 Status CheckName(std::string_view what, const std::string& name) {
-  bool ok = !name.empty() && name.size() <= 63 &&
-            name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789-_") == std::string::npos;
-  if (ok) return Status::Ok();
+  if (IsResourceName(name)) return Status::Ok();
   return InvalidArgument(std::string(what) + " '" + name +
-                         "' is not a name: lowercase letters, digits, '-' and '_', up to 63");
+                         "' is not a name: 1-63 of a-z, 0-9 and '-', not starting with '-'");
 }
 
 bool IsPlanId(const std::string& s) {

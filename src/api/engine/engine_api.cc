@@ -9,6 +9,7 @@
 
 #include "base/json.h"
 #include "base/strings.h"
+#include "core/release.h"
 #include "engine/saved_plan.h"
 
 namespace lockstep::api {
@@ -27,18 +28,6 @@ Response Json(int status, const bj::value& body) {
   r.body = bj::serialize(body) + "\n";
   r.Set("Content-Type", "application/json");
   return r;
-}
-
-// Environment and service names as the deploy repository allows them.
-bool IsName(std::string_view s) {
-  if (s.empty() || s.size() > 63) return false;
-  for (char c : s) {
-    if (!(std::islower(static_cast<unsigned char>(c)) ||
-          std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_')) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bj::value Nullable(const std::string& s) { return s.empty() ? bj::value(nullptr) : bj::value(s); }
@@ -240,10 +229,10 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
                                                "; deploy actions need an admin token")));
     co_return;
   }
-  if (p.size() >= 2 && p[0] == "environments" && !IsName(p[1])) {
+  if (p.size() >= 2 && p[0] == "environments" && !IsResourceName(p[1])) {
     co_await ex.Send(ApiError(
         InvalidArgument("environment '" + p[1].substr(0, 64) +
-                        "' is not a name: lowercase letters, digits, '-' and '_', up to 63"),
+                        "' is not a name: 1-63 of a-z, 0-9 and '-', not starting with '-'"),
         "environment"));
     co_return;
   }
@@ -309,7 +298,7 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
   } else if (method == "GET" && is("environments/*/history")) {
     work = [&]() -> Result<Response> {
       std::string service = call.Query("service");
-      if (!service.empty() && !IsName(service)) {
+      if (!service.empty() && !IsResourceName(service)) {
         return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
       }
       int limit =
