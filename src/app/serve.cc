@@ -115,8 +115,8 @@ struct EngineParts {
 
 Status StartEngine(const config::DeployConfig& config, const std::filesystem::path& data,
                    const os::Clock& clock, runtime::Target& target, const std::string& own_address,
-                   const auth::Authenticator& auth, http::BlockingPool& pool, EngineParts& parts,
-                   std::ostream& out) {
+                   const auth::Authenticator& auth, http::BlockingPool& pool,
+                   http::BlockingPool& invocations, EngineParts& parts, std::ostream& out) {
   LS_ASSIGN_OR_RETURN(parts.store,
                       state::OpenSqliteStateStore((data / "engine.db").string(), &clock));
   if (!config.repo.empty()) {
@@ -160,7 +160,8 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
                                 return FailedPrecondition("no deploy repository is configured");
                               }
                               return mirror->Fetch().status();
-                            }});
+                            },
+                            .invoke_pool = &invocations});
   return Status::Ok();
 }
 
@@ -232,6 +233,8 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   http::BlockingPool lookups(2);
   // The engine's reads of its store, git and the target: beside, never in front of, commits.
   http::BlockingPool engine_work(2);
+  // Function calls, each as long as its function runs.
+  http::BlockingPool invocations(4);
   // Made once the port is bound: the default public URL names it.
   std::optional<api::RegistryApi> api;
 
@@ -296,7 +299,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   if (runtime.target != nullptr) {
     std::string own = http.address + ":" + std::to_string(server->port());
     Status started = StartEngine(config.deploy, options.data_dir, clock, *runtime.target, own, auth,
-                                 engine_work, engine, out);
+                                 engine_work, invocations, engine, out);
     if (!started.ok()) {
       engine = EngineParts{};
       engine_off = "the engine is off: " + started.ToString();
@@ -311,6 +314,18 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     fetch_deploy.emplace(std::chrono::seconds(config.deploy.fetch_interval_seconds),
                          [mirror] { (void)mirror->Fetch(); });
   }
+  // Scheduled functions: a tick every few seconds starts the runs of the minute (each
+  // minute's run is recorded once, so late or repeated ticks do not run it twice).
+  std::optional<Periodic> schedules;
+  if (engine.engine != nullptr) {
+    engine::Functions* functions = &engine.engine->functions();
+    schedules.emplace(std::chrono::seconds(5), [functions, &clock, &out] {
+      Result<int> started = functions->RunDue(clock.NowSeconds());
+      if (!started.ok())
+        out << "lockstep: scheduled functions: " << started.status().ToString() << "\n"
+            << std::flush;
+    });
+  }
   out << std::flush;
 
   const int64_t ttl = config.upload_ttl_seconds;
@@ -319,8 +334,10 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   server->Run();
   std::signal(SIGHUP, SIG_IGN);  // while it winds down, as while it started
   fetch_deploy.reset();
+  schedules.reset();
   commits.Finish();
   engine_work.Finish();
+  invocations.Finish();
   engine.api.reset();
   engine.engine.reset();  // running applies stop and undo what they staged
   lookups.Finish();

@@ -53,6 +53,7 @@ int Main(int argc, char** argv, std::span<const AddCommand> more) {
   AddRunCommand(app, globals, &exit);
   AddValidateCommand(app, globals, &exit);
   AddEngineCommands(app, globals, &exit);
+  AddFunctionCommands(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

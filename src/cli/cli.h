@@ -41,6 +41,7 @@ using AddCommand = void (*)(CLI::App& app, Globals& g, ExitCode* exit);
 void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit);
+void AddFunctionCommands(CLI::App& app, Globals& g, ExitCode* exit);
 
 // Adds --data to a subcommand.
 void AddDataOption(CLI::App& sub, Globals& g);

@@ -34,6 +34,18 @@ Result<bj::value> EngineClient::Post(const std::string& path, const bj::value& b
 
 Result<bj::value> EngineClient::Call(const std::string& method, const std::string& path,
                                      const std::string& body, long* answer_status) {
+  LS_ASSIGN_OR_RETURN(client::HttpResponse resp,
+                      Send(method, path, body, "application/json", answer_status));
+  bj::error_code ec;
+  bj::value v = bj::parse(resp.body, ec);
+  if (ec) return Internal("lockstep serve answered /api/v1/" + path + " with no JSON");
+  return v;
+}
+
+Result<client::HttpResponse> EngineClient::Send(const std::string& method, const std::string& path,
+                                                const std::string& body,
+                                                const std::string& content_type,
+                                                long* answer_status) {
   client::HttpRequest req;
   req.method = method;
   req.url = base_ + "/api/v1/" + path;
@@ -41,7 +53,7 @@ Result<bj::value> EngineClient::Call(const std::string& method, const std::strin
     req.headers.push_back("Authorization: Basic " + Base64Encode("lockstep:" + token_));
   }
   if (method == "POST") {
-    req.headers.push_back("Content-Type: application/json");
+    req.headers.push_back("Content-Type: " + content_type);
     req.body = body;
     req.send_body = true;
   }
@@ -52,12 +64,9 @@ Result<bj::value> EngineClient::Call(const std::string& method, const std::strin
                        "at it)");
   }
   if (answer_status != nullptr) *answer_status = resp->status;
+  if (resp->status >= 200 && resp->status < 300) return std::move(*resp);
   bj::error_code ec;
   bj::value v = bj::parse(resp->body, ec);
-  if (resp->status >= 200 && resp->status < 300) {
-    if (ec) return Internal("lockstep serve answered " + req.url + " with no JSON");
-    return v;
-  }
   last_error_ = ec ? bj::value() : v;
   std::string message = "HTTP " + std::to_string(resp->status);
   if (!ec && v.is_object()) {

@@ -28,6 +28,12 @@ class EngineClient {
   Result<boost::json::value> Post(const std::string& path, const boost::json::value& body,
                                   long* answer_status = nullptr);
 
+  // Any request, its answer as it came (any 2xx); errors as Get's. For what is not JSON:
+  // logs, a function's event and output.
+  Result<client::HttpResponse> Send(const std::string& method, const std::string& path,
+                                    const std::string& body, const std::string& content_type,
+                                    long* answer_status = nullptr);
+
   // The last answer's body, when it was JSON (problems of a 422, say).
   const boost::json::value& last_error() const { return last_error_; }
 

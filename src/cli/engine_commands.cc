@@ -4,6 +4,8 @@
 //   lockstep status ENV [--output json]
 //   lockstep history ENV [SERVICE] [--limit N] [--output json]
 //   lockstep unlock ENV
+//   lockstep audit [--limit N] [--output json]
+// (invoke and logs: function_commands.cc)
 #include <unistd.h>
 
 #include <boost/json.hpp>
@@ -68,6 +70,9 @@ Result<bj::value> PostPlan(EngineClient& client, const std::string& environment,
   if (!revision.empty()) body["revision"] = revision;
   Result<bj::value> plan = client.Post("environments/" + environment + "/plans", body);
   if (!plan.ok()) PrintProblems(client.last_error());
+  if (plan.ok() && !Str(*plan, "warning").empty()) {
+    std::cerr << "lockstep: " << Str(*plan, "warning") << "\n";
+  }
   return plan;
 }
 
@@ -181,19 +186,31 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         // A plan id; else an environment name; else a plan file (./dev for a file of that
         // name).
         std::string plan_id = a.what;
+        bj::object body;
+        if (!a.reason.empty()) body["reason"] = a.reason;
+        Result<bj::value> started = Internal("no request");
         if (!IsPlanId(a.what) && CheckName("environment", a.what).ok()) {
-          LS_ASSIGN_OR_RETURN(bj::value plan, PostPlan(client, a.what, ""));
+          // Planned and applied by the server in one step (refused where approval is
+          // required).
+          started = client.Post("environments/" + a.what + "/deployments", body);
+          if (!started.ok()) PrintProblems(client.last_error());
+          LS_RETURN_IF_ERROR(started.status());
+          const bj::value& plan = started->as_object().at("plan");
+          if (!Str(plan, "warning").empty())
+            std::cerr << "lockstep: " << Str(plan, "warning") << "\n";
           if (g.output != "json") std::cout << Str(plan, "text");
           plan_id = Str(plan, "plan_id");
-        } else if (!IsPlanId(a.what)) {
-          LS_ASSIGN_OR_RETURN(plan_id, PlanIdOfFile(a.what));
+        } else {
+          if (!IsPlanId(a.what)) {
+            LS_ASSIGN_OR_RETURN(plan_id, PlanIdOfFile(a.what));
+          }
+          body["plan_id"] = plan_id;
+          started = client.Post("deployments", body);
+          LS_RETURN_IF_ERROR(started.status());
         }
-        bj::object body{{"plan_id", plan_id}};
-        if (!a.reason.empty()) body["reason"] = a.reason;
-        LS_ASSIGN_OR_RETURN(bj::value started, client.Post("deployments", body));
-        int64_t id = started.as_object().at("deployment_id").as_int64();
+        int64_t id = started->as_object().at("deployment_id").as_int64();
         if (a.detach) {
-          std::cout << (g.output == "json" ? bj::serialize(started)
+          std::cout << (g.output == "json" ? bj::serialize(*started)
                                            : "deployment " + std::to_string(id) + " started")
                     << "\n";
           return Status::Ok();
@@ -256,12 +273,45 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         for (const bj::value& d : h.as_object().at("deployments").as_array()) {
           std::cout << "deployment " << Str(d, "id") << "  " << Str(d, "outcome") << "  by "
                     << Str(d, "actor") << "  plan " << Str(d, "plan_id")
+                    << (Str(d, "why").empty() ? "" : "  \"" + Str(d, "why") + "\"")
                     << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason")) << "\n";
         }
         for (const bj::value& c : h.as_object().at("history").as_array()) {
           std::cout << "  " << Str(c, "service") << "  " << Str(c, "change") << "  "
                     << Str(c, "version") << "  " << Str(c, "from_release") << " -> "
                     << Str(c, "to_release") << "  (deployment " << Str(c, "deployment_id") << ")\n";
+        }
+        const bj::value* runs = h.as_object().if_contains("invocations");
+        for (const bj::value& r : runs && runs->is_array() ? runs->as_array() : bj::array()) {
+          std::string error = Str(r, "error");
+          std::string outcome = !error.empty()             ? "error: " + error
+                                : Flag(r, "timed_out")     ? "timed out"
+                                : Flag(r, "out_of_memory") ? "out of memory"
+                                                           : "exit " + Str(r, "exit_code");
+          std::cout << "run " << Str(r, "id") << "  " << Str(r, "function") << "  "
+                    << Str(r, "trigger") << " by " << Str(r, "actor") << "  " << outcome << "  "
+                    << Str(r, "duration_ms") << " ms  " << Str(r, "release") << "\n";
+        }
+        return Status::Ok();
+      });
+
+  DefineCommand<EnvArgs>(
+      app, exit, "audit", "who changed what, newest first (admin)",
+      [&g](CLI::App& sub, EnvArgs& a) {
+        sub.add_option("--limit", a.limit, "at most this many entries")->check(CLI::Range(1, 1000));
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g](EnvArgs& a) -> Status {
+        EngineClient client(a.server);
+        LS_ASSIGN_OR_RETURN(bj::value answer, client.Get("audit?limit=" + std::to_string(a.limit)));
+        if (g.output == "json") {
+          std::cout << bj::serialize(answer) << "\n";
+          return Status::Ok();
+        }
+        for (const bj::value& e : answer.as_object().at("audit").as_array()) {
+          std::cout << Str(e, "id") << "  " << Str(e, "actor") << "  " << Str(e, "action") << " "
+                    << Str(e, "target") << "  " << Str(e, "detail") << "\n";
         }
         return Status::Ok();
       });

@@ -1,6 +1,7 @@
 #include "deploy/schedule.h"
 
 #include <array>
+#include <ctime>
 #include <optional>
 
 #include "base/strings.h"
@@ -92,6 +93,22 @@ Result<Cron> ParseCron(std::string_view text) {
   cron.days_restricted = parts[2] != "*";
   cron.weekdays_restricted = parts[4] != "*";
   return cron;
+}
+
+bool CronMatches(const Cron& cron, int64_t unix_seconds) {
+  time_t t = static_cast<time_t>(unix_seconds);
+  std::tm utc{};
+  if (gmtime_r(&t, &utc) == nullptr) return false;
+  if (!cron.minutes[static_cast<size_t>(utc.tm_min)] ||
+      !cron.hours[static_cast<size_t>(utc.tm_hour)] ||
+      !cron.months[static_cast<size_t>(utc.tm_mon + 1)]) {
+    return false;
+  }
+  bool day = cron.days[static_cast<size_t>(utc.tm_mday)];
+  bool weekday = cron.weekdays[static_cast<size_t>(utc.tm_wday)];
+  // crontab(5): with both day fields restricted, either matching is enough.
+  if (cron.days_restricted && cron.weekdays_restricted) return day || weekday;
+  return day && weekday;
 }
 
 }  // namespace lockstep::deploy

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <bitset>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -25,5 +26,9 @@ struct Cron {
 
 // kInvalidArgument naming the field that is wrong and what it may hold.
 Result<Cron> ParseCron(std::string_view text);
+
+// Whether the schedule runs in the minute holding `unix_seconds`, read in UTC (schedules
+// are UTC, whatever the server's time zone).
+bool CronMatches(const Cron& cron, int64_t unix_seconds);
 
 }  // namespace lockstep::deploy

@@ -35,6 +35,29 @@ TEST(Cron, SundayIsZeroAndSevenAndMacrosExpand) {
   EXPECT_EQ(from->minutes.count(), 3u);
 }
 
+TEST(Cron, MatchesMinutesInUtcAndEitherDayFieldWhenBothAreSet) {
+  // 2026-12-01 was a Tuesday; 1'796'083'200 is 2026-12-01 00:00:00 UTC.
+  const int64_t midnight = 1'796'083'200;
+  Cron quarter = ParseCron("*/15 * * * *").value();
+  EXPECT_TRUE(CronMatches(quarter, midnight));
+  EXPECT_TRUE(CronMatches(quarter, midnight + 15 * 60 + 59)) << "any second of the minute";
+  EXPECT_FALSE(CronMatches(quarter, midnight + 16 * 60));
+  Cron nightly = ParseCron("30 2 * * *").value();
+  EXPECT_TRUE(CronMatches(nightly, midnight + 2 * 3600 + 30 * 60));
+  EXPECT_FALSE(CronMatches(nightly, midnight + 3 * 3600 + 30 * 60));
+  // The 15th, or any Tuesday: the 1st (a Tuesday) runs, the 2nd (a Wednesday) does not.
+  Cron either = ParseCron("0 0 15 * 2").value();
+  EXPECT_TRUE(CronMatches(either, midnight));
+  EXPECT_FALSE(CronMatches(either, midnight + 86400));
+  EXPECT_TRUE(CronMatches(either, midnight + 14 * 86400));
+  Cron tuesdays = ParseCron("0 0 * * 2").value();
+  EXPECT_TRUE(CronMatches(tuesdays, midnight));
+  EXPECT_FALSE(CronMatches(tuesdays, midnight + 86400));
+  Cron december = ParseCron("0 0 1 12 *").value();
+  EXPECT_TRUE(CronMatches(december, midnight));
+  EXPECT_FALSE(CronMatches(december, midnight - 86400 * 30));
+}
+
 TEST(Cron, WrongSchedulesNameTheFieldAndWhatItTakes) {
   Result<Cron> four = ParseCron("* * * *");
   ASSERT_FALSE(four.ok());

@@ -89,7 +89,7 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
                                                                  .plan_id = record.id,
                                                                  .commit = record.commit,
                                                                  .actor = requester.actor,
-                                                                 .reason = requester.reason}));
+                                                                 .why = requester.reason}));
     // Audited with the deployment, in the same transaction.
     LS_RETURN_IF_ERROR(
         tx->AppendAudit({.actor = requester.actor,
@@ -143,12 +143,24 @@ void Apply::Heartbeat(std::stop_token stop) {
   std::mutex mu;
   std::condition_variable_any wake;
   std::unique_lock lock(mu);
+  // Renewed every third of its time to live; looked at every second between, so that an
+  // `unlock` stops the apply (a wait for health, say) at once rather than at the renewal.
+  const auto renew_every = std::chrono::duration_cast<std::chrono::seconds>(options_.lease_ttl / 3);
+  auto since_renewal = std::chrono::seconds(0);
   for (;;) {
     // Wakes early only when asked to stop.
-    wake.wait_for(lock, stop, options_.lease_ttl / 3, [] { return false; });
+    wake.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
     if (stop.stop_requested()) return;
-    Result<state::Lease> renewed = store_.RenewLease(lease_, options_.lease_ttl);
-    if (!renewed.ok() && renewed.status().code() == Code::kAborted) {
+    since_renewal += std::chrono::seconds(1);
+    if (since_renewal >= renew_every) {
+      since_renewal = std::chrono::seconds(0);
+      Result<state::Lease> renewed = store_.RenewLease(lease_, options_.lease_ttl);
+      if (!renewed.ok() && renewed.status().code() == Code::kAborted) {
+        lease_lost_ = true;
+        return;
+      }
+    } else if (Result<std::optional<state::Lease>> now = store_.LeaseOf(lease_.environment);
+               now.ok() && (!*now || (*now)->fence != lease_.fence)) {
       lease_lost_ = true;
       return;
     }

@@ -6,7 +6,10 @@
 namespace lockstep::engine {
 
 Engine::Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options)
-    : sources_(std::move(sources)), clock_(clock), options_(options) {}
+    : sources_(std::move(sources)),
+      clock_(clock),
+      options_(options),
+      functions_(*sources_.store, *sources_.target) {}
 
 Engine::~Engine() {
   stopping_ = true;
@@ -21,7 +24,15 @@ Engine::~Engine() {
 }
 
 Result<std::vector<std::string>> Engine::Recover() {
-  return RecoverDeployments(*sources_.store, *sources_.target, clock_, options_);
+  LS_ASSIGN_OR_RETURN(int abandoned,
+                      sources_.store->AbandonInvocations("lockstep serve stopped while it ran"));
+  LS_ASSIGN_OR_RETURN(std::vector<std::string> done,
+                      RecoverDeployments(*sources_.store, *sources_.target, clock_, options_));
+  if (abandoned > 0) {
+    done.push_back(std::to_string(abandoned) +
+                   " function run(s) ended with the server that ran them; recorded as such");
+  }
+  return done;
 }
 
 Result<SavedPlan> Engine::MakePlan(const std::string& environment, const std::string& revision,

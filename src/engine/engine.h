@@ -1,7 +1,7 @@
 // The engine as lockstep serve runs it: saved plans, applies as jobs (each on a thread of
 // its own, so that the caller — an HTTP thread — answers at once with the deployment id),
-// and recovery when the server starts. Applies to one environment are serialized by its
-// lease; applies to different environments run side by side. Thread-safe.
+// runs of functions, and recovery when the server starts. Applies to one environment are serialized
+// by its lease; applies to different environments run side by side. Thread-safe.
 #pragma once
 
 #include <atomic>
@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/apply.h"
+#include "engine/functions.h"
 #include "engine/planner.h"
 
 namespace lockstep::engine {
@@ -46,6 +47,9 @@ class Engine {
   // Waits until the deployment's job is done (at once for one not running here).
   void Wait(int64_t deployment_id);
 
+  // The functions of the environments' current releases: calls and schedules.
+  Functions& functions() { return functions_; }
+
   state::StateStore& store() { return *sources_.store; }
   runtime::Target& target() { return *sources_.target; }
   const PlanSources& sources() const { return sources_; }
@@ -64,6 +68,7 @@ class Engine {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<int64_t, std::unique_ptr<Job>> jobs_;
+  Functions functions_;  // after what it uses; its runs end before they are destroyed
 };
 
 }  // namespace lockstep::engine

@@ -353,6 +353,7 @@ std::string PlanJson(const Plan& plan, const std::string& plan_id) {
                                   {"commit", plan.commit},
                                   {"lineage", plan.lineage},
                                   {"serial", plan.serial},
+                                  {"approval", plan.approval_required ? "required" : "none"},
                                   {"changes", plan.HasChanges()},
                                   {"drift", plan.HasDrift()},
                                   {"services", services}});

@@ -54,6 +54,9 @@ struct Plan {
   std::vector<ServicePlan> services;  // sorted by name; services with no change included
   // Every service the environment runs after the apply: exactly what is applied.
   std::map<std::string, deploy::DeployedService> desired;
+  // The environment says `approval = "required"`: only a saved plan, applied by its id,
+  // goes out there (never `lockstep apply ENV`).
+  bool approval_required = false;
 
   bool HasChanges() const;  // any add, change or remove (drift alone is not a change)
   bool HasDrift() const;

@@ -42,6 +42,7 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   }
   LS_ASSIGN_OR_RETURN(Plan plan, PlanDesired(*sources.store, *sources.target, environment, commit,
                                              read.repo.deployed[environment]));
+  plan.approval_required = read.repo.Find(environment)->approval == deploy::Approval::kRequired;
   return PlanOrProblems(std::move(plan));
 }
 

@@ -62,6 +62,8 @@ Result<Plan> Decode(const state::PlanRecord& record) {
   plan.commit = record.commit;
   plan.lineage = record.lineage;
   plan.serial = record.serial;
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> approval, root.OptionalString("approval"));
+  plan.approval_required = approval == "required";
   LS_ASSIGN_OR_RETURN(json::ArrayView services, root.Array("services"));
   LS_ASSIGN_OR_RETURN(std::vector<json::ObjectView> items, services.Objects());
   for (const json::ObjectView& o : items) {
@@ -115,8 +117,10 @@ state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
   record.serial = plan.serial;
   record.commit = plan.commit;
   record.actor = actor;
-  record.body = bj::serialize(bj::object{
-      {"format", kFormat}, {"services", std::move(services)}, {"desired", std::move(desired)}});
+  record.body = bj::serialize(bj::object{{"format", kFormat},
+                                         {"approval", plan.approval_required ? "required" : "none"},
+                                         {"services", std::move(services)},
+                                         {"desired", std::move(desired)}});
   return record;
 }
 

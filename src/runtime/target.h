@@ -61,7 +61,7 @@ struct InstanceHealth {
 // A routing change for one environment: service → instance id (for services). Services of
 // the environment not named keep their route. A service's public port is set with its
 // first route and kept. An empty instance id removes the service's route (its public port
-// stops answering).
+// answers 503 until another service takes it).
 struct RouteChange {
   std::string instance_id;   // empty: no route
   uint16_t public_port = 0;  // 0: keep the port the service has (required the first time)

@@ -12,6 +12,8 @@
 //   audit         append-only: each state-changing API call, with the token's name
 //   leases        one per environment: holder, expiry, heartbeat, and a fencing token
 //                 every state write of an apply checks
+//   invocations   each run of a function (called, or on its schedule): recorded when it
+//                 starts, completed when it ends
 //
 // Each store keeps its own database file (the SQLite store's schema version is the file's
 // user_version). Times are Unix seconds from the store's clock. Thread-safe; while a thread holds
@@ -66,6 +68,7 @@ struct DeploymentRecord {
   Outcome outcome = Outcome::kRunning;
   std::string reason;        // for a failure: what a person needs to know
   int64_t committed_at = 0;  // when its state transaction committed (0: not, or not yet)
+  std::string why;           // the requester's reason (--reason), for history
 };
 
 // A saved plan, immutable once stored.
@@ -119,6 +122,25 @@ struct Lease {
   std::string holder;
   int64_t fence = 0;  // grows with every new holder of the environment's lease
   int64_t expires_at = 0;
+};
+
+// One run of a function of an environment's current release.
+struct InvocationRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string environment;
+  std::string function;
+  std::string release_id;
+  std::string trigger;        // "call" (the API or the CLI) or "schedule"
+  std::string actor;          // the token's name; "schedule" for a scheduled run
+  int64_t scheduled_for = 0;  // a scheduled run: the minute it is for (Unix seconds)
+  int64_t started_at = 0;     // set by the store
+  int64_t finished_at = 0;    // 0 while it runs
+  std::string invocation_id;  // the target's, for its log
+  int exit_code = 0;
+  int64_t duration_ms = 0;
+  bool timed_out = false;
+  bool out_of_memory = false;
+  std::string error;  // it could not run (or the server stopped while it ran): why
 };
 
 // One unit of change. Destroyed without Commit, nothing of it happened.
@@ -194,6 +216,20 @@ class StateStore {
   // Deployments still running, of every environment, oldest first (after a crash: what
   // recovery finishes or undoes).
   virtual Result<std::vector<DeploymentRecord>> Unfinished() = 0;
+
+  // Records that an invocation starts; returns its id. A scheduled run is recorded once per
+  // function and minute: nullopt when that minute's run was already recorded (by a server
+  // that ran before this one, say).
+  virtual Result<std::optional<int64_t>> StartInvocation(const InvocationRecord& record) = 0;
+  // Completes the invocation `record.id` with its outcome (exit code, duration, error...).
+  virtual Status FinishInvocation(const InvocationRecord& record) = 0;
+  // Newest first; `function` empty for every function of the environment.
+  virtual Result<std::vector<InvocationRecord>> Invocations(const std::string& environment,
+                                                            const std::string& function,
+                                                            int limit) = 0;
+  // Completes every invocation still recorded as running with `error` (when the server
+  // starts: no run outlives the process that ran it); returns how many.
+  virtual Result<int> AbandonInvocations(const std::string& error) = 0;
 };
 
 // The SQLite store at `path` (WAL, synchronous=FULL), its schema migrated forward to this

@@ -72,6 +72,19 @@ const std::vector<std::string> kMigrations = {
     "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal"
     " BEGIN SELECT RAISE(ABORT, 'the journal is append-only'); END;"
     "CREATE INDEX deployments_unfinished ON deployments (outcome, id);",
+    // 3: runs of functions (a scheduled minute is run once); why a deployment was asked for.
+    "ALTER TABLE deployments ADD COLUMN why TEXT NOT NULL DEFAULT '';"
+    "CREATE TABLE invocations ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, environment TEXT NOT NULL, function TEXT NOT NULL,"
+    " release_id TEXT NOT NULL, trigger TEXT NOT NULL, actor TEXT NOT NULL,"
+    " scheduled_for INTEGER NOT NULL, started_at INTEGER NOT NULL,"
+    " finished_at INTEGER NOT NULL, invocation_id TEXT NOT NULL, exit_code INTEGER NOT NULL,"
+    " duration_ms INTEGER NOT NULL, timed_out INTEGER NOT NULL, out_of_memory INTEGER NOT NULL,"
+    " error TEXT NOT NULL);"
+    "CREATE INDEX invocations_by_function ON invocations (environment, function, id);"
+    "CREATE UNIQUE INDEX invocations_scheduled ON invocations (environment, function,"
+    " scheduled_for) WHERE scheduled_for > 0;"
+    "CREATE INDEX invocations_running ON invocations (finished_at) WHERE finished_at = 0;",
 };
 
 }  // namespace

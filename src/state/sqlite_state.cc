@@ -1,6 +1,7 @@
 // The engine's state in SQLite: one connection, WAL, synchronous=FULL, so a crash at any
 // point leaves the last committed state. This file: the store (its leases and reads); its
 // transactions are sqlite_transaction.cc, its schema sqlite_schema.cc.
+#include <algorithm>
 #include <mutex>
 
 #include "state/engine_state.h"
@@ -171,6 +172,94 @@ class SqliteStateStore final : public StateStore {
       std::vector<DeploymentRecord> out;
       while (q.executeStep()) out.push_back(sqlite::ReadDeployment(q));
       return out;
+    });
+  }
+
+  Result<std::optional<int64_t>> StartInvocation(const InvocationRecord& r) override {
+    return InTransaction([&](SQLite::Database& db) -> Result<std::optional<int64_t>> {
+      SQLite::Statement q(db,
+                          "INSERT OR IGNORE INTO invocations (environment, function, release_id,"
+                          " trigger, actor, scheduled_for, started_at, finished_at, invocation_id,"
+                          " exit_code, duration_ms, timed_out, out_of_memory, error)"
+                          " VALUES (?, ?, ?, ?, ?, ?, ?, 0, '', 0, 0, 0, 0, '')");
+      q.bind(1, r.environment);
+      q.bind(2, r.function);
+      q.bind(3, r.release_id);
+      q.bind(4, r.trigger);
+      q.bind(5, r.actor);
+      q.bind(6, r.scheduled_for);
+      q.bind(7, clock_->NowSeconds());
+      if (q.exec() == 0) return std::optional<int64_t>();
+      return std::optional<int64_t>(db.getLastInsertRowid());
+    });
+  }
+
+  Status FinishInvocation(const InvocationRecord& r) override {
+    return InTransaction([&](SQLite::Database& db) -> Status {
+      SQLite::Statement q(db,
+                          "UPDATE invocations SET finished_at = ?, invocation_id = ?,"
+                          " exit_code = ?, duration_ms = ?, timed_out = ?, out_of_memory = ?,"
+                          " error = ? WHERE id = ? AND finished_at = 0");
+      q.bind(1, std::max<int64_t>(clock_->NowSeconds(), 1));
+      q.bind(2, r.invocation_id);
+      q.bind(3, r.exit_code);
+      q.bind(4, r.duration_ms);
+      q.bind(5, r.timed_out ? 1 : 0);
+      q.bind(6, r.out_of_memory ? 1 : 0);
+      q.bind(7, r.error);
+      q.bind(8, r.id);
+      if (q.exec() != 1) {
+        return NotFound("no running invocation " + std::to_string(r.id));
+      }
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<InvocationRecord>> Invocations(const std::string& environment,
+                                                    const std::string& function,
+                                                    int limit) override {
+    return InTransaction([&](SQLite::Database& db) -> Result<std::vector<InvocationRecord>> {
+      SQLite::Statement q(db,
+                          "SELECT id, function, release_id, trigger, actor, scheduled_for,"
+                          " started_at, finished_at, invocation_id, exit_code, duration_ms,"
+                          " timed_out, out_of_memory, error FROM invocations"
+                          " WHERE environment = ? AND (? = '' OR function = ?)"
+                          " ORDER BY id DESC LIMIT ?");
+      q.bind(1, environment);
+      q.bind(2, function);
+      q.bind(3, function);
+      q.bind(4, limit);
+      std::vector<InvocationRecord> out;
+      while (q.executeStep()) {
+        InvocationRecord r;
+        r.id = q.getColumn(0).getInt64();
+        r.environment = environment;
+        r.function = q.getColumn(1).getString();
+        r.release_id = q.getColumn(2).getString();
+        r.trigger = q.getColumn(3).getString();
+        r.actor = q.getColumn(4).getString();
+        r.scheduled_for = q.getColumn(5).getInt64();
+        r.started_at = q.getColumn(6).getInt64();
+        r.finished_at = q.getColumn(7).getInt64();
+        r.invocation_id = q.getColumn(8).getString();
+        r.exit_code = q.getColumn(9).getInt();
+        r.duration_ms = q.getColumn(10).getInt64();
+        r.timed_out = q.getColumn(11).getInt() != 0;
+        r.out_of_memory = q.getColumn(12).getInt() != 0;
+        r.error = q.getColumn(13).getString();
+        out.push_back(std::move(r));
+      }
+      return out;
+    });
+  }
+
+  Result<int> AbandonInvocations(const std::string& error) override {
+    return InTransaction([&](SQLite::Database& db) -> Result<int> {
+      SQLite::Statement q(
+          db, "UPDATE invocations SET finished_at = ?, error = ? WHERE finished_at = 0");
+      q.bind(1, std::max<int64_t>(clock_->NowSeconds(), 1));
+      q.bind(2, error);
+      return q.exec();
     });
   }
 

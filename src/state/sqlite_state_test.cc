@@ -253,6 +253,49 @@ TEST_F(StateStoreTest, AProcessKilledInsideATransactionLeavesTheOldStateAndNoLoc
   EXPECT_EQ(tx->Environment("prod")->serial, 0);
 }
 
+TEST_F(StateStoreTest, InvocationsAreRecordedAndEachScheduledMinuteRunsOnce) {
+  auto store = Open();
+  InvocationRecord call{.environment = "prod",
+                        .function = "report",
+                        .release_id = "r1",
+                        .trigger = "call",
+                        .actor = "ci"};
+  std::optional<int64_t> first = store->StartInvocation(call).value();
+  ASSERT_TRUE(first.has_value());
+  InvocationRecord scheduled = call;
+  scheduled.trigger = "schedule";
+  scheduled.scheduled_for = 1'800'000'000;
+  std::optional<int64_t> second = store->StartInvocation(scheduled).value();
+  ASSERT_TRUE(second.has_value());
+  EXPECT_FALSE(store->StartInvocation(scheduled).value().has_value())
+      << "the same minute of the same function is recorded once";
+  scheduled.function = "other";
+  EXPECT_TRUE(store->StartInvocation(scheduled).value().has_value()) << "another function runs";
+
+  InvocationRecord done = call;
+  done.id = *first;
+  done.invocation_id = "inv-0011";
+  done.exit_code = 3;
+  done.duration_ms = 120;
+  done.timed_out = true;
+  ASSERT_TRUE(store->FinishInvocation(done).ok());
+  EXPECT_EQ(store->FinishInvocation(done).code(), Code::kNotFound) << "finished once";
+  EXPECT_EQ(store->AbandonInvocations("the server stopped").value(), 2);
+
+  std::vector<InvocationRecord> runs = store->Invocations("prod", "report", 10).value();
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].id, *second);  // newest first
+  EXPECT_EQ(runs[0].error, "the server stopped");
+  EXPECT_GT(runs[0].finished_at, 0);
+  EXPECT_EQ(runs[1].invocation_id, "inv-0011");
+  EXPECT_EQ(runs[1].exit_code, 3);
+  EXPECT_EQ(runs[1].duration_ms, 120);
+  EXPECT_TRUE(runs[1].timed_out);
+  EXPECT_EQ(runs[1].actor, "ci");
+  EXPECT_EQ(store->Invocations("prod", "", 10).value().size(), 3u);
+  EXPECT_TRUE(store->Invocations("dev", "", 10).value().empty());
+}
+
 TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Open().reset();
   {
@@ -271,7 +314,7 @@ TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
-                                          "knows (2): upgrade lockstep"),
+                                          "knows (3): upgrade lockstep"),
             std::string::npos)
       << store.status().message();
 }

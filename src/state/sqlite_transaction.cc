@@ -179,8 +179,8 @@ class SqliteTransaction final : public Transaction {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,
                           "INSERT INTO deployments (environment, plan_id, commit_id, actor, "
-                          "started_at, finished_at, outcome, reason) VALUES (?, ?, ?, ?, ?, 0, "
-                          "?, ?)");
+                          "started_at, finished_at, outcome, reason, why) VALUES (?, ?, ?, ?, ?, "
+                          "0, ?, ?, ?)");
       q.bind(1, d.environment);
       q.bind(2, d.plan_id);
       q.bind(3, d.commit);
@@ -188,6 +188,7 @@ class SqliteTransaction final : public Transaction {
       q.bind(5, d.started_at != 0 ? d.started_at : clock_->NowSeconds());
       q.bind(6, std::string(OutcomeName(d.outcome)));
       q.bind(7, d.reason);
+      q.bind(8, d.why);
       q.exec();
       return db_.getLastInsertRowid();
     });

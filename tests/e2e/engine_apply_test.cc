@@ -5,9 +5,9 @@
 
 #include <boost/json.hpp>
 #include <chrono>
-#include <fstream>
 #include <thread>
 
+#include "tests/support/deploy_repo.h"
 #include "tests/support/http.h"
 #include "tests/support/images.h"
 #include "tests/support/load_loop.h"
@@ -23,16 +23,6 @@ namespace bj = boost::json;
 using namespace std::chrono_literals;
 
 constexpr const char* kSecret = "a-webhook-secret-of-some-length";
-
-void Sh(const std::string& command) {
-  RunResult r = RunCommand({"sh", "-c", command});
-  ASSERT_EQ(r.exit_code, 0) << command << "\n" << r.Describe();
-}
-
-void Write(const fs::path& path, const std::string& text) {
-  fs::create_directories(path.parent_path());
-  std::ofstream(path) << text;
-}
 
 // busybox httpd on $PORT answering "$VERSION" at / and, unless HEALTHY is "no", at /health.
 constexpr const char* kServiceFile = R"(kind = "service"
@@ -63,12 +53,9 @@ class EngineApply : public ::testing::Test {
  protected:
   void SetUp() override {
     if (::geteuid() != 0) GTEST_SKIP() << "the local runtime needs root";
-    bare_ = scratch_.path() / "deploy.git";
-    work_ = scratch_.path() / "work";
-    Sh("git init -q --bare -b main '" + bare_.string() + "' && git init -q -b main '" +
-       work_.string() + "' && cd '" + work_.string() +
-       "' && git config user.email t@e && git config user.name t && git remote add origin '" +
-       bare_.string() + "'");
+    repo_ = std::make_unique<DeployRepoDirs>(scratch_.path());
+    bare_ = repo_->bare();
+    work_ = repo_->work();
     server_ = std::make_unique<LockstepServer>(ServerOptions{
         .config_toml = "[deploy]\nrepo = \"" + bare_.string() + "\"\nwebhook_secret = \"" +
                        kSecret + "\"\nhealth_timeout = \"8s\"\nfetch_interval = \"1h\"\n"});
@@ -80,9 +67,10 @@ class EngineApply : public ::testing::Test {
     digest_ = pack.OutLine();
     web_port_ = FreePort();
     api_port_ = FreePort();
-    Write(work_ / "lockstep.toml", "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\n");
-    Write(work_ / "services" / "web.toml", kServiceFile);
-    Write(work_ / "services" / "api.toml", kServiceFile);
+    WriteFile(work_ / "lockstep.toml",
+              "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\n");
+    WriteFile(work_ / "services" / "web.toml", kServiceFile);
+    WriteFile(work_ / "services" / "api.toml", kServiceFile);
   }
 
   void TearDown() override {
@@ -97,14 +85,13 @@ class EngineApply : public ::testing::Test {
   void Pin(const std::string& web, const std::string& api, bool api_healthy = true) {
     auto pin = [&](const std::string& service, const std::string& version, uint16_t port,
                    const std::string& more) {
-      Write(work_ / "environments" / "dev" / (service + ".toml"),
-            "version = \"1.0.0\"\ndigest = \"" + digest_ + "\"\n\n[env]\nVERSION = \"" + version +
-                "\"\n" + more + "\n[service]\nport = " + std::to_string(port) + "\n");
+      WriteFile(work_ / "environments" / "dev" / (service + ".toml"),
+                "version = \"1.0.0\"\ndigest = \"" + digest_ + "\"\n\n[env]\nVERSION = \"" +
+                    version + "\"\n" + more + "\n[service]\nport = " + std::to_string(port) + "\n");
     };
     pin("web", web, web_port_, "");
     pin("api", api, api_port_, api_healthy ? "" : "HEALTHY = \"no\"\n");
-    Sh("cd '" + work_.string() + "' && git add -A && git commit -q --allow-empty -m 'pin " + web +
-       "/" + api + "' && git push -q origin main");
+    repo_->CommitAndPush("pin " + web + "/" + api);
     HttpResponse hook = Send({.method = "POST",
                               .url = server_->url("/api/v1/hooks/git"),
                               .headers = {std::string("X-Lockstep-Secret: ") + kSecret},
@@ -129,6 +116,7 @@ class EngineApply : public ::testing::Test {
   }
 
   ScratchDir scratch_;
+  std::unique_ptr<DeployRepoDirs> repo_;
   fs::path bare_, work_;
   std::unique_ptr<LockstepServer> server_;
   std::string digest_;

@@ -42,7 +42,94 @@ bj::object DeploymentJson(const state::DeploymentRecord& d) {
           {"finished_at", d.finished_at},
           {"outcome", state::OutcomeName(d.outcome)},
           {"reason", d.reason},
+          {"why", d.why},
           {"committed", d.committed_at != 0}};
+}
+
+bj::object InvocationJson(const state::InvocationRecord& r) {
+  return {{"id", r.id},
+          {"function", r.function},
+          {"release", r.release_id},
+          {"trigger", r.trigger},
+          {"actor", r.actor},
+          {"scheduled_for", r.scheduled_for == 0 ? bj::value(nullptr) : bj::value(r.scheduled_for)},
+          {"started_at", r.started_at},
+          {"finished_at", r.finished_at == 0 ? bj::value(nullptr) : bj::value(r.finished_at)},
+          {"invocation", Nullable(r.invocation_id)},
+          {"exit_code", r.exit_code},
+          {"duration_ms", r.duration_ms},
+          {"timed_out", r.timed_out},
+          {"out_of_memory", r.out_of_memory},
+          {"error", Nullable(r.error)}};
+}
+
+// A function's answer as a Lambda's: its output is the body, whatever its exit code; the
+// outcome is in headers (X-Lockstep-Function-Error names a failure).
+Response InvocationResponse(const engine::FunctionRun& run) {
+  const runtime::Invocation& inv = run.invocation;
+  Response r;
+  r.body = inv.output;
+  r.Set("Content-Type", "application/octet-stream");
+  r.Set("X-Lockstep-Invocation", std::to_string(run.record.id));
+  r.Set("X-Lockstep-Release", run.record.release_id);
+  r.Set("X-Lockstep-Exit-Code", std::to_string(inv.exit_code));
+  r.Set("X-Lockstep-Duration-Ms", std::to_string(inv.duration.count()));
+  if (inv.timed_out) {
+    r.Set("X-Lockstep-Function-Error", "timeout");
+  } else if (inv.out_of_memory) {
+    r.Set("X-Lockstep-Function-Error", "out-of-memory");
+  } else if (inv.exit_code != 0) {
+    r.Set("X-Lockstep-Function-Error", "exit " + std::to_string(inv.exit_code));
+  }
+  if (inv.output_truncated) r.Set("X-Lockstep-Output-Truncated", "true");
+  return r;
+}
+
+// Where a function of the status is invoked (null for a service).
+bj::value InvokePath(const std::string& environment, const std::string& name,
+                     const deploy::DeployedService& d) {
+  if (d.release.config.kind != ReleaseKind::kFunction) return nullptr;
+  return bj::value("/api/v1/environments/" + environment + "/functions/" + name + "/invoke");
+}
+
+// Whose log `lockstep logs ENV NAME` reads: a service's routed instance, or a function's
+// latest run.
+Result<std::string> LogSource(state::StateStore& store, const std::string& environment,
+                              const std::string& name) {
+  std::map<std::string, state::CurrentRecord> current;
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+    LS_ASSIGN_OR_RETURN(current, tx->Current(environment));
+  }
+  auto it = current.find(name);
+  if (it == current.end()) {
+    return NotFound(environment + " runs nothing named " + name);
+  }
+  if (!it->second.instance_id.empty()) return it->second.instance_id;
+  LS_ASSIGN_OR_RETURN(std::vector<state::InvocationRecord> runs,
+                      store.Invocations(environment, name, 20));
+  for (const state::InvocationRecord& r : runs) {
+    if (!r.invocation_id.empty()) return r.invocation_id;
+  }
+  return NotFound(name + " of " + environment + " has not run yet: `lockstep invoke " +
+                  environment + " " + name + "`");
+}
+
+// 422 with every problem of a deploy repository that cannot be planned.
+Response ProblemsResponse(const std::vector<deploy::Problem>& found) {
+  bj::array problems;
+  for (const deploy::Problem& pr : found) {
+    problems.push_back(bj::object{{"file", pr.file},
+                                  {"line", pr.line},
+                                  {"column", pr.column},
+                                  {"message", pr.message},
+                                  {"text", pr.str()}});
+  }
+  std::string message =
+      "the deploy repository has " + std::to_string(problems.size()) + " problem(s)";
+  return Json(422, bj::object{{"error", bj::object{{"code", "INVALID_REPOSITORY"},
+                                                   {"message", std::move(message)}}},
+                              {"problems", std::move(problems)}});
 }
 
 // Whether `path` has the shape "environments/*/plans" ("*": any one segment). A plain
@@ -222,11 +309,14 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
     co_return;
   }
   call.who = *who;
+  // Applications and CI invoke functions with push tokens; every other change is admin's.
+  const bool invoke = is("environments/*/functions/*/invoke");
   const bool changes = method == "POST";
-  if (changes && call.who.role != Role::kAdmin) {
-    co_await ex.Send(ApiError(PermissionDenied("token " + call.who.name + " has role " +
-                                               std::string(RoleName(call.who.role)) +
-                                               "; deploy actions need an admin token")));
+  if (changes && call.who.role != Role::kAdmin && !(invoke && call.who.role == Role::kPush)) {
+    co_await ex.Send(ApiError(PermissionDenied(
+        "token " + call.who.name + " has role " + std::string(RoleName(call.who.role)) +
+        (invoke ? "; invoking a function needs a push or admin token"
+                : "; deploy actions need an admin token"))));
     co_return;
   }
   if (p.size() >= 2 && p[0] == "environments" && !IsResourceName(p[1])) {
@@ -237,8 +327,37 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
     co_return;
   }
 
+  if (p.size() >= 4 && (p[2] == "functions" || p[2] == "services") && !IsResourceName(p[3])) {
+    co_await ex.Send(ApiError(InvalidArgument("'" + p[3].substr(0, 64) +
+                                              "' is not a service or function name: 1-63 of "
+                                              "a-z, 0-9 and '-', not starting with '-'"),
+                              "service"));
+    co_return;
+  }
+
   engine::Engine& engine = *engine_;
   state::StateStore& store = engine.store();
+  if (method == "POST" && invoke) {
+    // Runs as long as the function does: on a pool of its own, so that reads and plans are
+    // not queued behind it.
+    Result<Response> answer = co_await options_.invoke_pool->Run([&]() -> Result<Response> {
+      LS_ASSIGN_OR_RETURN(engine::FunctionRun run,
+                          engine.functions().Call(p[1], p[3], call.body, call.who.name));
+      return InvocationResponse(run);
+    });
+    co_await ex.Send(AnswerOf(std::move(answer)));
+    co_return;
+  }
+  // A plan is of what was pushed: the mirror is fetched first. When the remote cannot be
+  // reached, the plan is of what was fetched last, and says so.
+  auto FetchFirst = [this]() -> std::string {
+    if (!options_.fetch) return "";
+    Status fetched = options_.fetch();
+    if (fetched.ok() || fetched.code() == Code::kFailedPrecondition) return "";
+    return "the deploy repository could not be fetched, so this plan is of what was fetched "
+           "before: " +
+           fetched.message();
+  };
   std::function<Result<Response>()> work;
   if (method == "GET" && is("environments")) {
     work = [&]() -> Result<Response> {
@@ -286,7 +405,8 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
             {"deployment_id", c.deployment_id},
             {"instance", Nullable(c.instance_id)},
             {"health", Nullable(health)},
-            {"public_port", d.public_port == 0 ? bj::value(nullptr) : bj::value(d.public_port)}});
+            {"public_port", d.public_port == 0 ? bj::value(nullptr) : bj::value(d.public_port)},
+            {"invoke", InvokePath(name, service, d)}});
       }
       return Json(200, bj::object{{"environment", name},
                                   {"lineage", env->lineage},
@@ -319,9 +439,46 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
                                {"at", r.at}});
       }
       for (const state::DeploymentRecord& r : deployments) d.push_back(DeploymentJson(r));
+      LS_ASSIGN_OR_RETURN(std::vector<state::InvocationRecord> runs,
+                          store.Invocations(p[1], service, limit));
+      bj::array inv;
+      for (const state::InvocationRecord& r : runs) inv.push_back(InvocationJson(r));
       return Json(200, bj::object{{"environment", p[1]},
                                   {"history", std::move(h)},
-                                  {"deployments", std::move(d)}});
+                                  {"deployments", std::move(d)},
+                                  {"invocations", std::move(inv)}});
+    };
+  } else if (method == "GET" && is("audit")) {
+    work = [&]() -> Result<Response> {
+      if (call.who.role != Role::kAdmin) {
+        return PermissionDenied("the audit log is for admin tokens; " + call.who.name +
+                                " has role " + std::string(RoleName(call.who.role)));
+      }
+      int limit =
+          static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
+      LS_ASSIGN_OR_RETURN(std::vector<state::AuditRecord> audit, store.Audit(limit));
+      bj::array out;
+      for (const state::AuditRecord& a : audit) {
+        out.push_back(bj::object{{"id", a.id},
+                                 {"at", a.at},
+                                 {"actor", a.actor},
+                                 {"action", a.action},
+                                 {"target", a.target},
+                                 {"detail", a.detail}});
+      }
+      return Json(200, bj::object{{"audit", std::move(out)}});
+    };
+  } else if (method == "GET" && is("environments/*/services/*/logs")) {
+    work = [&]() -> Result<Response> {
+      uint64_t bytes =
+          std::min<uint64_t>(ParseUint(call.Query("bytes")).value_or(64 << 10), 1 << 20);
+      LS_ASSIGN_OR_RETURN(std::string id, LogSource(store, p[1], p[3]));
+      LS_ASSIGN_OR_RETURN(std::string text, engine.target().Logs(id, bytes));
+      Response r;
+      r.body = std::move(text);
+      r.Set("Content-Type", "text/plain; charset=utf-8");
+      r.Set("X-Lockstep-Log-Of", id);
+      return r;
     };
   } else if (method == "POST" && is("environments/*/plans")) {
     work = [&]() -> Result<Response> {
@@ -332,25 +489,12 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
         LS_ASSIGN_OR_RETURN(std::optional<std::string> rev, o.OptionalString("revision"));
         if (rev && !rev->empty()) revision = *rev;
       }
+      std::string stale = FetchFirst();
       LS_ASSIGN_OR_RETURN(engine::SavedPlan saved, engine.MakePlan(p[1], revision, call.who.name));
-      if (!saved.problems.empty()) {
-        bj::array problems;
-        for (const deploy::Problem& pr : saved.problems) {
-          problems.push_back(bj::object{{"file", pr.file},
-                                        {"line", pr.line},
-                                        {"column", pr.column},
-                                        {"message", pr.message},
-                                        {"text", pr.str()}});
-        }
-        return Json(
-            422, bj::object{{"error", bj::object{{"code", "INVALID_REPOSITORY"},
-                                                 {"message", "the deploy repository has " +
-                                                                 std::to_string(problems.size()) +
-                                                                 " problem(s)"}}},
-                            {"problems", std::move(problems)}});
-      }
+      if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
       bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
       plan.as_object()["text"] = engine::PlanText(saved.plan, false);
+      if (!stale.empty()) plan.as_object()["warning"] = stale;
       return Json(201, plan);
     };
   } else if (method == "GET" && is("plans/*")) {
@@ -366,6 +510,35 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
     work = [&]() -> Result<Response> {
       LS_RETURN_IF_ERROR(store.BreakLease(p[1], call.who.name));
       return Json(200, bj::object{{"environment", p[1]}, {"unlocked", true}});
+    };
+  } else if (method == "POST" && is("environments/*/deployments")) {
+    // Plan and apply in one step (`lockstep apply ENV`), for environments without approval.
+    work = [&]() -> Result<Response> {
+      std::optional<std::string> reason;
+      if (!call.body.empty()) {
+        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
+        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+      }
+      std::string stale = FetchFirst();
+      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
+                          engine.MakePlan(p[1], options_.branch, call.who.name));
+      if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
+      if (saved.plan.approval_required) {
+        return FailedPrecondition(
+            p[1] +
+            " requires approval (approval = \"required\" in lockstep.toml), so it is "
+            "applied only from a saved plan: `lockstep plan " +
+            p[1] + "`, then `lockstep apply PLAN_ID` (plan " + saved.id + " is saved)");
+      }
+      LS_ASSIGN_OR_RETURN(int64_t id,
+                          engine.StartApply(saved.id, {call.who.name, reason.value_or("")}));
+      bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
+      plan.as_object()["text"] = engine::PlanText(saved.plan, false);
+      if (!stale.empty()) plan.as_object()["warning"] = stale;
+      Response r = Json(202, bj::object{{"deployment_id", id}, {"plan", std::move(plan)}});
+      r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
+      return r;
     };
   } else if (method == "POST" && is("deployments")) {
     work = [&]() -> Result<Response> {

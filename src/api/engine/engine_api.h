@@ -2,15 +2,21 @@
 //
 //   GET  /api/v1/environments                       every recorded environment
 //   GET  /api/v1/environments/ENV                   its status: each service, what runs
-//   GET  /api/v1/environments/ENV/history           ?service=S&limit=N
+//   GET  /api/v1/environments/ENV/history           ?service=S&limit=N (applies, function runs)
+//   GET  /api/v1/environments/ENV/services/S/logs   ?bytes=N: the instance's or last run's log
+//   POST /api/v1/environments/ENV/functions/F/invoke  the event is the body; the output comes back
 //   POST /api/v1/environments/ENV/plans             {"revision": REV} → a saved plan
+//   POST /api/v1/environments/ENV/deployments      {"reason"}: plan and apply in one step → 202
+//                                                   (refused where approval is required)
 //   POST /api/v1/environments/ENV/unlock            ends the lease early (audited)
 //   GET  /api/v1/plans/ID                           a saved plan
 //   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
 //   GET  /api/v1/deployments/ID                     ?after=SEQ: its record and its steps
+//   GET  /api/v1/audit                              ?limit=N: every state-changing call (admin)
 //   POST /api/v1/hooks/git                          a git host's push: fetch now
 //
-// Every request but the webhook needs a token: reads any role, changes the admin role.
+// Every request but the webhook needs a token: reads any role, invoking push or admin,
+// other changes the admin role.
 // Errors are {"error": {"code", "message", "field"?}} with a stable code. What blocks
 // (the store, git, the target) runs on the blocking pool, never on a connection's thread;
 // an apply is a job whose id comes back at once.
@@ -31,6 +37,8 @@ struct EngineApiOptions {
   std::string webhook_secret;   // empty: the webhook is off
   // Fetches the deploy repository (the webhook's work); runs on the blocking pool.
   std::function<Status()> fetch;
+  // Where function calls run (each as long as the function does).
+  http::BlockingPool* invoke_pool = nullptr;
 };
 
 class EngineApi {
