@@ -114,9 +114,9 @@ struct EngineParts {
 };
 
 Status StartEngine(const config::DeployConfig& config, const std::filesystem::path& data,
-                   const os::Clock& clock, runtime::Target& target, const std::string& own_address,
-                   const auth::Authenticator& auth, http::BlockingPool& pool,
-                   http::BlockingPool& invocations, EngineParts& parts, std::ostream& out) {
+                   const os::Clock& clock, runtime::Target& target, const auth::Authenticator& auth,
+                   http::BlockingPool& pool, http::BlockingPool& invocations, EngineParts& parts,
+                   std::ostream& out) {
   LS_ASSIGN_OR_RETURN(parts.store,
                       state::OpenSqliteStateStore((data / "engine.db").string(), &clock));
   if (!config.repo.empty()) {
@@ -146,8 +146,10 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
     options.kill_after_step = static_cast<int64_t>(ParseUint(kill).value_or(0));
   }
   parts.engine = std::make_unique<engine::Engine>(
-      engine::PlanSources{parts.mirror.get(), parts.store.get(), &target, own_address}, clock,
-      options);
+      // Releases name the embedded registry "embedded", not by an address that changes
+      // with --listen; the local target fetches those from the store.
+      engine::PlanSources{parts.mirror.get(), parts.store.get(), &target, registry::kEmbedded},
+      clock, options);
   LS_ASSIGN_OR_RETURN(std::vector<std::string> recovered, parts.engine->Recover());
   for (const std::string& line : recovered) out << "lockstep: recovered " << line << "\n";
   git::Mirror* mirror = parts.mirror.get();
@@ -297,8 +299,7 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     out << std::flush;
   }
   if (runtime.target != nullptr) {
-    std::string own = http.address + ":" + std::to_string(server->port());
-    Status started = StartEngine(config.deploy, options.data_dir, clock, *runtime.target, own, auth,
+    Status started = StartEngine(config.deploy, options.data_dir, clock, *runtime.target, auth,
                                  engine_work, invocations, engine, out);
     if (!started.ok()) {
       engine = EngineParts{};

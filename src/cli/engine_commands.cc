@@ -277,9 +277,13 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
                     << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason")) << "\n";
         }
         for (const bj::value& c : h.as_object().at("history").as_array()) {
+          std::string from = Str(c, "from_release"), to = Str(c, "to_release");
           std::cout << "  " << Str(c, "service") << "  " << Str(c, "change") << "  "
-                    << Str(c, "version") << "  " << Str(c, "from_release") << " -> "
-                    << Str(c, "to_release") << "  (deployment " << Str(c, "deployment_id") << ")\n";
+                    << Str(c, "version") << "  "
+                    << (from.empty() ? to
+                        : to.empty() ? from
+                                     : from + " -> " + to)
+                    << "  (deployment " << Str(c, "deployment_id") << ")\n";
         }
         const bj::value* runs = h.as_object().if_contains("invocations");
         for (const bj::value& r : runs && runs->is_array() ? runs->as_array() : bj::array()) {

@@ -153,7 +153,7 @@ Status Run(PackArgs& a) {
   if (!packed.ok()) return cleanup(), packed.status();
   if (!options.platform && !options.base) {
     std::cerr << "lockstep: the image is for " << artifact::PlatformString(packed->platform)
-              << ", this machine's platform (--platform says another)\n";
+              << ", this machine's platform (--platform makes it for another)\n";
   }
   if (a.push) {
     Result<client::Pushed> pushed =

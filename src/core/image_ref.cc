@@ -16,7 +16,7 @@ Result<ImageRef> ImageRef::Parse(std::string_view text, std::string_view default
   std::string_view first = rest.substr(0, slash);
   if (slash != std::string_view::npos &&
       (first.find('.') != std::string_view::npos || first.find(':') != std::string_view::npos ||
-       first == "localhost")) {
+       first == "localhost" || first == "embedded")) {
     ref.registry = std::string(first);
     rest = rest.substr(slash + 1);
   } else if (!default_registry.empty()) {

@@ -1,6 +1,8 @@
 // Image references as users type them: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
 // The first component is a registry when it has a '.' or a ':' or is "localhost"
-// (the Docker convention); otherwise the default registry applies.
+// (the Docker convention), or is "embedded": the registry of the lockstep serve that reads
+// the reference, whatever its address (as a deploy repository's `registry = "embedded"`);
+// otherwise the default registry applies.
 #pragma once
 
 #include <optional>

@@ -57,6 +57,8 @@ TEST(ImageRef, RegistryRepositoryTagDigest) {
   EXPECT_FALSE(d.tag.has_value());
 
   EXPECT_EQ(ImageRef::Parse("localhost/x", "").value().tag, "latest");
+  EXPECT_EQ(ImageRef::Parse("embedded/shop/web", "other.example").value().registry, "embedded")
+      << "lockstep's own registry, by name";
   EXPECT_FALSE(ImageRef::Parse("apps/api:1", "").ok()) << "no registry anywhere";
   EXPECT_FALSE(ImageRef::Parse("r.io/Apps:1", "").ok());
   EXPECT_FALSE(ImageRef::Parse("r.io/a:-bad", "").ok());

@@ -56,7 +56,7 @@ Status CopyManifest(const Registry& registry, const std::string& repo, const Dig
 Status FetchFromEmbedded(const Registry& registry, const std::string& own_address,
                          const ImageRef& ref, image::OciLayout& into) {
   if (!ref.digest) return InvalidArgument("image " + ref.str() + " is not pinned to a digest");
-  if (ref.registry != own_address &&
+  if (ref.registry != kEmbedded && ref.registry != own_address &&
       ref.registry != "localhost" + own_address.substr(own_address.rfind(':'))) {
     return FailedPrecondition("image " + ref.str() + " is in another registry",
                               "copy it into this server's registry first: lockstep copy " +

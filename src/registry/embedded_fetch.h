@@ -11,8 +11,12 @@
 
 namespace lockstep::registry {
 
-// kFailedPrecondition for an image of another registry than `own_address`
-// (host:port this server serves on).
+// The registry name releases of the engine record for this server's own registry (as the
+// deploy repository's `registry = "embedded"` says): its address may change between runs.
+inline constexpr const char* kEmbedded = "embedded";
+
+// kFailedPrecondition for an image of another registry than `own_address` (host:port this
+// server serves on) or kEmbedded.
 Status FetchFromEmbedded(const Registry& registry, const std::string& own_address,
                          const ImageRef& ref, image::OciLayout& into);
 

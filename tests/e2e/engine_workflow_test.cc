@@ -234,6 +234,19 @@ TEST_F(EngineWorkflow, ASavedPlanOfAnExactCommitIsAppliedFromItsFileAndAStaleOne
   EXPECT_NE(not_a_plan.err.find("neither a plan id"), std::string::npos) << not_a_plan.err;
 }
 
+TEST_F(EngineWorkflow, AServerRestartedOnAnotherPortHasNothingToDo) {
+  repo_->CommitAndPush("one");
+  RunResult apply = Cli({"apply", "dev"});
+  ASSERT_EQ(apply.exit_code, 0) << apply.Describe() << server_->Logs();
+  uint16_t before = server_->port();
+  server_->Restart();  // graceful; a new port, so the embedded registry's address moves
+  ASSERT_NE(server_->port(), before);
+  RunResult plan = Cli({"plan", "dev"});
+  EXPECT_EQ(plan.exit_code, 0) << "releases name the embedded registry, not its address: "
+                               << plan.Describe();
+  EXPECT_EQ(Through(), "one\n") << "the instance was kept";
+}
+
 TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan) {
   Pin("prod", "web", v1_, "1.0.0", "[service]\nport = " + std::to_string(FreePort()) + "\n");
   repo_->CommitAndPush("prod too");
