@@ -8,8 +8,10 @@
 // (invoke and logs: function_commands.cc)
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdio>
 #include <iostream>
 #include <thread>
 
@@ -78,28 +80,77 @@ Result<bj::value> PostPlan(EngineClient& client, const std::string& environment,
 
 // Follows a deployment to its end, printing each step as it is journaled; exit 0 when it
 // succeeded (or had nothing to do), 1 when it failed.
+// On a terminal, a line under the steps says what the apply is waiting on and for how
+// long; it is rewritten in place and cleared before the next step is printed.
+class Progress {
+ public:
+  explicit Progress(bool on) : on_(on), since_(std::chrono::steady_clock::now()) {}
+  void Step(const std::string& what) {
+    Clear();
+    last_ = what;
+    since_ = std::chrono::steady_clock::now();
+  }
+  void Waiting() {
+    if (!on_) return;
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - since_).count();
+    if (s < 0.5) return;
+    char elapsed[32];
+    std::snprintf(elapsed, sizeof elapsed, "%.1f s", s);
+    std::cout << "\r\x1b[2K  ... " << Doing() << ", " << elapsed << std::flush;
+    shown_ = true;
+  }
+  void Clear() {
+    if (!shown_) return;
+    std::cout << "\r\x1b[2K" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  // What follows the last step printed.
+  std::string Doing() const {
+    if (last_ == "begin" || last_ == "prepare") return "preparing (fetching and unpacking images)";
+    if (last_ == "start" || last_ == "started" || last_ == "healthy") return "waiting for health";
+    if (last_ == "retire") return "draining the old instances";
+    return "after " + last_;
+  }
+
+  bool on_;
+  bool shown_ = false;
+  std::string last_;
+  std::chrono::steady_clock::time_point since_;
+};
+
 ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
   int64_t seen = 0;
   const bool json = g.output == "json";
+  Progress progress(!json && isatty(STDOUT_FILENO) == 1);
+  // Steps take from a millisecond (a switch) to minutes (a pull): asked again soon after
+  // each, then less often while nothing happens.
+  auto pause = std::chrono::milliseconds(10);
   for (;;) {
     Result<bj::value> answer =
         client.Get("deployments/" + std::to_string(id) + "?after=" + std::to_string(seen));
     if (!answer.ok()) {
+      progress.Clear();
       return Fail(answer.status().message() + "\ndeployment " + std::to_string(id) +
                   " is finished or undone when lockstep serve starts again; see `lockstep "
                   "history`");
     }
     const bj::value& d = answer->as_object().at("deployment");
-    for (const bj::value& step : answer->as_object().at("steps").as_array()) {
+    const bj::array& steps = answer->as_object().at("steps").as_array();
+    if (!steps.empty()) pause = std::chrono::milliseconds(10);
+    for (const bj::value& step : steps) {
       seen = step.as_object().at("seq").as_int64();
       if (json) continue;
       std::string service = Str(step, "service");
+      progress.Step(Str(step, "step"));
       std::cout << "  " << Str(step, "step") << (service.empty() ? "" : " " + service) << "  "
                 << Str(step, "detail") << "\n"
                 << std::flush;
     }
     std::string outcome = Str(d, "outcome");
     if (outcome != "running") {
+      progress.Clear();
       if (json) {
         std::cout << bj::serialize(*answer) << "\n";
       } else {
@@ -108,8 +159,9 @@ ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
       }
       return outcome == "failed" ? ExitCode::kError : ExitCode::kOk;
     }
-    // Steps take from milliseconds (a switch) to minutes (a pull): ask again soon.
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    progress.Waiting();
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(200));
   }
 }
 

@@ -178,18 +178,28 @@ Status Apply::Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged) 
     }
     if (stop) return Aborted("lockstep serve is stopping");
   }
-  for (Staged& s : staged) {
-    if (s.desired->release.config.kind != ReleaseKind::kService) continue;
-    const std::string& service = s.desired->service;
-    LS_RETURN_IF_ERROR(Journal("start", service, s.release_id));
-    Result<std::string> id = target_.Start({plan_.environment, service}, s.release_id);
-    if (!id.ok()) {
-      return Status(id.status().code(),
-                    service + ": start " + s.desired->version + ": " + id.status().message());
+  // Instances start side by side: twenty services take about as long as the slowest one.
+  std::vector<Status> started(staged.size());
+  {
+    std::vector<std::jthread> starting;
+    for (size_t i = 0; i < staged.size(); ++i) {
+      if (staged[i].desired->release.config.kind != ReleaseKind::kService) continue;
+      starting.emplace_back([this, &s = staged[i], &result = started[i]] {
+        const std::string& service = s.desired->service;
+        result = Journal("start", service, s.release_id);
+        if (!result.ok()) return;
+        Result<std::string> id = target_.Start({plan_.environment, service}, s.release_id);
+        if (!id.ok()) {
+          result = Status(id.status().code(),
+                          service + ": start " + s.desired->version + ": " + id.status().message());
+          return;
+        }
+        s.instance_id = *id;  // before the journal: a failure after this still retires it
+        result = Journal("started", service, *id);
+      });
     }
-    s.instance_id = *id;
-    LS_RETURN_IF_ERROR(Journal("started", service, *id));
   }
+  for (const Status& s : started) LS_RETURN_IF_ERROR(s);
   return Status::Ok();
 }
 
@@ -332,11 +342,10 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
   }();
   if (!current.ok()) return finish(state::Outcome::kFailed, current.status().message());
   before = std::move(*current);
-  Result<std::vector<runtime::ObservedInstance>> observed = target_.Observe(plan_.environment);
-  if (!observed.ok()) return finish(state::Outcome::kFailed, observed.status().message());
-  for (const runtime::ObservedInstance& o : *observed) {
-    if (o.routed) routed_before[o.service] = o.instance_id;
-  }
+  // What the routes name now (the routing table, not a walk of the runtime).
+  Result<std::map<std::string, std::string>> routed = target_.Routed(plan_.environment);
+  if (!routed.ok()) return finish(state::Outcome::kFailed, routed.status().message());
+  routed_before = std::move(*routed);
 
   std::vector<Staged> staged;
   for (const ServicePlan& s : plan_.services) {
@@ -405,27 +414,41 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
     return finish(state::Outcome::kFailed, why + "; the recorded routes were put back" + undone);
   }
 
-  // Committed: what the switch left unrouted is retired.
-  std::string retire_errors;
-  auto retire = [&](const std::string& service, const std::string& instance, int64_t drain_ms) {
-    (void)Journal("retire", service, instance);
-    if (Status s = target_.Retire(instance, std::chrono::milliseconds(drain_ms)); !s.ok()) {
-      retire_errors += "; retiring " + instance + " of " + service + ": " + s.message();
-    }
+  // Committed: what the switch left unrouted is retired, side by side (each drains for
+  // its own time).
+  struct Old {
+    std::string service, instance;
+    int64_t drain_ms;
   };
+  std::vector<Old> old;
   for (const Staged& s : staged) {
-    auto old = routed_before.find(s.desired->service);
-    if (old != routed_before.end() && old->second != s.instance_id) {
-      retire(s.desired->service, old->second, s.desired->drain_ms);
+    auto it = routed_before.find(s.desired->service);
+    if (it != routed_before.end() && it->second != s.instance_id) {
+      old.push_back({s.desired->service, it->second, s.desired->drain_ms});
     }
   }
   for (const ServicePlan& s : plan_.services) {
-    auto old = routed_before.find(s.service);
-    if (s.action == Action::kRemove && old != routed_before.end()) {
-      retire(s.service, old->second, 0);
+    auto it = routed_before.find(s.service);
+    if (s.action == Action::kRemove && it != routed_before.end()) {
+      old.push_back({s.service, it->second, 0});
     }
   }
-  return finish(state::Outcome::kSucceeded, retire_errors.empty() ? "" : retire_errors.substr(2));
+  std::vector<std::string> errors(old.size());
+  {
+    std::vector<std::jthread> retiring;
+    for (size_t i = 0; i < old.size(); ++i) {
+      retiring.emplace_back([this, &o = old[i], &error = errors[i]] {
+        (void)Journal("retire", o.service, o.instance);
+        Status s = target_.Retire(o.instance, std::chrono::milliseconds(o.drain_ms));
+        if (!s.ok()) error = "retiring " + o.instance + " of " + o.service + ": " + s.message();
+      });
+    }
+  }
+  std::string retire_errors;
+  for (const std::string& e : errors) {
+    if (!e.empty()) retire_errors += (retire_errors.empty() ? "" : "; ") + e;
+  }
+  return finish(state::Outcome::kSucceeded, retire_errors);
 }
 
 }  // namespace lockstep::engine

@@ -37,7 +37,8 @@ struct ApplyOptions {
   std::chrono::seconds lease_ttl{30};
   // How long new instances get to become healthy, all together.
   std::chrono::milliseconds health_timeout{120'000};
-  std::chrono::milliseconds health_poll{50};
+  // How often the target's health (its own checks' last result, in memory) is read.
+  std::chrono::milliseconds health_poll{5};
   // A saved plan older than this is refused.
   std::chrono::seconds max_plan_age{24 * 3600};
   // For the crash tests only: the process kills itself (SIGKILL) right after journaling
@@ -91,7 +92,7 @@ class Apply {
   state::Lease lease_;
   int64_t deployment_id_;
   ApplyOptions options_;
-  int64_t steps_ = 0;
+  std::atomic<int64_t> steps_{0};  // journaled (from the threads that stage and retire)
   std::atomic<bool> lease_lost_{false};
 };
 

@@ -142,6 +142,10 @@ Result<Invocation> FakeTarget::Invoke(const Placement& where, const std::string&
   return result;
 }
 
+Result<std::map<std::string, std::string>> FakeTarget::Routed(const std::string& environment) {
+  return router_->Current()->InstancesOf(environment);
+}
+
 Result<std::vector<ObservedInstance>> FakeTarget::Observe(const std::string& environment) {
   std::lock_guard lock(mutex_);
   std::shared_ptr<const RoutingTable> table = router_->Current();

@@ -48,6 +48,7 @@ class FakeTarget final : public Target {
   Result<Invocation> Invoke(const Placement& where, const std::string& release_id,
                             const InvokeRequest& request) override;
   Result<std::vector<ObservedInstance>> Observe(const std::string& environment) override;
+  Result<std::map<std::string, std::string>> Routed(const std::string& environment) override;
   Result<std::string> Logs(const std::string& id, uint64_t max_bytes) override;
 
  private:

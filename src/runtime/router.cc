@@ -25,6 +25,14 @@ std::map<std::pair<std::string, std::string>, const Backend*> RoutingTable::BySe
   return index;
 }
 
+std::map<std::string, std::string> RoutingTable::InstancesOf(const std::string& environment) const {
+  std::map<std::string, std::string> out;
+  for (const auto& [port, backend] : by_port) {
+    if (backend->environment == environment) out.emplace(backend->service, backend->instance_id);
+  }
+  return out;
+}
+
 Router::Router() : table_(std::make_shared<const RoutingTable>()) {}
 
 void Router::Publish(std::shared_ptr<const RoutingTable> table) {

@@ -40,6 +40,8 @@ struct RoutingTable {
   // Every route by (environment, service): for looking up many services at once (RouteOf
   // walks the table).
   std::map<std::pair<std::string, std::string>, const Backend*> ByService() const;
+  // Service → instance id of every route of `environment`.
+  std::map<std::string, std::string> InstancesOf(const std::string& environment) const;
 };
 
 class Router {

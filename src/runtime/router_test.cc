@@ -41,6 +41,16 @@ TEST(Router, ATableIsSeenWholeOrNotAtAll) {
   EXPECT_EQ(mixed, 0);
 }
 
+TEST(Router, TheInstancesOfAnEnvironmentAreItsRoutesAlone) {
+  auto t = Table({{80, {"web.1", "prod", "web"}},
+                  {81, {"api.2", "prod", "api"}},
+                  {82, {"web.3", "dev", "web"}}});
+  std::map<std::string, std::string> prod = t->InstancesOf("prod");
+  EXPECT_EQ(prod, (std::map<std::string, std::string>{{"api", "api.2"}, {"web", "web.1"}}));
+  EXPECT_EQ(t->InstancesOf("dev").at("web"), "web.3");
+  EXPECT_TRUE(t->InstancesOf("staging").empty());
+}
+
 TEST(Router, ABackendDrainsWhenNoTableOrRequestHoldsIt) {
   Router router;
   router.Publish(Table({{80, {"web.old", "prod", "web"}}}));

@@ -129,6 +129,10 @@ class Target {
   // Every instance of the environment (all environments when empty) as the runtime sees it.
   virtual Result<std::vector<ObservedInstance>> Observe(const std::string& environment) = 0;
 
+  // Service → the instance the environment's routes name now: the routing table alone,
+  // cheap (Observe asks the container runtime).
+  virtual Result<std::map<std::string, std::string>> Routed(const std::string& environment) = 0;
+
   // The last `max_bytes` of an instance's or an invocation's log.
   virtual Result<std::string> Logs(const std::string& id, uint64_t max_bytes) = 0;
 };

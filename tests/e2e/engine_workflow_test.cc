@@ -1,7 +1,8 @@
 // The plan-and-apply workflow through the CLI, end to end on real runc: plans of every
 // kind of change in text and JSON with their exit codes, saved plans written to a file and
 // applied from it at an exact commit, stale plans refused, environments that need approval
-// refusing `apply ENV`, and a lock ended by `unlock` while an apply holds it (audited).
+// refusing `apply ENV`, another environment applied while one is locked, and a lock ended
+// by `unlock` while an apply holds it (audited).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -41,7 +42,7 @@ class EngineWorkflow : public ::testing::Test {
     repo_ = std::make_unique<DeployRepoDirs>(scratch_.path());
     server_ = std::make_unique<LockstepServer>(
         ServerOptions{.config_toml = "[deploy]\nrepo = \"" + repo_->bare().string() +
-                                     "\"\nhealth_timeout = \"6s\"\nfetch_interval = \"1h\"\n"});
+                                     "\"\nhealth_timeout = \"30s\"\nfetch_interval = \"1h\"\n"});
     MakeBusyboxTree(scratch_.path() / "tree");
     v1_ = Pack("1.0.0");
     WriteFile(scratch_.path() / "tree" / "etc" / "release", "2\n");
@@ -268,7 +269,7 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
 TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAudited) {
   repo_->CommitAndPush("one");
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0);
-  // A release that never gets healthy holds the lock for the health timeout (6 s).
+  // A release that never gets healthy holds the lock for the health timeout (30 s).
   Pin("dev", "web", v1_, "1.0.0",
       "[env]\nHEALTHY = \"no\"\nVERSION = \"two\"\n[service]\nport = " + std::to_string(port_) +
           "\n");
@@ -287,6 +288,18 @@ TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAu
   RunResult blocked = Cli({"apply", "dev"});
   EXPECT_EQ(blocked.exit_code, 1) << blocked.Describe();
   EXPECT_NE(blocked.err.find("locked by apply of plan"), std::string::npos) << blocked.err;
+
+  // Another environment is applied meanwhile: leases are per environment.
+  uint16_t prod_port = FreePort();
+  Pin("prod", "web", v1_, "1.0.0", "[service]\nport = " + std::to_string(prod_port) + "\n");
+  repo_->CommitAndPush("prod");
+  RunResult prod_plan = Cli({"plan", "prod", "--output", "json"});
+  ASSERT_EQ(prod_plan.exit_code, 2) << prod_plan.Describe();
+  RunResult prod = Cli({"apply", std::string(Json(prod_plan).at("plan_id").as_string())});
+  EXPECT_EQ(prod.exit_code, 0) << prod.Describe() << server_->Logs();
+  EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(prod_port) + "/").body, "one\n");
+  EXPECT_FALSE(Json(Cli({"status", "dev", "--output", "json"})).at("locked_by").is_null())
+      << "dev is still being applied";
 
   RunResult unlock = Cli({"unlock", "dev"});
   ASSERT_EQ(unlock.exit_code, 0) << unlock.Describe();

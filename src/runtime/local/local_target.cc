@@ -306,6 +306,10 @@ Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& en
   return out;
 }
 
+Result<std::map<std::string, std::string>> LocalTarget::Routed(const std::string& environment) {
+  return router_->Current()->InstancesOf(environment);
+}
+
 Result<std::string> LocalTarget::Logs(const std::string& id, uint64_t max_bytes) {
   fs::path file;
   if (id.starts_with("inv-") && id.find_first_of("/.") == std::string::npos) {

@@ -74,6 +74,7 @@ class LocalTarget final : public Target {
   Result<Invocation> Invoke(const Placement& where, const std::string& release_id,
                             const InvokeRequest& request) override;
   Result<std::vector<ObservedInstance>> Observe(const std::string& environment) override;
+  Result<std::map<std::string, std::string>> Routed(const std::string& environment) override;
   Result<std::string> Logs(const std::string& id, uint64_t max_bytes) override;
 
   // The service instances this target supervises (running or being restarted).
@@ -136,6 +137,7 @@ class LocalTarget final : public Target {
   std::atomic<uint64_t> invocations_{0};
   std::atomic<bool> stopping_{false};
   std::condition_variable wake_;
+  bool woken_ = false;  // (mutex_) a new instance or an ended check: the supervisor looks again
   std::optional<os::FileLock> owner_lock_;
   std::thread supervisor_;
 };

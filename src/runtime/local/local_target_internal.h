@@ -58,6 +58,7 @@ struct LocalTarget::Instance {
   os::Clock::Instant next_restart;
   std::chrono::milliseconds backoff{0};
   os::Clock::Instant healthy_since;
+  os::Clock::Instant started;  // its container's last start (a restart included)
 };
 
 Status ValidatePlacement(const Placement& where);

@@ -52,6 +52,7 @@ Status LocalTarget::Recover() {
     if (!prepared.ok() || instance->port == 0) continue;  // not one of ours to supervise
     instance->check = (*prepared)->release.config.health;
     instance->next_check = clock_->Now();
+    instance->started = instance->next_check;
     // An instance that stopped while nobody supervised it starts again at once.
     instance->health.state = instance->pid != 0 ? HealthState::kStarting : HealthState::kExited;
     instance->next_restart = clock_->Now();

@@ -11,4 +11,11 @@ std::chrono::milliseconds NextRestartBackoff(std::chrono::milliseconds previous,
   return std::min(previous * 2, kMaxRestartBackoff);
 }
 
+std::chrono::milliseconds NextCheckIn(std::chrono::milliseconds interval, bool starting,
+                                      std::chrono::nanoseconds starting_for) {
+  if (!starting) return interval;
+  auto soon = std::chrono::duration_cast<std::chrono::milliseconds>(starting_for / 10);
+  return std::min(interval, std::max(soon, kFirstStartingCheck));
+}
+
 }  // namespace lockstep::runtime::local

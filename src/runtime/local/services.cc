@@ -82,9 +82,11 @@ Result<std::string> LocalTarget::Start(const Placement& where, const std::string
   LS_ASSIGN_OR_RETURN(ContainerState state, runc_.State(instance->id));
   instance->pid = state.pid;
   instance->next_check = clock_->Now();
+  instance->started = instance->next_check;
   {
     std::lock_guard lock(mutex_);
     instances_[instance->id] = instance;
+    woken_ = true;  // its first check is due now, not at the supervisor's next round
   }
   wake_.notify_all();
   return instance->id;

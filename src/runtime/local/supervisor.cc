@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 
 #include "os/file.h"
@@ -41,7 +42,22 @@ void LocalTarget::Supervise() {
       }
     }
     lock.lock();
-    wake_.wait_for(lock, milliseconds(50), [this] { return stopping_.load(); });
+    // Exits are looked for every 50 ms; a health check that falls due sooner (the
+    // instance's interval can be 10 ms) wakes the loop at its time, and a new instance or
+    // an ended check wakes it at once.
+    auto now = clock_->Now();
+    auto next = now + milliseconds(50);
+    for (const auto& [id, instance] : instances_) {
+      if (instance->retiring || instance->probing ||
+          instance->health.state == HealthState::kExited) {
+        continue;
+      }
+      next = std::min(next, instance->next_check);
+    }
+    if (next > now && !woken_) {
+      wake_.wait_for(lock, next - now, [this] { return stopping_.load() || woken_; });
+    }
+    woken_ = false;
   }
   lock.unlock();
   probes.clear();  // waits for the checks still running
@@ -87,6 +103,7 @@ bool LocalTarget::CheckInstance(const std::string& id) {
       instance->health.state = HealthState::kStarting;
       instance->health.restarts++;
       instance->next_check = clock_->Now();
+      instance->started = instance->next_check;
     } else {
       instance->health.last_error = state.status().message();
       instance->backoff = NextRestartBackoff(instance->backoff, std::nullopt);
@@ -113,7 +130,12 @@ void LocalTarget::Probe(const std::string& id) {
   TrimLog(options_.dir / "instances" / id / "log");
   std::lock_guard lock(mutex_);
   instance->probing = false;
-  instance->next_check = clock_->Now() + milliseconds(instance->check.interval_ms);
+  auto now = clock_->Now();
+  instance->next_check =
+      now + NextCheckIn(milliseconds(instance->check.interval_ms),
+                        instance->health.state == HealthState::kStarting, now - instance->started);
+  woken_ = true;  // the supervisor sleeps until this instance's next check
+  wake_.notify_all();
   if (probe.ok()) {
     if (++instance->passes >= instance->check.successes &&
         instance->health.state != HealthState::kHealthy) {
