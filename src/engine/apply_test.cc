@@ -275,6 +275,178 @@ TEST_F(ApplyTest, AnApplyIsAuditedWithItsDeployment) {
       << audit[0].detail;
 }
 
+// A store whose transactions fail where a test says, once each: a disk that fills or a
+// database that breaks in the middle of an apply.
+class FlakyStore final : public state::StateStore {
+ public:
+  explicit FlakyStore(state::StateStore& inner) : inner_(inner) {}
+  std::atomic<bool> fail_current{false};         // the next Transaction::Current
+  std::atomic<bool> fail_mark_committed{false};  // the next Transaction::MarkCommitted
+
+  Result<std::unique_ptr<state::Transaction>> Begin() override {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, inner_.Begin());
+    return std::unique_ptr<state::Transaction>(new Tx(std::move(tx), *this));
+  }
+  Result<state::Lease> AcquireLease(const std::string& e, const std::string& h,
+                                    std::chrono::seconds ttl) override {
+    return inner_.AcquireLease(e, h, ttl);
+  }
+  Result<state::Lease> RenewLease(const state::Lease& l, std::chrono::seconds ttl) override {
+    return inner_.RenewLease(l, ttl);
+  }
+  Status ReleaseLease(const state::Lease& l) override { return inner_.ReleaseLease(l); }
+  Status BreakLease(const std::string& e, const std::string& a) override {
+    return inner_.BreakLease(e, a);
+  }
+  Result<std::optional<state::Lease>> LeaseOf(const std::string& e) override {
+    return inner_.LeaseOf(e);
+  }
+  Result<std::vector<state::EnvironmentRecord>> Environments() override {
+    return inner_.Environments();
+  }
+  Result<std::vector<state::DeploymentRecord>> Deployments(const std::string& e,
+                                                           int limit) override {
+    return inner_.Deployments(e, limit);
+  }
+  Result<std::vector<state::HistoryRecord>> History(const std::string& e, const std::string& s,
+                                                    int limit) override {
+    return inner_.History(e, s, limit);
+  }
+  Result<std::vector<state::AuditRecord>> Audit(int limit) override { return inner_.Audit(limit); }
+  Result<std::vector<state::JournalEntry>> Journal(int64_t d, int64_t after) override {
+    return inner_.Journal(d, after);
+  }
+  Result<std::vector<state::DeploymentRecord>> Unfinished() override { return inner_.Unfinished(); }
+  Result<std::optional<int64_t>> StartInvocation(const state::InvocationRecord& r) override {
+    return inner_.StartInvocation(r);
+  }
+  Status FinishInvocation(const state::InvocationRecord& r) override {
+    return inner_.FinishInvocation(r);
+  }
+  Result<std::vector<state::InvocationRecord>> Invocations(const std::string& e,
+                                                           const std::string& f,
+                                                           int limit) override {
+    return inner_.Invocations(e, f, limit);
+  }
+  Result<int> AbandonInvocations(const std::string& error) override {
+    return inner_.AbandonInvocations(error);
+  }
+
+ private:
+  class Tx final : public state::Transaction {
+   public:
+    Tx(std::unique_ptr<state::Transaction> inner, FlakyStore& store)
+        : inner_(std::move(inner)), store_(store) {}
+    Status Commit() override { return inner_->Commit(); }
+    Result<state::EnvironmentRecord> Environment(const std::string& n) override {
+      return inner_->Environment(n);
+    }
+    Result<std::optional<state::EnvironmentRecord>> FindEnvironment(const std::string& n) override {
+      return inner_->FindEnvironment(n);
+    }
+    Result<std::map<std::string, state::CurrentRecord>> Current(const std::string& e) override {
+      if (store_.fail_current.exchange(false)) return Unavailable("the disk went away (Current)");
+      return inner_->Current(e);
+    }
+    Result<std::string> Release(const std::string& id) override { return inner_->Release(id); }
+    Status CheckFence(const std::string& e, int64_t fence) override {
+      return inner_->CheckFence(e, fence);
+    }
+    Status PutRelease(const std::string& id, const std::string& spec) override {
+      return inner_->PutRelease(id, spec);
+    }
+    Status SetCurrent(const state::CurrentRecord& r) override { return inner_->SetCurrent(r); }
+    Status RemoveCurrent(const std::string& e, const std::string& s) override {
+      return inner_->RemoveCurrent(e, s);
+    }
+    Result<int64_t> BumpSerial(const std::string& e, const std::string& c) override {
+      return inner_->BumpSerial(e, c);
+    }
+    Result<int64_t> StartDeployment(const state::DeploymentRecord& r) override {
+      return inner_->StartDeployment(r);
+    }
+    Status FinishDeployment(int64_t id, state::Outcome o, const std::string& why) override {
+      return inner_->FinishDeployment(id, o, why);
+    }
+    Result<int64_t> AppendHistory(const state::HistoryRecord& r) override {
+      return inner_->AppendHistory(r);
+    }
+    Result<int64_t> AppendAudit(const state::AuditRecord& r) override {
+      return inner_->AppendAudit(r);
+    }
+    Result<std::string> PutPlan(const state::PlanRecord& r) override { return inner_->PutPlan(r); }
+    Result<state::PlanRecord> FindPlan(const std::string& id) override {
+      return inner_->FindPlan(id);
+    }
+    Result<int64_t> AppendJournal(const state::JournalEntry& e) override {
+      return inner_->AppendJournal(e);
+    }
+    Status MarkCommitted(int64_t id) override {
+      if (store_.fail_mark_committed.exchange(false)) {
+        return Unavailable("the disk went away (commit)");
+      }
+      return inner_->MarkCommitted(id);
+    }
+    Result<state::DeploymentRecord> Deployment(int64_t id) override {
+      return inner_->Deployment(id);
+    }
+
+   private:
+    std::unique_ptr<state::Transaction> inner_;
+    FlakyStore& store_;
+  };
+
+  state::StateStore& inner_;
+};
+
+TEST_F(ApplyTest, AStoreThatFailsBeforeTheApplyStartsFailsItAndFreesTheLock) {
+  FlakyStore flaky(*store_);
+  Engine engine(PlanSources{nullptr, &flaky, &target_, "127.0.0.1:5000"}, clock_,
+                ApplyOptions{.health_timeout = std::chrono::seconds(5)});
+  std::string plan = Save(Desired('a', 'a', 'a'));
+  flaky.fail_current = true;  // the apply's first read of what the environment runs
+  Result<int64_t> id = engine.StartApply(plan, {"alice", ""});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  engine.Wait(*id);  // returns: no transaction is held across the failure's own record
+  auto tx = std::move(store_->Begin()).value();
+  state::DeploymentRecord d = std::move(tx->Deployment(*id)).value();
+  tx.reset();
+  EXPECT_EQ(d.outcome, state::Outcome::kFailed);
+  EXPECT_NE(d.reason.find("the disk went away (Current)"), std::string::npos) << d.reason;
+  EXPECT_FALSE(Locked());
+  EXPECT_EQ(InstanceCount(), 0u) << "nothing was started";
+  EXPECT_TRUE(SwitchCalls().empty());
+}
+
+TEST_F(ApplyTest, ACommitThatFailsAfterTheSwitchPutsTheRecordedRoutesBack) {
+  ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
+  std::string web = RoutedInstance("web"), api = RoutedInstance("api");
+  FlakyStore flaky(*store_);
+  Engine engine(PlanSources{nullptr, &flaky, &target_, "127.0.0.1:5000"}, clock_,
+                ApplyOptions{.health_timeout = std::chrono::seconds(5)});
+  std::string plan = Save(Desired('b', 'b', 'b'));
+  flaky.fail_mark_committed = true;
+  Result<int64_t> id = engine.StartApply(plan, {"alice", ""});
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  engine.Wait(*id);
+  auto tx = std::move(store_->Begin()).value();
+  state::DeploymentRecord d = std::move(tx->Deployment(*id)).value();
+  tx.reset();
+  EXPECT_EQ(d.outcome, state::Outcome::kFailed);
+  EXPECT_EQ(d.committed_at, 0);
+  EXPECT_NE(d.reason.find("the disk went away (commit)"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("the recorded routes were put back"), std::string::npos) << d.reason;
+  // The switch had happened; the routes name the recorded instances again, and the staged
+  // ones are gone.
+  EXPECT_EQ(SwitchCalls().size(), 3u) << "the first apply's, this one's, and the way back";
+  EXPECT_EQ(RoutedInstance("web"), web);
+  EXPECT_EQ(RoutedInstance("api"), api);
+  EXPECT_EQ(InstanceCount(), 2u);
+  EXPECT_EQ(Current()["web"].version, "1.a");
+  EXPECT_EQ(Serial(), 1);
+  EXPECT_FALSE(Locked());
+}
+
 // Recovery of what a crash leaves: made by hand here (the real SIGKILL at every step is
 // the end-to-end test's), as the apply leaves it.
 class RecoveryTest : public ApplyTest {
