@@ -10,6 +10,7 @@
 #include "api/engine/engine_api.h"
 #include "api/registry/oci_errors.h"
 #include "api/registry/registry_api.h"
+#include "app/fetcher.h"
 #include "app/periodic.h"
 #include "auth/auth.h"
 #include "base/strings.h"
@@ -109,6 +110,7 @@ Status StartRuntime(const config::RuntimeConfig& config, const std::filesystem::
 struct EngineParts {
   std::unique_ptr<state::StateStore> store;
   std::unique_ptr<git::Mirror> mirror;
+  std::unique_ptr<Fetcher> fetcher;  // fetches `mirror` on the interval and when asked
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<api::EngineApi> api;
 };
@@ -152,16 +154,20 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
       clock, options);
   LS_ASSIGN_OR_RETURN(std::vector<std::string> recovered, parts.engine->Recover());
   for (const std::string& line : recovered) out << "lockstep: recovered " << line << "\n";
-  git::Mirror* mirror = parts.mirror.get();
+  if (parts.mirror != nullptr) {
+    parts.fetcher = std::make_unique<Fetcher>(*parts.mirror,
+                                              std::chrono::seconds(config.fetch_interval_seconds));
+  }
+  Fetcher* fetcher = parts.fetcher.get();
   parts.api = std::make_unique<api::EngineApi>(
       parts.engine.get(), &auth, &pool,
       api::EngineApiOptions{.branch = config.branch,
                             .webhook_secret = config.webhook_secret,
-                            .fetch = [mirror]() -> Status {
-                              if (mirror == nullptr) {
+                            .fetch = [fetcher]() -> Status {
+                              if (fetcher == nullptr) {
                                 return FailedPrecondition("no deploy repository is configured");
                               }
-                              return mirror->Fetch().status();
+                              return fetcher->FetchNow(std::chrono::seconds(10));
                             },
                             .invoke_pool = &invocations});
   return Status::Ok();
@@ -309,12 +315,6 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   } else {
     engine_off = "the engine is off: it needs the local runtime ([runtime] enabled, as root)";
   }
-  std::optional<Periodic> fetch_deploy;
-  if (engine.mirror != nullptr) {
-    git::Mirror* mirror = engine.mirror.get();
-    fetch_deploy.emplace(std::chrono::seconds(config.deploy.fetch_interval_seconds),
-                         [mirror] { (void)mirror->Fetch(); });
-  }
   // Scheduled functions: a tick every few seconds starts the runs of the minute (each
   // minute's run is recorded once, so late or repeated ticks do not run it twice).
   std::optional<Periodic> schedules;
@@ -334,7 +334,6 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
                           [&registry, ttl] { registry.uploads().ExpireIdle(ttl); });
   server->Run();
   std::signal(SIGHUP, SIG_IGN);  // while it winds down, as while it started
-  fetch_deploy.reset();
   schedules.reset();
   commits.Finish();
   engine_work.Finish();

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <vector>
 
 namespace lockstep {
 
@@ -224,6 +225,27 @@ std::optional<int64_t> ParseDurationMillis(std::string_view s) {
   std::optional<int64_t> seconds = ParseDurationSeconds(s);
   if (!seconds || *seconds > INT64_MAX / 1000) return std::nullopt;
   return *seconds * 1000;
+}
+
+std::string_view NewAfterOverlap(std::string_view before, std::string_view after) {
+  if (after.starts_with(before)) return after.substr(before.size());
+  // Knuth-Morris-Pratt: `before` is the text, the start of `after` the pattern; where the
+  // match stands when `before` ends is the overlap.
+  const std::string_view pattern = after.substr(0, std::min(after.size(), before.size()));
+  std::vector<size_t> fallback(pattern.size(), 0);
+  for (size_t i = 1, k = 0; i < pattern.size(); ++i) {
+    while (k > 0 && pattern[i] != pattern[k]) k = fallback[k - 1];
+    if (pattern[i] == pattern[k]) ++k;
+    fallback[i] = k;
+  }
+  size_t matched = 0;
+  for (char c : before) {
+    while (matched > 0 && (matched == pattern.size() || c != pattern[matched])) {
+      matched = fallback[matched - 1];
+    }
+    if (matched < pattern.size() && c == pattern[matched]) ++matched;
+  }
+  return after.substr(matched);
 }
 
 }  // namespace lockstep

@@ -45,4 +45,9 @@ std::optional<int64_t> ParseDurationSeconds(std::string_view s);
 // Like ParseDurationSeconds, in milliseconds, also accepting "250ms".
 std::optional<int64_t> ParseDurationMillis(std::string_view s);
 
+// Two reads of the end of one growing text (a log whose front is trimmed): what `after`
+// adds to `before`, past the longest start of `after` that is an end of `before`; all of
+// `after` when they share nothing. Linear in their sizes.
+std::string_view NewAfterOverlap(std::string_view before, std::string_view after);
+
 }  // namespace lockstep

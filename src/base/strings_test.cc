@@ -58,6 +58,18 @@ TEST(Strings, Durations) {
   EXPECT_FALSE(ParseDurationMillis("2x"));
 }
 
+TEST(Strings, NewAfterOverlapFindsWhatALogAddedWhenItsFrontWasTrimmed) {
+  EXPECT_EQ(NewAfterOverlap("", "a\nb\n"), "a\nb\n");
+  EXPECT_EQ(NewAfterOverlap("a\nb\n", "a\nb\nc\n"), "c\n") << "nothing trimmed";
+  EXPECT_EQ(NewAfterOverlap("a\nb\n", "a\nb\n"), "") << "nothing new";
+  EXPECT_EQ(NewAfterOverlap("1\n2\n3\n", "2\n3\n4\n"), "4\n") << "the front trimmed";
+  // A line repeated after the overlap is new, however often it was seen before.
+  EXPECT_EQ(NewAfterOverlap("ok\nok\n", "ok\nok\nok\nok\n"), "ok\nok\n");
+  EXPECT_EQ(NewAfterOverlap("x\nok\nok\n", "ok\nok\nok\n"), "ok\n");
+  EXPECT_EQ(NewAfterOverlap("aaaa", "aab"), "b");
+  EXPECT_EQ(NewAfterOverlap("old\n", "new\n"), "new\n") << "more was written than a read holds";
+}
+
 TEST(Strings, SplitKeepsEmptyFields) {
   auto parts = Split("a,,b", ',');
   ASSERT_EQ(parts.size(), 3u);

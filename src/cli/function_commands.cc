@@ -11,6 +11,7 @@
 #include <iterator>
 #include <thread>
 
+#include "base/strings.h"
 #include "cli/cli.h"
 #include "cli/command.h"
 #include "cli/engine_client.h"
@@ -55,16 +56,14 @@ Result<std::string> ReadEvent(const std::string& from) {
   return event;
 }
 
-// What `after` adds to `before`, two reads of the end of one log: the text past the last
-// place where the end of `before` appears in `after`. (The server trims old parts of a log,
-// so offsets do not carry from one read to the next; its text does.)
-std::string NewPart(const std::string& before, const std::string& after) {
-  if (before.empty()) return after;
-  constexpr size_t kAnchor = 512;
-  std::string anchor = before.substr(before.size() - std::min(before.size(), kAnchor));
-  size_t at = after.rfind(anchor);
-  if (at == std::string::npos) return after;  // more was written than one read holds
-  return after.substr(at + anchor.size());
+// A numeric header of the answer as a JSON number; null when absent (the run did not
+// start) or not a number.
+bj::value HeaderNumber(const client::HttpResponse& answer, const std::string& name) {
+  std::string text = answer.Header(name);
+  const bool negative = text.starts_with('-');
+  std::optional<uint64_t> n = ParseUint(negative ? text.substr(1) : text);
+  if (!n || *n > INT64_MAX) return nullptr;
+  return negative ? -static_cast<int64_t>(*n) : static_cast<int64_t>(*n);
 }
 
 }  // namespace
@@ -93,8 +92,8 @@ void AddFunctionCommands(CLI::App& app, Globals& g, ExitCode* exit) {
           std::cout << bj::serialize(bj::object{
                            {"invocation", answer.Header("x-lockstep-invocation")},
                            {"release", answer.Header("x-lockstep-release")},
-                           {"exit_code", answer.Header("x-lockstep-exit-code")},
-                           {"duration_ms", answer.Header("x-lockstep-duration-ms")},
+                           {"exit_code", HeaderNumber(answer, "x-lockstep-exit-code")},
+                           {"duration_ms", HeaderNumber(answer, "x-lockstep-duration-ms")},
                            {"error", failure.empty() ? bj::value(nullptr) : bj::value(failure)},
                            {"output", answer.body}})
                     << "\n";
@@ -138,7 +137,8 @@ void AddFunctionCommands(CLI::App& app, Globals& g, ExitCode* exit) {
             std::cout << "--- now " << source << " ---\n";
             seen.clear();
           }
-          std::cout << NewPart(seen, next.body) << std::flush;
+          // The server trims the front of a long log: what is new is past the overlap.
+          std::cout << NewAfterOverlap(seen, next.body) << std::flush;
           seen = std::move(next.body);
         }
         return Status::Ok();

@@ -143,17 +143,20 @@ void Apply::Heartbeat(std::stop_token stop) {
   std::mutex mu;
   std::condition_variable_any wake;
   std::unique_lock lock(mu);
-  // Renewed every third of its time to live; looked at every second between, so that an
-  // `unlock` stops the apply (a wait for health, say) at once rather than at the renewal.
-  const auto renew_every = std::chrono::duration_cast<std::chrono::seconds>(options_.lease_ttl / 3);
-  auto since_renewal = std::chrono::seconds(0);
+  // Renewed every third of its time to live, by the clock (a slow store must not stretch
+  // it); looked at every second between, so that an `unlock` stops the apply (a wait for
+  // health, say) at once rather than at the renewal.
+  using Clock = std::chrono::steady_clock;
+  const auto renew_every =
+      std::max(std::chrono::milliseconds(options_.lease_ttl) / 3, std::chrono::milliseconds(100));
+  const auto poll = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), renew_every);
+  Clock::time_point next_renewal = Clock::now() + renew_every;
   for (;;) {
     // Wakes early only when asked to stop.
-    wake.wait_for(lock, stop, std::chrono::seconds(1), [] { return false; });
+    wake.wait_for(lock, stop, poll, [] { return false; });
     if (stop.stop_requested()) return;
-    since_renewal += std::chrono::seconds(1);
-    if (since_renewal >= renew_every) {
-      since_renewal = std::chrono::seconds(0);
+    if (Clock::now() >= next_renewal) {
+      next_renewal = Clock::now() + renew_every;
       Result<state::Lease> renewed = store_.RenewLease(lease_, options_.lease_ttl);
       if (!renewed.ok() && renewed.status().code() == Code::kAborted) {
         lease_lost_ = true;

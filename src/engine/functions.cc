@@ -44,7 +44,7 @@ Functions::~Functions() {
 }
 
 Result<FunctionRun> Functions::Call(const std::string& environment, const std::string& function,
-                                    const std::string& event, const std::string& actor) {
+                                    const std::string& event, const Identity& who) {
   LS_ASSIGN_OR_RETURN(auto live, LiveFunctions(store_, environment));
   auto it = live.find(function);
   if (it == live.end()) {
@@ -56,11 +56,18 @@ Result<FunctionRun> Functions::Call(const std::string& environment, const std::s
     return FailedPrecondition(function + " is a service in " + environment +
                               ": services answer on their public port; functions are invoked");
   }
+  // A push token is scoped to repositories: it invokes the functions built from them.
+  if (who.role != Role::kAdmin && !who.Allows(lockstep::Action::kPush, release.image.repository)) {
+    return PermissionDenied("token " + who.name + " may not invoke " + function + ": it runs " +
+                            release.image.repository +
+                            ", which the token may not push to; use an admin token or one "
+                            "scoped to that repository");
+  }
   state::InvocationRecord record{.environment = environment,
                                  .function = function,
                                  .release_id = it->second.current.release_id,
                                  .trigger = "call",
-                                 .actor = actor};
+                                 .actor = who.name};
   LS_ASSIGN_OR_RETURN(std::optional<int64_t> id, store_.StartInvocation(record));
   record.id = id.value_or(0);
   LS_ASSIGN_OR_RETURN(runtime::Invocation ran, Execute(record, release, event));
@@ -87,8 +94,9 @@ Result<runtime::Invocation> Functions::Execute(state::InvocationRecord& record,
   } else {
     record.error = ran.status().message();
   }
-  Status finished = store_.FinishInvocation(record);
-  if (!finished.ok() && ran.ok()) return finished;
+  // The run happened whether or not its record could be completed: its caller gets the
+  // output, and the record stays "running" until the next start abandons it.
+  (void)store_.FinishInvocation(record);
   return ran;
 }
 
@@ -101,13 +109,14 @@ Result<int> Functions::RunDue(int64_t now) {
   LS_ASSIGN_OR_RETURN(std::vector<state::EnvironmentRecord> environments, store_.Environments());
   int started = 0;
   for (const state::EnvironmentRecord& env : environments) {
-    LS_ASSIGN_OR_RETURN(auto live, LiveFunctions(store_, env.name));
-    for (auto& [name, l] : live) {
+    Result<std::map<std::string, Live>> live = LiveFunctions(store_, env.name);
+    if (!live.ok()) continue;
+    for (auto& [name, l] : *live) {
       if (l.service.schedule.empty() || l.service.release.config.kind != ReleaseKind::kFunction) {
         continue;
       }
       Result<deploy::Cron> cron = deploy::ParseCron(l.service.schedule);
-      if (!cron.ok() || !deploy::CronMatches(*cron, minute)) continue;
+      if (!cron.ok() || !deploy::CronMatches(*cron, minute) || Running(env.name, name)) continue;
       state::InvocationRecord record{.environment = env.name,
                                      .function = name,
                                      .release_id = l.current.release_id,
@@ -116,21 +125,48 @@ Result<int> Functions::RunDue(int64_t now) {
                                      .scheduled_for = minute};
       // Claimed here, before the run's thread exists: a minute is run once, however many
       // ticks fall in it and whichever server made them.
-      LS_ASSIGN_OR_RETURN(std::optional<int64_t> id, store_.StartInvocation(record));
-      if (!id) continue;
-      record.id = *id;
-      ++started;
-      std::lock_guard lock(mutex_);
-      Job& job = jobs_.emplace_back();
-      job.thread = std::thread([this, &job, record, release = l.service.release]() mutable {
-        (void)Execute(record, release, "");
-        std::lock_guard done(mutex_);
-        job.done = true;
-        idle_.notify_all();
-      });
+      Result<std::optional<int64_t>> id = store_.StartInvocation(record);
+      if (!id.ok() || !*id) continue;
+      record.id = **id;
+      if (Spawn(std::move(record), l.service.release)) ++started;
     }
   }
   return started;
+}
+
+bool Functions::Running(const std::string& environment, const std::string& function) {
+  std::lock_guard lock(mutex_);
+  for (const Job& job : jobs_) {
+    if (!job.done && job.environment == environment && job.function == function) return true;
+  }
+  return false;
+}
+
+bool Functions::Spawn(state::InvocationRecord record, Release release) {
+  std::lock_guard lock(mutex_);
+  Job& job = jobs_.emplace_back();
+  job.environment = record.environment;
+  job.function = record.function;
+  try {
+    job.thread = std::thread([this, &job, record, release = std::move(release)]() mutable {
+      try {
+        (void)Execute(record, release, "");
+      } catch (const std::exception& e) {
+        record.error = std::string("the run failed: ") + e.what();
+        (void)store_.FinishInvocation(record);
+      }
+      std::lock_guard done(mutex_);
+      job.done = true;
+      idle_.notify_all();
+    });
+  } catch (const std::system_error& e) {
+    // No thread to run it on: the claimed minute is recorded as failed, not left running.
+    jobs_.pop_back();
+    record.error = std::string("no thread to run it: ") + e.what();
+    (void)store_.FinishInvocation(record);
+    return false;
+  }
+  return true;
 }
 
 void Functions::WaitIdle() {

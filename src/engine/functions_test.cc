@@ -12,6 +12,8 @@
 namespace lockstep::engine {
 namespace {
 
+// CI's push token, scoped to every repository.
+const Identity kCi{.name = "ci", .role = Role::kPush};
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 // 2026-12-01 00:00:00 UTC.
 constexpr int64_t kMidnight = 1'796'083'200;
@@ -77,7 +79,7 @@ TEST_F(FunctionsTest, ACallRunsTheCurrentReleaseAndIsRecordedWithItsOutcome) {
                                .output = "resized " + request.event,
                                .duration = std::chrono::milliseconds(42)};
   });
-  Result<FunctionRun> run = engine_->functions().Call("prod", "resize", "cat.png", "ci");
+  Result<FunctionRun> run = engine_->functions().Call("prod", "resize", "cat.png", kCi);
   ASSERT_TRUE(run.ok()) << run.status().ToString();
   EXPECT_EQ(run->invocation.output, "resized cat.png");
   EXPECT_EQ(run->record.release_id, Current()["resize"].release_id);
@@ -94,20 +96,72 @@ TEST_F(FunctionsTest, ACallRunsTheCurrentReleaseAndIsRecordedWithItsOutcome) {
 }
 
 TEST_F(FunctionsTest, ServicesAndUnknownFunctionsAreRefusedAndNothingRuns) {
-  Result<FunctionRun> service = engine_->functions().Call("prod", "web", "", "ci");
+  Result<FunctionRun> service = engine_->functions().Call("prod", "web", "", kCi);
   EXPECT_EQ(service.status().code(), Code::kFailedPrecondition);
   EXPECT_NE(service.status().message().find("web is a service"), std::string::npos);
-  Result<FunctionRun> unknown = engine_->functions().Call("prod", "missing", "", "ci");
+  Result<FunctionRun> unknown = engine_->functions().Call("prod", "missing", "", kCi);
   EXPECT_EQ(unknown.status().code(), Code::kNotFound);
   EXPECT_NE(unknown.status().message().find("runs no function missing"), std::string::npos);
-  EXPECT_EQ(engine_->functions().Call("dev", "resize", "", "ci").status().code(), Code::kNotFound);
+  EXPECT_EQ(engine_->functions().Call("dev", "resize", "", kCi).status().code(), Code::kNotFound);
   EXPECT_EQ(Invocations(), 0);
   EXPECT_TRUE(store_->Invocations("prod", "", 10).value().empty());
 }
 
+TEST_F(FunctionsTest, APushTokenInvokesOnlyTheFunctionsOfTheRepositoriesItMayPushTo) {
+  const Identity scoped{.name = "report-ci",
+                        .role = Role::kPush,
+                        .repos = RepoPatterns::Parse("shop/report").value()};
+  Result<FunctionRun> refused = engine_->functions().Call("prod", "resize", "", scoped);
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(refused.status().message().find("runs shop/resize"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(Invocations(), 0);
+  EXPECT_TRUE(store_->Invocations("prod", "resize", 10).value().empty()) << "nothing recorded";
+
+  EXPECT_TRUE(engine_->functions().Call("prod", "report", "", scoped).ok());
+  const Identity pull{.name = "reader", .role = Role::kPull};
+  EXPECT_EQ(engine_->functions().Call("prod", "report", "", pull).status().code(),
+            Code::kPermissionDenied);
+  const Identity admin{
+      .name = "root", .role = Role::kAdmin, .repos = RepoPatterns::Parse("other/*").value()};
+  EXPECT_TRUE(engine_->functions().Call("prod", "resize", "", admin).ok());
+  EXPECT_EQ(Invocations(), 2);
+}
+
+TEST_F(FunctionsTest, AScheduledRunStillGoingSkipsTheNextMinuteItsScheduleNames) {
+  std::mutex m;
+  std::condition_variable cv;
+  bool running = false, release = false;
+  target_.OnInvoke([&](const Release&, const runtime::InvokeRequest&) {
+    std::unique_lock lock(m);
+    running = true;
+    cv.notify_all();
+    cv.wait(lock, [&] { return release; });
+    return runtime::Invocation{.exit_code = 0};
+  });
+  Functions& functions = engine_->functions();
+  ASSERT_EQ(functions.RunDue(kMidnight + 15 * 60).value(), 1);
+  {
+    std::unique_lock lock(m);
+    cv.wait(lock, [&] { return running; });
+  }
+  EXPECT_EQ(functions.RunDue(kMidnight + 30 * 60).value(), 0) << "the 00:15 run still goes";
+  {
+    std::lock_guard lock(m);
+    release = true;
+  }
+  cv.notify_all();
+  functions.WaitIdle();
+  EXPECT_EQ(functions.RunDue(kMidnight + 45 * 60).value(), 1);
+  functions.WaitIdle();
+  std::vector<state::InvocationRecord> runs = store_->Invocations("prod", "report", 10).value();
+  ASSERT_EQ(runs.size(), 2u) << "00:30 was skipped, not queued";
+  EXPECT_EQ(runs[0].scheduled_for, kMidnight + 45 * 60);
+}
+
 TEST_F(FunctionsTest, AFailureToRunIsRecordedWithItsReason) {
   target_.FailNext(runtime::FakeTarget::Step::kInvoke, Unavailable("runc is gone"));
-  Result<FunctionRun> run = engine_->functions().Call("prod", "resize", "", "ci");
+  Result<FunctionRun> run = engine_->functions().Call("prod", "resize", "", kCi);
   EXPECT_EQ(run.status().code(), Code::kUnavailable);
   std::vector<state::InvocationRecord> runs = store_->Invocations("prod", "resize", 10).value();
   ASSERT_EQ(runs.size(), 1u);

@@ -130,7 +130,8 @@ TEST_F(EngineFunctions, AFunctionIsInvokedByTheCliAndOverHttpAndEachRunIsInHisto
       Cli({"invoke", "dev", "greet", "--event", "-", "--output", "json"}, "exit 3\n");
   EXPECT_EQ(failed.exit_code, 1) << failed.Describe();
   bj::value answer = bj::parse(failed.out);
-  EXPECT_EQ(answer.at("exit_code").as_string(), "3") << answer;
+  EXPECT_EQ(answer.at("exit_code").as_int64(), 3) << answer;
+  EXPECT_GE(answer.at("duration_ms").as_int64(), 0) << answer;
   EXPECT_EQ(answer.at("error").as_string(), "exit 3") << answer;
   EXPECT_NE(failed.err.find("lockstep logs dev greet"), std::string::npos) << failed.err;
 
@@ -170,6 +171,41 @@ TEST_F(EngineFunctions, WhatIsNotAFunctionOrNotThereIsRefusedClearly) {
   for (const bj::value& r : all.at("invocations").as_array()) {
     EXPECT_EQ(r.at("function").as_string(), "tick") << "only the scheduled one ran: " << r;
   }
+}
+
+TEST_F(EngineFunctions, TokensInvokeAndReadLogsOnlyAsTheirRoleAndScopeAllow) {
+  const std::string tools = server_->CreateToken("push", "apps/tools", "tools-ci");
+  const std::string other = server_->CreateToken("push", "apps/other", "other-ci");
+  const std::string reader = server_->CreateToken("pull", "**", "reader");
+  auto as = [&](const std::string& token, const std::string& method, const std::string& path) {
+    return Send({.method = method,
+                 .url = server_->url(path),
+                 .body = method == "POST" ? "ada\n" : "",
+                 .send_body = method == "POST",
+                 .basic_user = "t",
+                 .basic_password = token});
+  };
+  const std::string invoke = "/api/v1/environments/dev/functions/greet/invoke";
+  HttpResponse allowed = as(tools, "POST", invoke);
+  EXPECT_EQ(allowed.status, 200) << allowed.Describe();
+  EXPECT_EQ(allowed.body, "hello, ada from dev\n");
+  HttpResponse scoped = as(other, "POST", invoke);
+  EXPECT_EQ(scoped.status, 403) << scoped.Describe();
+  EXPECT_NE(scoped.body.find("runs apps/tools"), std::string::npos) << scoped.body;
+  HttpResponse pull = as(reader, "POST", invoke);
+  EXPECT_EQ(pull.status, 403) << pull.Describe();
+
+  const std::string logs = "/api/v1/environments/dev/services/greet/logs";
+  EXPECT_EQ(as(reader, "GET", logs).status, 403) << "a log holds what a function prints";
+  HttpResponse read = as(tools, "GET", logs);
+  EXPECT_EQ(read.status, 200) << read.Describe();
+  EXPECT_NE(read.body.find("greet saw ada"), std::string::npos) << read.body;
+  EXPECT_EQ(as(reader, "GET", "/api/v1/environments/dev").status, 200) << "status is a read";
+
+  bj::value h = History("greet");
+  const bj::array& runs = h.at("invocations").as_array();
+  ASSERT_EQ(runs.size(), 1u) << "refused calls ran nothing: " << h;
+  EXPECT_EQ(runs[0].at("actor").as_string(), "tools-ci") << runs[0];
 }
 
 TEST_F(EngineFunctions, AScheduledFunctionRunsOnItsScheduleInTheCurrentRelease) {

@@ -1,8 +1,9 @@
 // The plan-and-apply workflow through the CLI, end to end on real runc: plans of every
 // kind of change in text and JSON with their exit codes, saved plans written to a file and
 // applied from it at an exact commit, stale plans refused, environments that need approval
-// refusing `apply ENV`, another environment applied while one is locked, and a lock ended
-// by `unlock` while an apply holds it (audited).
+// refusing `apply ENV`, a one-step apply refused while the remote cannot be fetched, another
+// environment applied while one is locked, and a lock ended by `unlock` while an apply holds it
+// (audited).
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -248,6 +249,32 @@ TEST_F(EngineWorkflow, AServerRestartedOnAnotherPortHasNothingToDo) {
   EXPECT_EQ(Through(), "one\n") << "the instance was kept";
 }
 
+TEST_F(EngineWorkflow, ARemoteThatCannotBeFetchedStopsAOneStepApplyButNotAPlan) {
+  repo_->CommitAndPush("one");
+  ASSERT_EQ(Cli({"plan", "dev"}).exit_code, 2) << "fetched once";
+  const fs::path away = scratch_.path() / "remote-gone";
+  fs::rename(repo_->bare(), away);
+  RunResult apply = Cli({"apply", "dev"});
+  EXPECT_EQ(apply.exit_code, 1) << apply.Describe();
+  EXPECT_NE(apply.err.find("could not be fetched"), std::string::npos) << apply.err;
+  EXPECT_NE(apply.err.find("nothing was applied"), std::string::npos) << apply.err;
+  EXPECT_EQ(Cli({"status", "dev"}).exit_code, 1) << "dev was never applied";
+
+  RunResult plan = Cli({"plan", "dev", "--output", "json"});
+  ASSERT_EQ(plan.exit_code, 2) << plan.Describe();
+  bj::value p = Json(plan);
+  EXPECT_NE(std::string(p.at("warning").as_string()).find("of what was fetched before"),
+            std::string::npos)
+      << p;
+  RunResult saved = Cli({"apply", std::string(p.at("plan_id").as_string())});
+  EXPECT_EQ(saved.exit_code, 0) << "a plan a person read is applied: " << saved.Describe();
+  EXPECT_EQ(Through(), "one\n");
+
+  fs::rename(away, repo_->bare());
+  RunResult again = Cli({"apply", "dev"});
+  EXPECT_EQ(again.exit_code, 0) << again.Describe();
+}
+
 TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan) {
   Pin("prod", "web", v1_, "1.0.0", "[service]\nport = " + std::to_string(FreePort()) + "\n");
   repo_->CommitAndPush("prod too");
@@ -312,6 +339,9 @@ TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAu
     return deployment.at("deployment").at("outcome").as_string() != "running";
   })) << deployment;
   EXPECT_EQ(deployment.at("deployment").at("outcome").as_string(), "failed") << deployment;
+  EXPECT_NE(std::string(deployment.at("deployment").at("reason").as_string()).find("was lost"),
+            std::string::npos)
+      << "it failed because its lock was ended, not for health: " << deployment;
   EXPECT_EQ(Through(), "one\n") << "nothing switched";
 
   RunResult audit = Cli({"audit", "--output", "json"});

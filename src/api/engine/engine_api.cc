@@ -194,6 +194,21 @@ Status WebhookAllowed(const http::Request& req, const std::string& body,
       "X-Gitlab-Token or an X-Lockstep-Secret header");
 }
 
+// What `who`'s role may do: read any role, except logs (push or admin: a log can hold
+// what a service prints); invoke a function push or admin (the function's repository is
+// checked where it is known); every other change admin.
+Status RoleAllows(const Identity& who, const std::string& method, bool invoke, bool logs) {
+  const std::string has = "token " + who.name + " has role " + std::string(RoleName(who.role));
+  if (who.role == Role::kAdmin) return Status::Ok();
+  if (invoke || logs) {
+    if (who.role == Role::kPush) return Status::Ok();
+    return PermissionDenied(has + (invoke ? "; invoking a function needs a push or admin token"
+                                          : "; reading logs needs a push or admin token"));
+  }
+  if (method == "POST") return PermissionDenied(has + "; deploy actions need an admin token");
+  return Status::Ok();
+}
+
 }  // namespace
 
 Response ApiError(const Status& status, std::string_view field) {
@@ -309,14 +324,10 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
     co_return;
   }
   call.who = *who;
-  // Applications and CI invoke functions with push tokens; every other change is admin's.
   const bool invoke = is("environments/*/functions/*/invoke");
-  const bool changes = method == "POST";
-  if (changes && call.who.role != Role::kAdmin && !(invoke && call.who.role == Role::kPush)) {
-    co_await ex.Send(ApiError(PermissionDenied(
-        "token " + call.who.name + " has role " + std::string(RoleName(call.who.role)) +
-        (invoke ? "; invoking a function needs a push or admin token"
-                : "; deploy actions need an admin token"))));
+  Status allowed = RoleAllows(call.who, method, invoke, is("environments/*/services/*/logs"));
+  if (!allowed.ok()) {
+    co_await ex.Send(ApiError(allowed));
     co_return;
   }
   if (p.size() >= 2 && p[0] == "environments" && !IsResourceName(p[1])) {
@@ -340,9 +351,10 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
   if (method == "POST" && invoke) {
     // Runs as long as the function does: on a pool of its own, so that reads and plans are
     // not queued behind it.
-    Result<Response> answer = co_await options_.invoke_pool->Run([&]() -> Result<Response> {
+    http::BlockingPool* runs = options_.invoke_pool != nullptr ? options_.invoke_pool : pool_;
+    Result<Response> answer = co_await runs->Run([&]() -> Result<Response> {
       LS_ASSIGN_OR_RETURN(engine::FunctionRun run,
-                          engine.functions().Call(p[1], p[3], call.body, call.who.name));
+                          engine.functions().Call(p[1], p[3], call.body, call.who));
       return InvocationResponse(run);
     });
     co_await ex.Send(AnswerOf(std::move(answer)));
@@ -350,13 +362,12 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
   }
   // A plan is of what was pushed: the mirror is fetched first. When the remote cannot be
   // reached, the plan is of what was fetched last, and says so.
-  auto FetchFirst = [this]() -> std::string {
+  // Why the fetch failed; empty when it did not (or no remote is configured).
+  auto FetchFailure = [this]() -> std::string {
     if (!options_.fetch) return "";
     Status fetched = options_.fetch();
     if (fetched.ok() || fetched.code() == Code::kFailedPrecondition) return "";
-    return "the deploy repository could not be fetched, so this plan is of what was fetched "
-           "before: " +
-           fetched.message();
+    return fetched.message();
   };
   std::function<Result<Response>()> work;
   if (method == "GET" && is("environments")) {
@@ -489,12 +500,17 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
         LS_ASSIGN_OR_RETURN(std::optional<std::string> rev, o.OptionalString("revision"));
         if (rev && !rev->empty()) revision = *rev;
       }
-      std::string stale = FetchFirst();
+      std::string failure = FetchFailure();
       LS_ASSIGN_OR_RETURN(engine::SavedPlan saved, engine.MakePlan(p[1], revision, call.who.name));
       if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
       bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
       plan.as_object()["text"] = engine::PlanText(saved.plan, false);
-      if (!stale.empty()) plan.as_object()["warning"] = stale;
+      if (!failure.empty()) {
+        plan.as_object()["warning"] =
+            "the deploy repository could not be fetched, so this plan is of what was fetched "
+            "before: " +
+            failure;
+      }
       return Json(201, plan);
     };
   } else if (method == "GET" && is("plans/*")) {
@@ -520,7 +536,13 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
         LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
         LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
       }
-      std::string stale = FetchFirst();
+      // Applied without a person reading the plan: it must be of what was pushed.
+      if (std::string failure = FetchFailure(); !failure.empty()) {
+        return Unavailable("the deploy repository could not be fetched (" + failure +
+                           "), so nothing was applied; to apply what was fetched before: "
+                           "`lockstep plan " +
+                           p[1] + "`, read it, then `lockstep apply PLAN_ID`");
+      }
       LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
                           engine.MakePlan(p[1], options_.branch, call.who.name));
       if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
@@ -535,7 +557,6 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
                           engine.StartApply(saved.id, {call.who.name, reason.value_or("")}));
       bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
       plan.as_object()["text"] = engine::PlanText(saved.plan, false);
-      if (!stale.empty()) plan.as_object()["warning"] = stale;
       Response r = Json(202, bj::object{{"deployment_id", id}, {"plan", std::move(plan)}});
       r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
       return r;

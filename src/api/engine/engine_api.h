@@ -15,8 +15,10 @@
 //   GET  /api/v1/audit                              ?limit=N: every state-changing call (admin)
 //   POST /api/v1/hooks/git                          a git host's push: fetch now
 //
-// Every request but the webhook needs a token: reads any role, invoking push or admin,
-// other changes the admin role.
+// Every request but the webhook needs a token: reads any role, logs push or admin,
+// invoking a function admin or a push token that may push to its image's repository, other
+// changes the admin role. A one-step apply refuses (503) when the deploy repository cannot
+// be fetched; a plan is then of what was fetched before, and says so.
 // Errors are {"error": {"code", "message", "field"?}} with a stable code. What blocks
 // (the store, git, the target) runs on the blocking pool, never on a connection's thread;
 // an apply is a job whose id comes back at once.
@@ -37,7 +39,7 @@ struct EngineApiOptions {
   std::string webhook_secret;   // empty: the webhook is off
   // Fetches the deploy repository (the webhook's work); runs on the blocking pool.
   std::function<Status()> fetch;
-  // Where function calls run (each as long as the function does).
+  // Where function calls run (each as long as the function does); the blocking pool if null.
   http::BlockingPool* invoke_pool = nullptr;
 };
 
