@@ -3,6 +3,9 @@
 //   lockstep apply PLAN_ID|PLAN_FILE|ENV [--reason TEXT] [--detach]
 //   lockstep status ENV [--output json]
 //   lockstep history ENV [SERVICE] [--limit N] [--output json]
+//   lockstep rollback ENV SERVICE [--to VERSION|RELEASE_ID] [--reason TEXT] [--detach]
+//   lockstep rollback ENV --to DEPLOYMENT_ID [--reason TEXT] [--detach]
+//   lockstep hold release ENV SERVICE --reason TEXT
 //   lockstep unlock ENV
 //   lockstep audit [--limit N] [--output json]
 // (invoke and logs: function_commands.cc)
@@ -46,6 +49,12 @@ struct PlanArgs {
 
 struct ApplyArgs {
   std::string what, reason;
+  bool detach = false;
+  ServerFlags server;
+};
+
+struct RollbackArgs {
+  std::string environment, service, to, reason;
   bool detach = false;
   ServerFlags server;
 };
@@ -165,6 +174,20 @@ ExitCode Follow(EngineClient& client, int64_t id, const Globals& g) {
   }
 }
 
+// After a deployment was started: prints its id (--detach) or follows it to its end.
+ExitCode Started(EngineClient& client, const bj::value& started, const std::string& plan_id,
+                 bool detach, const Globals& g) {
+  int64_t id = started.as_object().at("deployment_id").as_int64();
+  if (detach) {
+    std::cout << (g.output == "json" ? bj::serialize(started)
+                                     : "deployment " + std::to_string(id) + " started")
+              << "\n";
+    return ExitCode::kOk;
+  }
+  if (g.output != "json") std::cout << "deployment " << id << " (plan " << plan_id << ")\n";
+  return Follow(client, id, g);
+}
+
 // The id of the saved plan in a file `lockstep plan --out` wrote.
 Result<std::string> PlanIdOfFile(const std::string& path) {
   Result<std::string> text = os::ReadFile(path, 16 << 20);
@@ -260,15 +283,67 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
           started = client.Post("deployments", body);
           LS_RETURN_IF_ERROR(started.status());
         }
-        int64_t id = started->as_object().at("deployment_id").as_int64();
-        if (a.detach) {
-          std::cout << (g.output == "json" ? bj::serialize(*started)
-                                           : "deployment " + std::to_string(id) + " started")
-                    << "\n";
-          return Status::Ok();
+        *exit = Started(client, *started, plan_id, a.detach, g);
+        return Status::Ok();
+      });
+
+  DefineCommand<RollbackArgs>(
+      app, exit, "rollback",
+      "put SERVICE's earlier release (artifact and config) back in ENV, or all of ENV as "
+      "deployment --to left it; what it puts back is held",
+      [&g](CLI::App& sub, RollbackArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        sub.add_option("SERVICE", a.service, "the service (leave out to roll back all of ENV)");
+        sub.add_option("--to", a.to,
+                       "SERVICE's VERSION or RELEASE_ID (default: the release before the "
+                       "current one); for ENV, the DEPLOYMENT_ID to go back to");
+        sub.add_option("--reason", a.reason, "why, for history and the hold");
+        sub.add_flag("--detach", a.detach, "return once the rollback has started");
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g, exit](RollbackArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
+        if (!a.service.empty()) LS_RETURN_IF_ERROR(CheckName("service", a.service));
+        if (a.service.empty() && a.to.empty()) {
+          return InvalidArgument("name the SERVICE to roll back, or roll all of " + a.environment +
+                                 " back --to a DEPLOYMENT_ID (`lockstep history " + a.environment +
+                                 "` lists them)");
         }
-        if (g.output != "json") std::cout << "deployment " << id << " (plan " << plan_id << ")\n";
-        *exit = Follow(client, id, g);
+        EngineClient client(a.server);
+        bj::object body;
+        if (!a.service.empty()) body["service"] = a.service;
+        if (!a.to.empty()) body["to"] = a.to;
+        if (!a.reason.empty()) body["reason"] = a.reason;
+        LS_ASSIGN_OR_RETURN(bj::value started,
+                            client.Post("environments/" + a.environment + "/rollbacks", body));
+        const bj::value& plan = started.as_object().at("plan");
+        if (g.output != "json") std::cout << Str(plan, "text");
+        *exit = Started(client, started, Str(plan, "plan_id"), a.detach, g);
+        return Status::Ok();
+      });
+
+  CLI::App* hold = app.add_subcommand("hold", "holds: services no automated path moves");
+  hold->require_subcommand(1);
+  DefineCommand<RollbackArgs>(
+      *hold, exit, "release", "let held SERVICE of ENV move again with the next apply (audited)",
+      [](CLI::App& sub, RollbackArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        sub.add_option("SERVICE", a.service, "the held service")->required();
+        sub.add_option("--reason", a.reason, "why the hold ends, for the audit log")->required();
+        AddServerFlags(sub, a.server);
+      },
+      [](RollbackArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
+        LS_RETURN_IF_ERROR(CheckName("service", a.service));
+        EngineClient client(a.server);
+        LS_RETURN_IF_ERROR(
+            client
+                .Post("environments/" + a.environment + "/holds/" + a.service + "/release",
+                      bj::object{{"reason", a.reason}})
+                .status());
+        std::cout << a.service << " in " << a.environment
+                  << " is no longer held: the next apply moves it to what git says\n";
         return Status::Ok();
       });
 
@@ -297,6 +372,12 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
                     << Str(svc, "digest").substr(0, 19) << ")  " << Str(svc, "release") << "  "
                     << (Str(svc, "health").empty() ? Str(svc, "kind") : Str(svc, "health"))
                     << (port.empty() ? "" : "  port " + port) << "\n";
+          if (const bj::value* held = svc.as_object().if_contains("held");
+              held != nullptr && held->is_object()) {
+            std::cout << "    held by " << Str(*held, "by") << ": " << Str(*held, "reason")
+                      << " (`lockstep hold release " << a.environment << " " << Str(svc, "service")
+                      << " --reason TEXT` lets it move)\n";
+          }
         }
         return Status::Ok();
       });
@@ -323,8 +404,9 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
           return Status::Ok();
         }
         for (const bj::value& d : h.as_object().at("deployments").as_array()) {
-          std::cout << "deployment " << Str(d, "id") << "  " << Str(d, "outcome") << "  by "
-                    << Str(d, "actor") << "  plan " << Str(d, "plan_id")
+          std::cout << (Str(d, "kind") == "rollback" ? "rollback " : "deployment ") << Str(d, "id")
+                    << "  " << Str(d, "outcome") << "  by " << Str(d, "actor") << "  plan "
+                    << Str(d, "plan_id")
                     << (Str(d, "why").empty() ? "" : "  \"" + Str(d, "why") + "\"")
                     << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason")) << "\n";
         }

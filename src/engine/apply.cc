@@ -89,11 +89,12 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
                                                                  .plan_id = record.id,
                                                                  .commit = record.commit,
                                                                  .actor = requester.actor,
-                                                                 .why = requester.reason}));
+                                                                 .why = requester.reason,
+                                                                 .kind = plan.kind}));
     // Audited with the deployment, in the same transaction.
     LS_RETURN_IF_ERROR(
         tx->AppendAudit({.actor = requester.actor,
-                         .action = "apply",
+                         .action = plan.kind,
                          .target = record.environment,
                          .detail = "plan " + record.id + ", deployment " +
                                    std::to_string(deployment) +
@@ -108,15 +109,17 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
     return id.status();
   }
   return std::unique_ptr<Apply>(
-      new Apply(store, target, clock, std::move(plan), lease, *id, options));
+      new Apply(store, target, clock, std::move(plan), requester, lease, *id, options));
 }
 
 Apply::Apply(state::StateStore& store, runtime::Target& target, const os::Clock& clock, Plan plan,
-             state::Lease lease, int64_t deployment_id, const ApplyOptions& options)
+             Requester requester, state::Lease lease, int64_t deployment_id,
+             const ApplyOptions& options)
     : store_(store),
       target_(target),
       clock_(clock),
       plan_(std::move(plan)),
+      requester_(std::move(requester)),
       lease_(std::move(lease)),
       deployment_id_(deployment_id),
       options_(options) {}
@@ -294,6 +297,18 @@ Status Apply::Commit(const std::vector<Staged>& staged,
                .from_release = old == before.end() ? s.from_release : old->second.release_id,
                .version = s.from_version})
             .status());
+  }
+  // What a rollback put back stays put until a person says otherwise.
+  if (plan_.kind == "rollback") {
+    for (const ServicePlan& s : plan_.services) {
+      if (s.action == Action::kNone) continue;
+      LS_RETURN_IF_ERROR(
+          tx->SetHold({.environment = plan_.environment,
+                       .service = s.service,
+                       .actor = requester_.actor,
+                       .reason = requester_.reason.empty() ? "rolled back" : requester_.reason,
+                       .deployment_id = deployment_id_}));
+    }
   }
   // Only a change of what runs moves the serial: putting a drifted instance back does not.
   if (plan_.HasChanges()) {

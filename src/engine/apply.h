@@ -6,7 +6,7 @@
 //   healthy SERVICE              each new instance passed its health check
 //   switch                       one SwitchRoutes: every service of the plan moves at once
 //   commit                       one state transaction: the current releases, the serial,
-//                                history (the commit point)
+//                                history, a rollback's holds (the commit point)
 //   retire SERVICE               the instances the switch left unrouted, drained, stopped
 //   finish                       the outcome
 //
@@ -72,7 +72,8 @@ class Apply {
  private:
   struct Staged;
   Apply(state::StateStore& store, runtime::Target& target, const os::Clock& clock, Plan plan,
-        state::Lease lease, int64_t deployment_id, const ApplyOptions& options);
+        Requester requester, state::Lease lease, int64_t deployment_id,
+        const ApplyOptions& options);
 
   Status Journal(const std::string& step, const std::string& service, const std::string& detail);
   Status Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged);
@@ -89,6 +90,7 @@ class Apply {
   runtime::Target& target_;
   const os::Clock& clock_;
   Plan plan_;
+  Requester requester_;
   state::Lease lease_;
   int64_t deployment_id_;
   ApplyOptions options_;

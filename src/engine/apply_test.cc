@@ -371,6 +371,13 @@ class FlakyStore final : public state::StateStore {
     Result<int64_t> AppendHistory(const state::HistoryRecord& r) override {
       return inner_->AppendHistory(r);
     }
+    Status SetHold(const state::HoldRecord& r) override { return inner_->SetHold(r); }
+    Status RemoveHold(const std::string& e, const std::string& s) override {
+      return inner_->RemoveHold(e, s);
+    }
+    Result<std::map<std::string, state::HoldRecord>> Holds(const std::string& e) override {
+      return inner_->Holds(e);
+    }
     Result<int64_t> AppendAudit(const state::AuditRecord& r) override {
       return inner_->AppendAudit(r);
     }

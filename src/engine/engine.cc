@@ -1,5 +1,6 @@
 #include "engine/engine.h"
 
+#include "engine/planner.h"
 #include "engine/recovery.h"
 #include "engine/saved_plan.h"
 
@@ -60,6 +61,53 @@ Result<std::pair<state::PlanRecord, Plan>> Engine::FindPlan(const std::string& i
   tx.reset();
   LS_ASSIGN_OR_RETURN(Plan plan, FromPlanRecord(record));
   return std::pair{std::move(record), std::move(plan)};
+}
+
+Result<SavedPlan> Engine::PlanRollbackOf(const RollbackRequest& request, const std::string& branch,
+                                         const std::string& actor) {
+  SavedPlan saved;
+  LS_ASSIGN_OR_RETURN(saved.plan, PlanRollback(*sources_.store, *sources_.target, request));
+  // The grants it needs must still be the environment's (what the repository says now).
+  if (sources_.mirror != nullptr) {
+    Result<std::string> head = sources_.mirror->Resolve(branch);
+    Result<deploy::ReadResult> read =
+        head.ok() ? ReadRepoAt(*sources_.mirror, *head, sources_.embedded_registry)
+                  : Result<deploy::ReadResult>(head.status());
+    if (read.ok() && read->problems.empty()) {
+      if (const deploy::Environment* env = read->repo.Find(request.environment)) {
+        LS_RETURN_IF_ERROR(CheckGrantsOwned(saved.plan, env->volumes));
+      }
+    }
+  }
+  // Each release is made runnable now, from the target's cache or its registry, so that a
+  // release whose image is gone is refused before anything is recorded.
+  for (const ServicePlan& s : saved.plan.services) {
+    if (s.action != Action::kAdd && s.action != Action::kChange) continue;
+    const deploy::DeployedService& d = saved.plan.desired.at(s.service);
+    Result<runtime::PreparedRelease> prepared = sources_.target->Prepare(d.release);
+    if (!prepared.ok()) {
+      return FailedPrecondition(s.service + " " + d.version + " cannot be put back: its image " +
+                                (d.release.image.digest ? d.release.image.digest->str() : "") +
+                                " is in neither the target's cache nor the registry (" +
+                                prepared.status().message() + ")");
+    }
+  }
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_ASSIGN_OR_RETURN(saved.id, tx->PutPlan(ToPlanRecord(saved.plan, actor)));
+  LS_RETURN_IF_ERROR(tx->Commit());
+  return saved;
+}
+
+Status Engine::ReleaseHold(const std::string& environment, const std::string& service,
+                           const Requester& requester) {
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_RETURN_IF_ERROR(tx->RemoveHold(environment, service));
+  LS_RETURN_IF_ERROR(tx->AppendAudit({.actor = requester.actor,
+                                      .action = "hold release",
+                                      .target = environment + "/" + service,
+                                      .detail = requester.reason})
+                         .status());
+  return tx->Commit();
 }
 
 Result<int64_t> Engine::StartApply(const std::string& plan_id, const Requester& requester) {

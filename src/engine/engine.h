@@ -16,6 +16,7 @@
 #include "engine/apply.h"
 #include "engine/functions.h"
 #include "engine/planner.h"
+#include "engine/rollback.h"
 
 namespace lockstep::engine {
 
@@ -44,6 +45,16 @@ class Engine {
   // Begins applying a saved plan: a stale plan or a held lock is refused at once; the
   // steps run on a thread of their own. Returns the deployment id.
   Result<int64_t> StartApply(const std::string& plan_id, const Requester& requester);
+  // Begins a rollback (rollback.h): refused at once, changing nothing, when history has no
+  // such release, a release needs a volume the environment no longer owns in the
+  // repository at `branch`, an image can be had neither from the target's cache nor its
+  // registry, or the environment is locked. Then it runs as an apply of its plan does.
+  Result<SavedPlan> PlanRollbackOf(const RollbackRequest& request, const std::string& branch,
+                                   const std::string& actor);
+  // Lets a held service move again (audited); kNotFound when it is not held.
+  Status ReleaseHold(const std::string& environment, const std::string& service,
+                     const Requester& requester);
+
   // Waits until the deployment's job is done (at once for one not running here).
   void Wait(int64_t deployment_id);
 

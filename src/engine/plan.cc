@@ -144,7 +144,11 @@ Plan MakePlan(const std::string& environment, const std::string& commit, const s
               int64_t serial, const std::map<std::string, deploy::DeployedService>& desired,
               const std::map<std::string, deploy::DeployedService>& recorded,
               const std::vector<runtime::ObservedInstance>& observed) {
-  Plan plan{environment, commit, lineage, serial, {}, desired};
+  Plan plan{.environment = environment,
+            .commit = commit,
+            .lineage = lineage,
+            .serial = serial,
+            .desired = desired};
   std::map<std::string, const runtime::ObservedInstance*> routed;
   for (const runtime::ObservedInstance& o : observed) {
     if (o.routed) routed[o.service] = &o;
@@ -314,7 +318,23 @@ std::string PlanText(const Plan& plan, bool colour) {
     }
     if (!s.drift.empty()) out += "    " + c.Yellow("drifted: " + s.drift) + "\n";
   }
-  std::string summary = plan.environment + " at " + plan.commit.substr(0, 12) + ": ";
+  for (const HeldService& h : plan.held) {
+    const ServicePlan& w = h.wanted;
+    out += c.Yellow("= " + w.service) + ": held by " + h.by +
+           (h.reason.empty() ? "" : " (" + h.reason + ")") + "; git would ";
+    if (w.action == Action::kRemove) {
+      out += "remove it";
+    } else if (w.from_digest != w.to_digest || w.from_version != w.to_version) {
+      out += "move it " + Artifact(w.from_version, w.from_digest) + " → " +
+             Artifact(w.to_version, w.to_digest);
+    } else {
+      out += "change " + std::to_string(w.changes.size()) + " key(s)";
+    }
+    out += "; `lockstep hold release " + plan.environment + " " + w.service +
+           " --reason TEXT` lets it move\n";
+  }
+  std::string summary = (plan.kind == "rollback" ? "rollback of " : "") + plan.environment +
+                        " at " + plan.commit.substr(0, 12) + ": ";
   if (adds + changes + removes == 0) {
     summary += "no changes";
   } else {
@@ -322,33 +342,49 @@ std::string PlanText(const Plan& plan, bool colour) {
                std::to_string(removes) + " to remove";
   }
   if (drifted > 0) summary += "; " + std::to_string(drifted) + " drifted from the record";
+  if (!plan.held.empty()) summary += "; " + std::to_string(plan.held.size()) + " held";
   return out + summary + "\n";
 }
 
+namespace {
+
+bj::object ServicePlanJson(const ServicePlan& s) {
+  bj::array changes;
+  for (const KeyChange& k : s.changes) {
+    changes.push_back(bj::object{{"key", k.key}, {"from", k.from}, {"to", k.to}});
+  }
+  auto side = [](const std::string& version, const std::string& digest,
+                 const std::string& release) -> bj::value {
+    if (release.empty()) return nullptr;
+    return bj::object{{"version", version}, {"digest", digest}, {"release", release}};
+  };
+  return bj::object{
+      {"service", s.service},
+      {"kind", KindName(s.kind)},
+      {"action", ActionName(s.action)},
+      {"from", side(s.from_version, s.from_digest, s.from_release)},
+      {"to", side(s.to_version, s.to_digest, s.to_release)},
+      {"changes", changes},
+      {"drift", s.drift.empty() ? bj::value(nullptr) : bj::value(s.drift)},
+  };
+}
+
+}  // namespace
+
 std::string PlanJson(const Plan& plan, const std::string& plan_id) {
   bj::array services;
-  for (const ServicePlan& s : plan.services) {
-    bj::array changes;
-    for (const KeyChange& k : s.changes) {
-      changes.push_back(bj::object{{"key", k.key}, {"from", k.from}, {"to", k.to}});
-    }
-    auto side = [](const std::string& version, const std::string& digest,
-                   const std::string& release) -> bj::value {
-      if (release.empty()) return nullptr;
-      return bj::object{{"version", version}, {"digest", digest}, {"release", release}};
-    };
-    services.push_back(bj::object{
-        {"service", s.service},
-        {"kind", KindName(s.kind)},
-        {"action", ActionName(s.action)},
-        {"from", side(s.from_version, s.from_digest, s.from_release)},
-        {"to", side(s.to_version, s.to_digest, s.to_release)},
-        {"changes", changes},
-        {"drift", s.drift.empty() ? bj::value(nullptr) : bj::value(s.drift)},
-    });
+  for (const ServicePlan& s : plan.services) services.push_back(ServicePlanJson(s));
+  bj::array held;
+  for (const HeldService& h : plan.held) {
+    held.push_back(bj::object{{"service", h.wanted.service},
+                              {"held_by", h.by},
+                              {"reason", h.reason},
+                              {"since", h.since},
+                              {"wanted", ServicePlanJson(h.wanted)}});
   }
   return bj::serialize(bj::object{{"format", 1},
                                   {"plan_id", plan_id},
+                                  {"kind", plan.kind},
                                   {"environment", plan.environment},
                                   {"commit", plan.commit},
                                   {"lineage", plan.lineage},
@@ -356,7 +392,8 @@ std::string PlanJson(const Plan& plan, const std::string& plan_id) {
                                   {"approval", plan.approval_required ? "required" : "none"},
                                   {"changes", plan.HasChanges()},
                                   {"drift", plan.HasDrift()},
-                                  {"services", services}});
+                                  {"services", services},
+                                  {"held", held}});
 }
 
 }  // namespace lockstep::engine

@@ -46,7 +46,18 @@ struct ServicePlan {
   std::string drift;
 };
 
+// A held service whose repository says something else than it runs: the change git would
+// make, shown and not applied until a person releases the hold.
+struct HeldService {
+  ServicePlan wanted;
+  std::string by;  // who held it
+  std::string reason;
+  int64_t since = 0;
+};
+
 struct Plan {
+  // "apply" (of the repository at `commit`) or "rollback" (to releases recorded earlier).
+  std::string kind = "apply";
   std::string environment;
   std::string commit;                 // of the deploy repository
   std::string lineage;                // the environment's, when the plan was made
@@ -57,6 +68,8 @@ struct Plan {
   // The environment says `approval = "required"`: only a saved plan, applied by its id,
   // goes out there (never `lockstep apply ENV`).
   bool approval_required = false;
+  // Held services git would change (their `services` entries change nothing).
+  std::vector<HeldService> held;
 
   bool HasChanges() const;  // any add, change or remove (drift alone is not a change)
   bool HasDrift() const;

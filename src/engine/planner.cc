@@ -46,29 +46,58 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   return PlanOrProblems(std::move(plan));
 }
 
-Result<Plan> PlanDesired(state::StateStore& store, runtime::Target& target,
-                         const std::string& environment, const std::string& commit,
-                         const std::map<std::string, deploy::DeployedService>& desired) {
+Result<RecordedState> ReadRecorded(state::StateStore& store, const std::string& environment) {
   LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
   // A plan writes nothing: an environment not recorded yet has no lineage until an apply.
   LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> known,
                       tx->FindEnvironment(environment));
-  state::EnvironmentRecord env = known.value_or(state::EnvironmentRecord{environment});
-  LS_ASSIGN_OR_RETURN(auto current, tx->Current(environment));
-  std::map<std::string, deploy::DeployedService> recorded;
-  for (const auto& [service, record] : current) {
+  RecordedState out{.environment = known.value_or(state::EnvironmentRecord{environment})};
+  LS_ASSIGN_OR_RETURN(out.current, tx->Current(environment));
+  LS_ASSIGN_OR_RETURN(out.holds, tx->Holds(environment));
+  tx.reset();
+  for (const auto& [service, record] : out.current) {
     LS_ASSIGN_OR_RETURN(deploy::DeployedService s,
                         FromRecord(service, record.version, record.release_spec, record.details));
     if (ReleaseId(s.release) != record.release_id) {
       return Internal("the state database's release " + record.release_id + " of " + service +
                       " does not match its own spec: the database was changed outside lockstep");
     }
-    recorded.emplace(service, std::move(s));
+    out.services.emplace(service, std::move(s));
   }
-  tx.reset();
+  return out;
+}
 
+Result<Plan> PlanDesired(state::StateStore& store, runtime::Target& target,
+                         const std::string& environment, const std::string& commit,
+                         const std::map<std::string, deploy::DeployedService>& desired) {
+  LS_ASSIGN_OR_RETURN(RecordedState recorded, ReadRecorded(store, environment));
   LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed, target.Observe(environment));
-  return MakePlan(environment, commit, env.lineage, env.serial, desired, recorded, observed);
+  const state::EnvironmentRecord& env = recorded.environment;
+  if (recorded.holds.empty()) {
+    return MakePlan(environment, commit, env.lineage, env.serial, desired, recorded.services,
+                    observed);
+  }
+  // A held service runs what it runs; what git would change is shown beside the plan.
+  std::map<std::string, deploy::DeployedService> effective = desired;
+  for (const auto& [service, hold] : recorded.holds) {
+    auto runs = recorded.services.find(service);
+    if (runs == recorded.services.end()) {
+      effective.erase(service);
+    } else {
+      effective.insert_or_assign(service, runs->second);
+    }
+  }
+  Plan plan = MakePlan(environment, commit, env.lineage, env.serial, effective, recorded.services,
+                       observed);
+  Plan wanted =
+      MakePlan(environment, commit, env.lineage, env.serial, desired, recorded.services, observed);
+  for (ServicePlan& s : wanted.services) {
+    auto hold = recorded.holds.find(s.service);
+    if (hold == recorded.holds.end() || s.action == Action::kNone) continue;
+    plan.held.push_back(
+        {std::move(s), hold->second.actor, hold->second.reason, hold->second.since});
+  }
+  return plan;
 }
 
 }  // namespace lockstep::engine

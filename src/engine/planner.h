@@ -32,8 +32,19 @@ using PlanOrProblems = std::variant<Plan, std::vector<deploy::Problem>>;
 Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::string& environment,
                                        const std::string& revision);
 
+// What the engine recorded of `environment`: its record (a fresh one, unsaved, when it was
+// never applied), what each service runs, and the holds.
+struct RecordedState {
+  state::EnvironmentRecord environment;
+  std::map<std::string, state::CurrentRecord> current;
+  std::map<std::string, deploy::DeployedService> services;  // `current`, as releases
+  std::map<std::string, state::HoldRecord> holds;
+};
+Result<RecordedState> ReadRecorded(state::StateStore& store, const std::string& environment);
+
 // The plan of `environment` running `desired` (what the repository at `commit` says),
-// against the recorded state and what the target observes.
+// against the recorded state and what the target observes. A held service keeps what it
+// runs: what `desired` would change there is in the plan's `held`.
 Result<Plan> PlanDesired(state::StateStore& store, runtime::Target& target,
                          const std::string& environment, const std::string& commit,
                          const std::map<std::string, deploy::DeployedService>& desired);

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/saved_plan.h"
 #include "os/process.h"
 #include "os/testing/temp_dir.h"
 #include "runtime/fake_target.h"
@@ -130,6 +131,49 @@ TEST_F(Planner, AppliedAndRunningIsNoChangeAndANewPinIsOne) {
   EXPECT_EQ(web.changes, (std::vector<KeyChange>{{"env.LOG_LEVEL", "debug", "info"}}))
       << "dev's own LOG_LEVEL went with the rewritten file";
   EXPECT_FALSE(MustPlan("staging").services.empty());
+}
+
+TEST_F(Planner, AHeldServiceKeepsWhatItRunsAndThePlanShowsWhatGitWouldChange) {
+  RecordAndRun(MustPlan("dev"));
+  {
+    auto tx = std::move(store_->Begin()).value();
+    ASSERT_TRUE(tx->SetHold({"dev", "web", "ann", "1.0.0 is the good one", 7, 0}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  std::ofstream(work_ / "environments" / "dev" / "web.toml")
+      << "version = \"1.1.0\"\ndigest = \"sha256:" << std::string(64, 'c')
+      << "\"\n[service]\nport = 8081\n";
+  Commit("web 1.1.0 in dev");
+  Plan plan = MustPlan("dev");
+  EXPECT_FALSE(plan.HasChanges()) << PlanText(plan, false);
+  EXPECT_EQ(plan.desired.at("web").version, "1.0.0") << "what is applied is what runs";
+  ASSERT_EQ(plan.held.size(), 1u);
+  EXPECT_EQ(plan.held[0].wanted.service, "web");
+  EXPECT_EQ(plan.held[0].wanted.to_version, "1.1.0");
+  EXPECT_EQ(plan.held[0].by, "ann");
+  std::string text = PlanText(plan, false);
+  EXPECT_NE(text.find("= web: held by ann (1.0.0 is the good one); git would move it"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("lockstep hold release dev web"), std::string::npos) << text;
+  EXPECT_NE(PlanJson(plan, "p").find("\"held\":[{\"service\":\"web\""), std::string::npos);
+
+  // Saved and read back, the plan still holds it.
+  Result<Plan> back = FromPlanRecord(ToPlanRecord(plan, "ann"));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_EQ(back->held.size(), 1u);
+  EXPECT_EQ(back->held[0].wanted.to_version, "1.1.0");
+  EXPECT_EQ(back->kind, "apply");
+
+  {
+    auto tx = std::move(store_->Begin()).value();
+    ASSERT_TRUE(tx->RemoveHold("dev", "web").ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  Plan released = MustPlan("dev");
+  EXPECT_TRUE(released.HasChanges());
+  EXPECT_TRUE(released.held.empty());
+  EXPECT_EQ(released.desired.at("web").version, "1.1.0");
 }
 
 TEST_F(Planner, WhatRunsOtherwiseIsDrift) {

@@ -52,6 +52,20 @@ Result<ServicePlan> ReadServicePlan(const json::ObjectView& o) {
   return s;
 }
 
+bj::object EncodeServicePlan(const ServicePlan& s) {
+  bj::array changes;
+  for (const KeyChange& k : s.changes) {
+    changes.push_back(bj::object{{"key", k.key}, {"from", k.from}, {"to", k.to}});
+  }
+  return bj::object{{"service", s.service},
+                    {"action", ActionName(s.action)},
+                    {"kind", KindName(s.kind)},
+                    {"from", Side(s.from_version, s.from_digest, s.from_release)},
+                    {"to", Side(s.to_version, s.to_digest, s.to_release)},
+                    {"changes", std::move(changes)},
+                    {"drift", s.drift}};
+}
+
 Result<Plan> Decode(const state::PlanRecord& record) {
   LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(record.body, "saved plan"));
   LS_ASSIGN_OR_RETURN(json::ObjectView root, json::ObjectView::Of(doc, ""));
@@ -64,6 +78,22 @@ Result<Plan> Decode(const state::PlanRecord& record) {
   plan.serial = record.serial;
   LS_ASSIGN_OR_RETURN(std::optional<std::string> approval, root.OptionalString("approval"));
   plan.approval_required = approval == "required";
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> kind, root.OptionalString("kind"));
+  plan.kind = kind.value_or("apply");
+  if (plan.kind != "apply" && plan.kind != "rollback") return InvalidArgument("kind " + plan.kind);
+  if (root.Has("held")) {
+    LS_ASSIGN_OR_RETURN(json::ArrayView held, root.Array("held"));
+    LS_ASSIGN_OR_RETURN(std::vector<json::ObjectView> entries, held.Objects());
+    for (const json::ObjectView& o : entries) {
+      HeldService h;
+      LS_ASSIGN_OR_RETURN(h.by, o.String("by"));
+      LS_ASSIGN_OR_RETURN(h.reason, o.String("reason"));
+      LS_ASSIGN_OR_RETURN(h.since, o.Int("since"));
+      LS_ASSIGN_OR_RETURN(json::ObjectView wanted, o.Object("wanted"));
+      LS_ASSIGN_OR_RETURN(h.wanted, ReadServicePlan(wanted));
+      plan.held.push_back(std::move(h));
+    }
+  }
   LS_ASSIGN_OR_RETURN(json::ArrayView services, root.Array("services"));
   LS_ASSIGN_OR_RETURN(std::vector<json::ObjectView> items, services.Objects());
   for (const json::ObjectView& o : items) {
@@ -91,18 +121,13 @@ Result<Plan> Decode(const state::PlanRecord& record) {
 
 state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
   bj::array services;
-  for (const ServicePlan& s : plan.services) {
-    bj::array changes;
-    for (const KeyChange& k : s.changes) {
-      changes.push_back(bj::object{{"key", k.key}, {"from", k.from}, {"to", k.to}});
-    }
-    services.push_back(bj::object{{"service", s.service},
-                                  {"action", ActionName(s.action)},
-                                  {"kind", KindName(s.kind)},
-                                  {"from", Side(s.from_version, s.from_digest, s.from_release)},
-                                  {"to", Side(s.to_version, s.to_digest, s.to_release)},
-                                  {"changes", std::move(changes)},
-                                  {"drift", s.drift}});
+  for (const ServicePlan& s : plan.services) services.push_back(EncodeServicePlan(s));
+  bj::array held;
+  for (const HeldService& h : plan.held) {
+    held.push_back(bj::object{{"by", h.by},
+                              {"reason", h.reason},
+                              {"since", h.since},
+                              {"wanted", EncodeServicePlan(h.wanted)}});
   }
   bj::object desired;
   for (const auto& [service, d] : plan.desired) {
@@ -118,8 +143,10 @@ state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
   record.commit = plan.commit;
   record.actor = actor;
   record.body = bj::serialize(bj::object{{"format", kFormat},
+                                         {"kind", plan.kind},
                                          {"approval", plan.approval_required ? "required" : "none"},
                                          {"services", std::move(services)},
+                                         {"held", std::move(held)},
                                          {"desired", std::move(desired)}});
   return record;
 }

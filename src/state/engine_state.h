@@ -12,6 +12,8 @@
 //   audit         append-only: each state-changing API call, with the token's name
 //   leases        one per environment: holder, expiry, heartbeat, and a fencing token
 //                 every state write of an apply checks
+//   holds         the services no automated path moves (set by a rollback, released by a
+//                 person)
 //   invocations   each run of a function (called, or on its schedule): recorded when it
 //                 starts, completed when it ends
 //
@@ -66,9 +68,21 @@ struct DeploymentRecord {
   int64_t started_at = 0;
   int64_t finished_at = 0;  // 0 while running
   Outcome outcome = Outcome::kRunning;
-  std::string reason;        // for a failure: what a person needs to know
-  int64_t committed_at = 0;  // when its state transaction committed (0: not, or not yet)
-  std::string why;           // the requester's reason (--reason), for history
+  std::string reason;          // for a failure: what a person needs to know
+  int64_t committed_at = 0;    // when its state transaction committed (0: not, or not yet)
+  std::string why;             // the requester's reason (--reason), for history
+  std::string kind = "apply";  // "apply" or "rollback"
+};
+
+// A service no automated path moves (a rollback holds what it put back) until a person
+// releases it: plans show what git would change, applies leave it as it runs.
+struct HoldRecord {
+  std::string environment;
+  std::string service;
+  std::string actor;  // who held it
+  std::string reason;
+  int64_t deployment_id = 0;  // the rollback that held it (0: held by hand)
+  int64_t since = 0;          // set by the store when 0
 };
 
 // A saved plan, immutable once stored.
@@ -170,6 +184,10 @@ class Transaction {
   virtual Result<int64_t> StartDeployment(const DeploymentRecord& record) = 0;
   virtual Status FinishDeployment(int64_t id, Outcome outcome, const std::string& reason) = 0;
   virtual Result<int64_t> AppendHistory(const HistoryRecord& record) = 0;
+  // Holds a service (replacing a hold it had); RemoveHold is kNotFound when it had none.
+  virtual Status SetHold(const HoldRecord& record) = 0;
+  virtual Status RemoveHold(const std::string& environment, const std::string& service) = 0;
+  virtual Result<std::map<std::string, HoldRecord>> Holds(const std::string& environment) = 0;
   virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;
 
   // Stores a plan; returns its id.

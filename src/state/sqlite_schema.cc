@@ -85,6 +85,12 @@ const std::vector<std::string> kMigrations = {
     "CREATE UNIQUE INDEX invocations_scheduled ON invocations (environment, function,"
     " scheduled_for) WHERE scheduled_for > 0;"
     "CREATE INDEX invocations_running ON invocations (finished_at) WHERE finished_at = 0;",
+    // 4: rollbacks are deployments of their own kind; a rolled-back service is held.
+    "ALTER TABLE deployments ADD COLUMN kind TEXT NOT NULL DEFAULT 'apply';"
+    "CREATE TABLE holds ("
+    " environment TEXT NOT NULL, service TEXT NOT NULL, actor TEXT NOT NULL,"
+    " reason TEXT NOT NULL, deployment_id INTEGER NOT NULL, since INTEGER NOT NULL,"
+    " PRIMARY KEY (environment, service));",
 };
 
 }  // namespace

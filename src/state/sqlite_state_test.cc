@@ -117,6 +117,32 @@ TEST_F(StateStoreTest, CurrentReleasesHistoryAndDeploymentsAreRecorded) {
   EXPECT_EQ(history[0].to_release, "r1");
 }
 
+TEST_F(StateStoreTest, HoldsAreSetReplacedAndReleasedAndDeploymentsKeepTheirKind) {
+  auto store = Open();
+  {
+    auto tx = Begin(*store);
+    DeploymentRecord rollback{.environment = "prod", .plan_id = "p", .actor = "ann"};
+    rollback.kind = "rollback";
+    int64_t d = tx->StartDeployment(rollback).value();
+    ASSERT_TRUE(tx->SetHold({"prod", "web", "ann", "bad release", d, 0}).ok());
+    ASSERT_TRUE(tx->SetHold({"prod", "web", "bob", "still bad", d, 0}).ok()) << "replaced";
+    ASSERT_TRUE(tx->SetHold({"staging", "api", "ann", "", 0, 0}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  auto read = Begin(*store);
+  auto holds = read->Holds("prod").value();
+  ASSERT_EQ(holds.size(), 1u);
+  EXPECT_EQ(holds.at("web").actor, "bob");
+  EXPECT_EQ(holds.at("web").reason, "still bad");
+  EXPECT_EQ(holds.at("web").since, clock_.NowSeconds());
+  EXPECT_EQ(read->Deployment(holds.at("web").deployment_id).value().kind, "rollback");
+  EXPECT_EQ(read->Holds("dev").value().size(), 0u);
+  ASSERT_TRUE(read->RemoveHold("prod", "web").ok());
+  EXPECT_EQ(read->RemoveHold("prod", "web").code(), Code::kNotFound) << "not held any more";
+  EXPECT_TRUE(read->Holds("prod").value().empty());
+  EXPECT_EQ(read->Holds("staging").value().size(), 1u) << "per environment";
+}
+
 TEST_F(StateStoreTest, HistoryTheAuditLogAndReleasesCannotBeRewritten) {
   {
     auto store = Open();
@@ -314,7 +340,7 @@ TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
-                                          "knows (3): upgrade lockstep"),
+                                          "knows (4): upgrade lockstep"),
             std::string::npos)
       << store.status().message();
 }

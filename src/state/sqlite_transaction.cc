@@ -162,6 +162,52 @@ class SqliteTransaction final : public Transaction {
     });
   }
 
+  Status SetHold(const HoldRecord& h) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_,
+                          "INSERT OR REPLACE INTO holds (environment, service, actor, reason, "
+                          "deployment_id, since) VALUES (?, ?, ?, ?, ?, ?)");
+      q.bind(1, h.environment);
+      q.bind(2, h.service);
+      q.bind(3, h.actor);
+      q.bind(4, h.reason);
+      q.bind(5, h.deployment_id);
+      q.bind(6, h.since != 0 ? h.since : clock_->NowSeconds());
+      q.exec();
+      return Status::Ok();
+    });
+  }
+
+  Status RemoveHold(const std::string& environment, const std::string& service) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_, "DELETE FROM holds WHERE environment = ? AND service = ?");
+      q.bind(1, environment);
+      q.bind(2, service);
+      if (q.exec() == 0) return NotFound(service + " is not held in " + environment);
+      return Status::Ok();
+    });
+  }
+
+  Result<std::map<std::string, HoldRecord>> Holds(const std::string& environment) override {
+    return Guard([&]() -> Result<std::map<std::string, HoldRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT service, actor, reason, deployment_id, since FROM holds "
+                          "WHERE environment = ? ORDER BY service");
+      q.bind(1, environment);
+      std::map<std::string, HoldRecord> out;
+      while (q.executeStep()) {
+        HoldRecord h{.environment = environment,
+                     .service = q.getColumn(0).getString(),
+                     .actor = q.getColumn(1).getString(),
+                     .reason = q.getColumn(2).getString(),
+                     .deployment_id = q.getColumn(3).getInt64(),
+                     .since = q.getColumn(4).getInt64()};
+        out.emplace(h.service, std::move(h));
+      }
+      return out;
+    });
+  }
+
   Result<int64_t> BumpSerial(const std::string& environment, const std::string& commit) override {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,
@@ -179,8 +225,8 @@ class SqliteTransaction final : public Transaction {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,
                           "INSERT INTO deployments (environment, plan_id, commit_id, actor, "
-                          "started_at, finished_at, outcome, reason, why) VALUES (?, ?, ?, ?, ?, "
-                          "0, ?, ?, ?)");
+                          "started_at, finished_at, outcome, reason, why, kind) VALUES (?, ?, ?, "
+                          "?, ?, 0, ?, ?, ?, ?)");
       q.bind(1, d.environment);
       q.bind(2, d.plan_id);
       q.bind(3, d.commit);
@@ -189,6 +235,7 @@ class SqliteTransaction final : public Transaction {
       q.bind(6, std::string(OutcomeName(d.outcome)));
       q.bind(7, d.reason);
       q.bind(8, d.why);
+      q.bind(9, d.kind);
       q.exec();
       return db_.getLastInsertRowid();
     });

@@ -1,6 +1,7 @@
 // The engine end to end: a deploy repository in a bare git remote, lockstep serve with its
 // registry, real runc containers behind its proxy, driven by the CLI over the API. Two
-// services change together or not at all, and a load loop through the proxy checks it.
+// services change together or not at all, and a load loop through the proxy checks it;
+// rollbacks put earlier releases back the same way and hold them.
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -92,6 +93,11 @@ class EngineApply : public ::testing::Test {
     pin("web", web, web_port_, "");
     pin("api", api, api_port_, api_healthy ? "" : "HEALTHY = \"no\"\n");
     repo_->CommitAndPush("pin " + web + "/" + api);
+    Hook();
+  }
+
+  // Tells the server through its webhook that the deploy repository moved.
+  void Hook() {
     HttpResponse hook = Send({.method = "POST",
                               .url = server_->url("/api/v1/hooks/git"),
                               .headers = {std::string("X-Lockstep-Secret: ") + kSecret},
@@ -311,6 +317,133 @@ TEST_F(EngineApply, AKillAtEveryStepLeavesTheOldOrTheNewNeverAMix) {
   }
   // begin, prepare ×2, start and started ×2, healthy ×2, switch, commit, retire ×2, finish
   EXPECT_EQ(killed, 14) << "the hook must stop the apply at each of its steps";
+}
+
+TEST_F(EngineApply, ARollbackPutsTheEarlierReleaseBackUnderLoadAndHoldsIt) {
+  Pin("one", "one");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  Pin("two", "two");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  ASSERT_EQ(Through(web_port_), "two\n");
+
+  LoadLoop load({web_port_}, 4);
+  RunResult rollback = Cli({"rollback", "dev", "web", "--reason", "two breaks checkout"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  EXPECT_NE(rollback.out.find("rollback of dev"), std::string::npos) << rollback.out;
+  EXPECT_NE(rollback.out.find("env.VERSION: two → one"), std::string::npos)
+      << "the config comes back with the artifact: " << rollback.out;
+  const uint64_t after_switch = load.Requests();
+  ASSERT_TRUE(WaitFor([&] { return load.Requests() >= after_switch + 100; }));
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_GT(result.bodies["one\n"], 0u);
+  EXPECT_EQ(Through(web_port_), "one\n");
+  EXPECT_EQ(Through(api_port_), "two\n") << "only web was rolled back";
+
+  bj::value status = Status();
+  for (const bj::value& s : status.at("services").as_array()) {
+    if (s.at("service").as_string() == "web") {
+      ASSERT_TRUE(s.at("held").is_object()) << s;
+      EXPECT_EQ(s.at("held").at("reason").as_string(), "two breaks checkout") << s;
+    } else {
+      EXPECT_TRUE(s.at("held").is_null()) << s;
+    }
+  }
+  RunResult history = Cli({"history", "dev", "--output", "json"});
+  bj::value h = bj::parse(history.out);
+  const bj::value& last = h.at("deployments").as_array()[0];
+  EXPECT_EQ(last.at("kind").as_string(), "rollback") << last;
+  EXPECT_EQ(last.at("outcome").as_string(), "succeeded") << last;
+  EXPECT_EQ(last.at("why").as_string(), "two breaks checkout") << last;
+
+  // Git still says two: the plan shows it, held; an apply leaves web alone.
+  RunResult plan = Cli({"plan", "dev", "--output", "json"});
+  EXPECT_EQ(plan.exit_code, 0) << "a held service is no change to apply: " << plan.Describe();
+  bj::value p = bj::parse(plan.out);
+  ASSERT_EQ(p.at("held").as_array().size(), 1u) << p;
+  EXPECT_EQ(p.at("held").as_array()[0].at("service").as_string(), "web") << p;
+  Pin("three", "three");
+  RunResult apply = Cli({"apply", "dev"});
+  ASSERT_EQ(apply.exit_code, 0) << apply.Describe();
+  EXPECT_NE(apply.out.find("held by"), std::string::npos) << apply.out;
+  EXPECT_EQ(Through(web_port_), "one\n") << "held";
+  EXPECT_EQ(Through(api_port_), "three\n");
+
+  RunResult refused = Cli({"hold", "release", "dev", "web"});
+  EXPECT_NE(refused.exit_code, 0) << "a reason is required: " << refused.Describe();
+  RunResult release = Cli({"hold", "release", "dev", "web", "--reason", "checkout fixed"});
+  ASSERT_EQ(release.exit_code, 0) << release.Describe();
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0);
+  EXPECT_EQ(Through(web_port_), "three\n") << "released, the next apply moves it";
+  RunResult audit = Cli({"audit", "--output", "json"});
+  EXPECT_NE(audit.out.find("\"action\":\"hold release\""), std::string::npos) << audit.out;
+  EXPECT_NE(audit.out.find("\"action\":\"rollback\""), std::string::npos) << audit.out;
+}
+
+TEST_F(EngineApply, AnEnvironmentRollbackPutsEveryServiceBackInOneSwitch) {
+  Pin("old", "old");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  const int64_t first = Status().at("services").as_array()[0].at("deployment_id").as_int64();
+  Pin("new", "new");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  // Once a thread saw the rolled-back release of either service, never the other again.
+  LoadLoop load({web_port_, api_port_}, 6, [](const std::vector<std::string>& history) {
+    return NeverOldAfterNew("new\n", history);
+  });
+  RunResult rollback = Cli({"rollback", "dev", "--to", std::to_string(first)});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  const uint64_t after_switch = load.Requests();
+  ASSERT_TRUE(WaitFor([&] { return load.Requests() >= after_switch + 100; }));
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(result.out_of_order, 0u) << "a thread saw one old and one new service";
+  EXPECT_EQ(Through(web_port_), "old\n");
+  EXPECT_EQ(Through(api_port_), "old\n");
+  const bj::value after = Status();
+  for (const bj::value& s : after.at("services").as_array()) {
+    EXPECT_TRUE(s.at("held").is_object()) << "both were put back, both held: " << s;
+  }
+}
+
+TEST_F(EngineApply, RollbacksThatCannotBeDoneAreRefusedAndChangeNothing) {
+  WriteFile(work_ / "lockstep.toml",
+            "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\nvolumes = "
+            "[\"uploads\"]\n");
+  Pin("one", "one");
+  // web 1 writes to the environment's volume.
+  WriteFile(work_ / "environments" / "dev" / "web.toml",
+            "version = \"1.0.0\"\ndigest = \"" + digest_ +
+                "\"\n[env]\nVERSION = \"one\"\n[grants]\nvolumes = { uploads = \"rw\" }\n"
+                "[service]\nport = " +
+                std::to_string(web_port_) + "\n");
+  repo_->CommitAndPush("web writes uploads");
+  Hook();
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+
+  RunResult only = Cli({"rollback", "dev", "api"});
+  EXPECT_EQ(only.exit_code, 1) << only.Describe();
+  EXPECT_NE(only.err.find("no earlier release"), std::string::npos) << only.err;
+  RunResult unknown = Cli({"rollback", "dev", "--to", "999"});
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.Describe();
+  EXPECT_NE(unknown.err.find("no deployment 999 in dev"), std::string::npos) << unknown.err;
+  RunResult version = Cli({"rollback", "dev", "web", "--to", "9.9.9"});
+  EXPECT_EQ(version.exit_code, 1) << version.Describe();
+
+  // The environment gives the volume up; web 2 no longer needs it.
+  WriteFile(work_ / "lockstep.toml", "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\n");
+  Pin("two", "two");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  bj::value before = Status();
+  RunResult grant = Cli({"rollback", "dev", "web"});
+  EXPECT_EQ(grant.exit_code, 1) << grant.Describe();
+  EXPECT_NE(grant.err.find("needs volume uploads"), std::string::npos) << grant.err;
+  EXPECT_NE(grant.err.find("no longer owns"), std::string::npos) << grant.err;
+  EXPECT_EQ(Through(web_port_), "two\n");
+  EXPECT_EQ(Status().at("services"), before.at("services")) << "nothing recorded";
+  RunResult history = Cli({"history", "dev", "--output", "json"});
+  bj::value h = bj::parse(history.out);
+  EXPECT_EQ(h.at("deployments").as_array()[0].at("kind").as_string(), "apply")
+      << "a refused rollback is no deployment: " << h;
 }
 
 }  // namespace

@@ -43,7 +43,19 @@ bj::object DeploymentJson(const state::DeploymentRecord& d) {
           {"outcome", state::OutcomeName(d.outcome)},
           {"reason", d.reason},
           {"why", d.why},
+          {"kind", d.kind},
           {"committed", d.committed_at != 0}};
+}
+
+// The hold of `service`, or null.
+bj::value HoldJson(const std::map<std::string, state::HoldRecord>& holds,
+                   const std::string& service) {
+  auto it = holds.find(service);
+  if (it == holds.end()) return nullptr;
+  return bj::object{{"by", it->second.actor},
+                    {"reason", it->second.reason},
+                    {"since", it->second.since},
+                    {"deployment_id", it->second.deployment_id}};
 }
 
 bj::object InvocationJson(const state::InvocationRecord& r) {
@@ -207,6 +219,17 @@ Status RoleAllows(const Identity& who, const std::string& method, bool invoke, b
   }
   if (method == "POST") return PermissionDenied(has + "; deploy actions need an admin token");
   return Status::Ok();
+}
+
+// Starts applying `saved`: 202 with the deployment's id and the plan (with its text).
+Result<Response> StartSaved(engine::Engine& engine, const engine::SavedPlan& saved,
+                            const engine::Requester& requester) {
+  LS_ASSIGN_OR_RETURN(int64_t id, engine.StartApply(saved.id, requester));
+  bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
+  plan.as_object()["text"] = engine::PlanText(saved.plan, false);
+  Response r = Json(202, bj::object{{"deployment_id", id}, {"plan", std::move(plan)}});
+  r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
+  return r;
 }
 
 }  // namespace
@@ -389,10 +412,12 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
       const std::string& name = p[1];
       std::optional<state::EnvironmentRecord> env;
       std::map<std::string, state::CurrentRecord> current;
+      std::map<std::string, state::HoldRecord> holds;
       {
         LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
         LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(name));
         LS_ASSIGN_OR_RETURN(current, tx->Current(name));
+        LS_ASSIGN_OR_RETURN(holds, tx->Holds(name));
       }
       if (!env) return NotFound("environment " + name + " was never applied");
       LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
@@ -417,7 +442,8 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
             {"instance", Nullable(c.instance_id)},
             {"health", Nullable(health)},
             {"public_port", d.public_port == 0 ? bj::value(nullptr) : bj::value(d.public_port)},
-            {"invoke", InvokePath(name, service, d)}});
+            {"invoke", InvokePath(name, service, d)},
+            {"held", HoldJson(holds, service)}});
       }
       return Json(200, bj::object{{"environment", name},
                                   {"lineage", env->lineage},
@@ -553,13 +579,50 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
             "applied only from a saved plan: `lockstep plan " +
             p[1] + "`, then `lockstep apply PLAN_ID` (plan " + saved.id + " is saved)");
       }
-      LS_ASSIGN_OR_RETURN(int64_t id,
-                          engine.StartApply(saved.id, {call.who.name, reason.value_or("")}));
-      bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
-      plan.as_object()["text"] = engine::PlanText(saved.plan, false);
-      Response r = Json(202, bj::object{{"deployment_id", id}, {"plan", std::move(plan)}});
-      r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
-      return r;
+      return StartSaved(engine, saved, {call.who.name, reason.value_or("")});
+    };
+  } else if (method == "POST" && is("environments/*/rollbacks")) {
+    work = [&]() -> Result<Response> {
+      engine::RollbackRequest request{.environment = p[1]};
+      std::optional<std::string> reason;
+      if (!call.body.empty()) {
+        LS_ASSIGN_OR_RETURN(json::Document doc,
+                            json::Document::Parse(call.body, "rollback request"));
+        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+        LS_ASSIGN_OR_RETURN(std::optional<std::string> service, o.OptionalString("service"));
+        LS_ASSIGN_OR_RETURN(std::optional<std::string> to, o.OptionalString("to"));
+        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+        request.service = service.value_or("");
+        request.to = to.value_or("");
+      }
+      if (!request.service.empty() && !IsResourceName(request.service)) {
+        return InvalidArgument("service '" + request.service.substr(0, 64) + "' is not a name");
+      }
+      if (request.service.empty() && request.to.empty()) {
+        return InvalidArgument(
+            "a rollback names a service (back to its earlier release) or, for the whole "
+            "environment, the deployment to go back to (\"to\": DEPLOYMENT_ID)");
+      }
+      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
+                          engine.PlanRollbackOf(request, options_.branch, call.who.name));
+      return StartSaved(engine, saved, {call.who.name, reason.value_or("")});
+    };
+  } else if (method == "POST" && is("environments/*/holds/*/release")) {
+    work = [&]() -> Result<Response> {
+      if (!IsResourceName(p[3])) {
+        return InvalidArgument("service '" + p[3].substr(0, 64) + "' is not a name");
+      }
+      std::optional<std::string> reason;
+      if (!call.body.empty()) {
+        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "hold release"));
+        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+      }
+      if (!reason || reason->empty()) {
+        return InvalidArgument("say why the hold ends (\"reason\"): it goes into the audit log");
+      }
+      LS_RETURN_IF_ERROR(engine.ReleaseHold(p[1], p[3], {call.who.name, *reason}));
+      return Json(200, bj::object{{"environment", p[1]}, {"service", p[3]}, {"held", false}});
     };
   } else if (method == "POST" && is("deployments")) {
     work = [&]() -> Result<Response> {

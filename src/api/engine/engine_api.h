@@ -8,6 +8,8 @@
 //   POST /api/v1/environments/ENV/plans             {"revision": REV} → a saved plan
 //   POST /api/v1/environments/ENV/deployments      {"reason"}: plan and apply in one step → 202
 //                                                   (refused where approval is required)
+//   POST /api/v1/environments/ENV/rollbacks         {"service", "to", "reason"} → 202, as an apply
+//   POST /api/v1/environments/ENV/holds/S/release   {"reason"}: S may move again (audited)
 //   POST /api/v1/environments/ENV/unlock            ends the lease early (audited)
 //   GET  /api/v1/plans/ID                           a saved plan
 //   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
