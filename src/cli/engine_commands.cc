@@ -366,6 +366,16 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
                   << Str(s, "serial")
                   << (Str(s, "locked_by").empty() ? "" : ", locked by " + Str(s, "locked_by"))
                   << "\n";
+        if (const bj::value* git = s.as_object().if_contains("git"); git && Flag(*git, "behind")) {
+          for (const bj::value& w : git->as_object().at("write_backs").as_array()) {
+            std::cout << "  git is behind: the write-back of deployment " << Str(w, "deployment_id")
+                      << (Str(w, "state") == "conflict" ? " needs a person: "
+                          : Str(w, "error").empty()
+                              ? " is pending"
+                              : " failed " + Str(w, "attempts") + " time(s), retried: ")
+                      << Str(w, "error") << "\n";
+          }
+        }
         for (const bj::value& svc : s.as_object().at("services").as_array()) {
           std::string port = Str(svc, "public_port");
           std::cout << "  " << Str(svc, "service") << "  " << Str(svc, "version") << " ("

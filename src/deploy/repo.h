@@ -64,6 +64,9 @@ struct DeployedService {
   uint16_t public_port = 0;   // services: where the proxy answers for it
   int64_t drain_ms = 10'000;  // services: in-flight requests finish within this
   std::string schedule;       // functions: cron expression, empty when not scheduled
+  // The deploy repository's commit whose files made it (empty where not known): a
+  // rollback makes the branch say again what that commit said.
+  std::string source_commit;
 };
 
 struct DeployRepo {

@@ -1,5 +1,6 @@
 #include "engine/apply.h"
 
+#include <boost/json.hpp>
 #include <condition_variable>
 #include <csignal>
 #include <mutex>
@@ -10,6 +11,8 @@
 #include "engine/saved_plan.h"
 
 namespace lockstep::engine {
+
+namespace bj = boost::json;
 
 namespace {
 
@@ -298,10 +301,17 @@ Status Apply::Commit(const std::vector<Staged>& staged,
                .version = s.from_version})
             .status());
   }
-  // What a rollback put back stays put until a person says otherwise.
+  // What a rollback put back stays put until a person says otherwise, and git is told.
   if (plan_.kind == "rollback") {
+    bj::array files;
     for (const ServicePlan& s : plan_.services) {
       if (s.action == Action::kNone) continue;
+      if (s.action != Action::kRemove) {
+        files.push_back(bj::object{{"service", s.service},
+                                   {"source", plan_.desired.at(s.service).source_commit},
+                                   {"from", s.from_version},
+                                   {"to", s.to_version}});
+      }
       LS_RETURN_IF_ERROR(
           tx->SetHold({.environment = plan_.environment,
                        .service = s.service,
@@ -309,6 +319,12 @@ Status Apply::Commit(const std::vector<Staged>& staged,
                        .reason = requester_.reason.empty() ? "rolled back" : requester_.reason,
                        .deployment_id = deployment_id_}));
     }
+    LS_RETURN_IF_ERROR(tx->PutWriteBack({.environment = plan_.environment,
+                                         .deployment_id = deployment_id_,
+                                         .actor = requester_.actor,
+                                         .reason = requester_.reason,
+                                         .files = bj::serialize(files)})
+                           .status());
   }
   // Only a change of what runs moves the serial: putting a drifted instance back does not.
   if (plan_.HasChanges()) {

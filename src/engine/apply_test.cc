@@ -317,6 +317,12 @@ class FlakyStore final : public state::StateStore {
     return inner_.Journal(d, after);
   }
   Result<std::vector<state::DeploymentRecord>> Unfinished() override { return inner_.Unfinished(); }
+  Result<std::vector<state::WriteBackRecord>> OpenWriteBacks(const std::string& e) override {
+    return inner_.OpenWriteBacks(e);
+  }
+  Status UpdateWriteBack(const state::WriteBackRecord& r) override {
+    return inner_.UpdateWriteBack(r);
+  }
   Result<std::optional<int64_t>> StartInvocation(const state::InvocationRecord& r) override {
     return inner_.StartInvocation(r);
   }
@@ -377,6 +383,9 @@ class FlakyStore final : public state::StateStore {
     }
     Result<std::map<std::string, state::HoldRecord>> Holds(const std::string& e) override {
       return inner_->Holds(e);
+    }
+    Result<int64_t> PutWriteBack(const state::WriteBackRecord& r) override {
+      return inner_->PutWriteBack(r);
     }
     Result<int64_t> AppendAudit(const state::AuditRecord& r) override {
       return inner_->AppendAudit(r);

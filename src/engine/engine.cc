@@ -10,7 +10,8 @@ Engine::Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options
     : sources_(std::move(sources)),
       clock_(clock),
       options_(options),
-      functions_(*sources_.store, *sources_.target) {}
+      functions_(*sources_.store, *sources_.target),
+      write_backs_(*sources_.store, sources_.mirror, clock_) {}
 
 Engine::~Engine() {
   stopping_ = true;
@@ -128,6 +129,7 @@ Result<int64_t> Engine::StartApply(const std::string& plan_id, const Requester& 
   jobs_[id] = std::move(job);
   j->thread = std::thread([this, j, apply = std::move(apply)] {
     apply->Run(stopping_);
+    write_backs_.Wake();  // a rollback may owe git a commit now
     std::lock_guard done(mutex_);
     j->done = true;
     changed_.notify_all();

@@ -17,6 +17,7 @@
 #include "engine/functions.h"
 #include "engine/planner.h"
 #include "engine/rollback.h"
+#include "engine/write_back.h"
 
 namespace lockstep::engine {
 
@@ -61,6 +62,8 @@ class Engine {
   // The functions of the environments' current releases: calls and schedules.
   Functions& functions() { return functions_; }
 
+  WriteBacks& write_backs() { return write_backs_; }
+
   state::StateStore& store() { return *sources_.store; }
   runtime::Target& target() { return *sources_.target; }
   const PlanSources& sources() const { return sources_; }
@@ -79,7 +82,8 @@ class Engine {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<int64_t, std::unique_ptr<Job>> jobs_;
-  Functions functions_;  // after what it uses; its runs end before they are destroyed
+  Functions functions_;     // after what it uses; its runs end before they are destroyed
+  WriteBacks write_backs_;  // what rollbacks owe the deploy repository
 };
 
 }  // namespace lockstep::engine

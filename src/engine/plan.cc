@@ -225,7 +225,8 @@ std::string DetailsJson(const deploy::DeployedService& s) {
                                   {"schedule", s.schedule},
                                   {"registry", s.release.image.registry},
                                   {"repository", s.release.image.repository},
-                                  {"tag", s.release.image.tag.value_or("")}});
+                                  {"tag", s.release.image.tag.value_or("")},
+                                  {"source", s.source_commit}});
 }
 
 Result<deploy::DeployedService> FromRecord(const std::string& service, const std::string& version,
@@ -265,6 +266,10 @@ Result<deploy::DeployedService> FromRecord(const std::string& service, const std
   s.release.image.repository = std::string(repository->as_string());
   s.release.image.tag =
       tag->as_string().empty() ? std::nullopt : std::optional(std::string(tag->as_string()));
+  // Recorded since rollbacks write back to git; older records do not say.
+  if (const bj::value* source = o->if_contains("source"); source && source->is_string()) {
+    s.source_commit = std::string(source->as_string());
+  }
   return s;
 }
 

@@ -40,8 +40,10 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
     return NotFound("the deploy repository at " + commit.substr(0, 12) + " has no environment " +
                     environment + " (it has " + names + ")");
   }
-  LS_ASSIGN_OR_RETURN(Plan plan, PlanDesired(*sources.store, *sources.target, environment, commit,
-                                             read.repo.deployed[environment]));
+  std::map<std::string, deploy::DeployedService>& desired = read.repo.deployed[environment];
+  for (auto& [service, d] : desired) d.source_commit = commit;
+  LS_ASSIGN_OR_RETURN(Plan plan,
+                      PlanDesired(*sources.store, *sources.target, environment, commit, desired));
   plan.approval_required = read.repo.Find(environment)->approval == deploy::Approval::kRequired;
   return PlanOrProblems(std::move(plan));
 }

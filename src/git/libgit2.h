@@ -33,6 +33,10 @@ using StatusList = std::unique_ptr<git_status_list, Deleter<git_status_list, git
 using Object = std::unique_ptr<git_object, Deleter<git_object, git_object_free>>;
 using Tree = std::unique_ptr<git_tree, Deleter<git_tree, git_tree_free>>;
 using Odb = std::unique_ptr<git_odb, Deleter<git_odb, git_odb_free>>;
+using Commit = std::unique_ptr<git_commit, Deleter<git_commit, git_commit_free>>;
+using Index = std::unique_ptr<git_index, Deleter<git_index, git_index_free>>;
+using SignaturePtr = std::unique_ptr<git_signature, Deleter<git_signature, git_signature_free>>;
+using Reference = std::unique_ptr<git_reference, Deleter<git_reference, git_reference_free>>;
 using OdbObject = std::unique_ptr<git_odb_object, Deleter<git_odb_object, git_odb_object_free>>;
 
 }  // namespace lockstep::git

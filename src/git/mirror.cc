@@ -297,6 +297,105 @@ Result<std::string> Mirror::Fetch() {
   return Hex(head);
 }
 
+Result<std::string> Mirror::CommitAndPush(const std::string& parent_id,
+                                          const std::map<std::string, std::string>& files,
+                                          const std::string& message, const Signature& author) {
+  std::lock_guard lock(fetch_mu_);
+  git_repository* repo = impl_->repo.get();
+  git_oid parent_oid;
+  git_commit* parent_raw = nullptr;
+  if (git_oid_fromstrn(&parent_oid, parent_id.data(), parent_id.size()) != 0 ||
+      parent_id.size() != GIT_OID_HEXSZ || git_commit_lookup(&parent_raw, repo, &parent_oid) != 0) {
+    return NotFound("the mirror has no commit " + parent_id.substr(0, 40));
+  }
+  Commit parent(parent_raw);
+  git_tree* tree_raw = nullptr;
+  git_index* index_raw = nullptr;
+  if (git_commit_tree(&tree_raw, parent.get()) != 0) return Unavailable(LastError());
+  Tree tree(tree_raw);
+  if (git_index_new(&index_raw) != 0) return Unavailable(LastError());
+  Index index(index_raw);
+  if (git_index_read_tree(index.get(), tree.get()) != 0) return Unavailable(LastError());
+  for (const auto& [path, contents] : files) {
+    git_index_entry entry{};
+    if (git_blob_create_from_buffer(&entry.id, repo, contents.data(), contents.size()) != 0) {
+      return Unavailable("writing " + path + ": " + LastError());
+    }
+    entry.mode = GIT_FILEMODE_BLOB;
+    entry.path = path.c_str();
+    if (git_index_add(index.get(), &entry) != 0) {
+      return InvalidArgument("writing " + path + ": " + LastError());
+    }
+  }
+  git_oid tree_oid, commit_oid;
+  git_tree* new_tree_raw = nullptr;
+  if (git_index_write_tree_to(&tree_oid, index.get(), repo) != 0 ||
+      git_tree_lookup(&new_tree_raw, repo, &tree_oid) != 0) {
+    return Unavailable(LastError());
+  }
+  Tree new_tree(new_tree_raw);
+  git_signature *author_raw = nullptr, *committer_raw = nullptr;
+  if (git_signature_now(&author_raw, author.name.c_str(), author.email.c_str()) != 0) {
+    return InvalidArgument("commit author " + author.name + ": " + LastError());
+  }
+  SignaturePtr by(author_raw);
+  if (git_signature_now(&committer_raw, "lockstep", author.email.c_str()) != 0) {
+    return InvalidArgument(LastError());
+  }
+  SignaturePtr committer(committer_raw);
+  const git_commit* parents[] = {parent.get()};
+  if (git_commit_create(&commit_oid, repo, nullptr, by.get(), committer.get(), "UTF-8",
+                        message.c_str(), new_tree.get(), 1, parents) != 0) {
+    return Unavailable("committing: " + LastError());
+  }
+  // Pushed from a ref of its own: the branch moves only once the remote took it.
+  const char* kPushRef = "refs/lockstep/write-back";
+  git_reference* ref_raw = nullptr;
+  if (git_reference_create(&ref_raw, repo, kPushRef, &commit_oid, 1, "lockstep write-back") != 0) {
+    return Unavailable(LastError());
+  }
+  Reference(ref_raw).reset();
+
+  git_remote* remote_raw = nullptr;
+  git_remote_create_options create = GIT_REMOTE_CREATE_OPTIONS_INIT;
+  create.repository = repo;
+  create.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+  if (git_remote_create_with_opts(&remote_raw, remote_.url.c_str(), &create) != 0) {
+    return InvalidArgument("deploy repository " + remote_.url + ": " + LastError());
+  }
+  Remote remote(remote_raw);
+  struct PushContext : FetchContext {
+    std::string rejected;
+  } ctx{{&remote_}, {}};
+  git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  options.callbacks.credentials = Credentials;
+  options.callbacks.certificate_check = CertificateCheck;
+  options.callbacks.payload = &ctx;
+  options.callbacks.push_update_reference = [](const char* refname, const char* status,
+                                               void* payload) -> int {
+    if (status != nullptr) {
+      static_cast<PushContext*>(payload)->rejected = std::string(refname) + ": " + status;
+    }
+    return 0;
+  };
+  std::string refspec = std::string(kPushRef) + ":refs/heads/" + remote_.branch;
+  char* specs[] = {refspec.data()};
+  git_strarray refspecs = {specs, 1};
+  if (git_remote_push(remote.get(), &refspecs, &options) != 0) {
+    return Unavailable("pushing to " + remote_.url +
+                       " failed: " + (ctx.refused.empty() ? LastError() : ctx.refused));
+  }
+  if (!ctx.rejected.empty()) {
+    return Unavailable(remote_.url + " refused the push (" + ctx.rejected + ")");
+  }
+  git_reference* branch_raw = nullptr;
+  if (git_reference_create(&branch_raw, repo, ("refs/heads/" + remote_.branch).c_str(), &commit_oid,
+                           1, "lockstep write-back pushed") == 0) {
+    Reference(branch_raw).reset();
+  }
+  return Hex(commit_oid);
+}
+
 Result<std::string> Mirror::Resolve(const std::string& revision) const {
   if (revision.empty() || revision.size() > 255 || StartsWith(revision, "-") ||
       revision.find_first_of(" \t\n:^~@{") != std::string::npos) {

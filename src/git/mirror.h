@@ -49,6 +49,12 @@ struct TreeLimits {
   size_t max_total_bytes = 64 << 20;
 };
 
+// Who a commit is by.
+struct Signature {
+  std::string name;
+  std::string email;
+};
+
 class Mirror {
  public:
   // Opens the bare mirror at `dir`, creating it if it is not there.
@@ -70,6 +76,14 @@ class Mirror {
   Result<TreeFiles> ReadTree(const std::string& commit, const std::vector<std::string>& top,
                              const std::vector<std::string>& dirs,
                              const TreeLimits& limits = {}) const;
+
+  // A commit on top of `parent` (a commit of the mirror) whose tree is parent's with each
+  // of `files` (path → contents, e.g. "environments/prod/web.toml") written, pushed to the
+  // remote's branch; returns its id. Nothing is forced: kUnavailable when the remote cannot
+  // be reached or refuses, a branch that moved since `parent` included (fetch to see).
+  Result<std::string> CommitAndPush(const std::string& parent,
+                                    const std::map<std::string, std::string>& files,
+                                    const std::string& message, const Signature& author);
 
   const RemoteOptions& remote() const { return remote_; }
 

@@ -16,6 +16,18 @@ std::string_view OutcomeName(Outcome outcome) {
   return "?";
 }
 
+std::string_view WriteBackStateName(WriteBackState state) {
+  switch (state) {
+    case WriteBackState::kPending:
+      return "pending";
+    case WriteBackState::kDone:
+      return "done";
+    case WriteBackState::kConflict:
+      return "conflict";
+  }
+  return "?";
+}
+
 std::string_view ChangeName(Change change) {
   switch (change) {
     case Change::kAdded:

@@ -14,6 +14,7 @@
 //                 every state write of an apply checks
 //   holds         the services no automated path moves (set by a rollback, released by a
 //                 person)
+//   write_backs   changes owed to the deploy repository (a rollback's), until pushed
 //   invocations   each run of a function (called, or on its schedule): recorded when it
 //                 starts, completed when it ends
 //
@@ -157,6 +158,30 @@ struct InvocationRecord {
   std::string error;  // it could not run (or the server stopped while it ran): why
 };
 
+// A change lockstep owes the deploy repository: after a rollback, the files of the services
+// it put back made to say what they said when those releases were made. Kept until it is
+// pushed (retried with backoff) or needs a person.
+enum class WriteBackState { kPending, kDone, kConflict };
+std::string_view WriteBackStateName(WriteBackState state);
+
+struct WriteBackRecord {
+  int64_t id = 0;  // assigned by the store
+  std::string environment;
+  int64_t deployment_id = 0;  // the rollback
+  std::string actor;
+  std::string reason;
+  // JSON: [{"service", "source", "from", "to"}]: the commit whose file each service's
+  // release came from, and the versions it went from and to.
+  std::string files;
+  WriteBackState state = WriteBackState::kPending;
+  std::string base;  // the branch's head when it was first tried ("" before)
+  int attempts = 0;
+  int64_t next_attempt_at = 0;
+  std::string last_error;
+  std::string commit;  // what was pushed, once done
+  int64_t created_at = 0;  // set by the store
+};
+
 // One unit of change. Destroyed without Commit, nothing of it happened.
 class Transaction {
  public:
@@ -188,6 +213,8 @@ class Transaction {
   virtual Status SetHold(const HoldRecord& record) = 0;
   virtual Status RemoveHold(const std::string& environment, const std::string& service) = 0;
   virtual Result<std::map<std::string, HoldRecord>> Holds(const std::string& environment) = 0;
+  // Records a write-back owed to the deploy repository; returns its id.
+  virtual Result<int64_t> PutWriteBack(const WriteBackRecord& record) = 0;
   virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;
 
   // Stores a plan; returns its id.
@@ -245,6 +272,11 @@ class StateStore {
   virtual Result<std::vector<InvocationRecord>> Invocations(const std::string& environment,
                                                             const std::string& function,
                                                             int limit) = 0;
+  // The write-backs of `environment` (every environment when empty) not done, oldest first.
+  virtual Result<std::vector<WriteBackRecord>> OpenWriteBacks(const std::string& environment) = 0;
+  // Stores the outcome of an attempt: state, base, attempts, next attempt, error, commit.
+  virtual Status UpdateWriteBack(const WriteBackRecord& record) = 0;
+
   // Completes every invocation still recorded as running with `error` (when the server
   // starts: no run outlives the process that ran it); returns how many.
   virtual Result<int> AbandonInvocations(const std::string& error) = 0;

@@ -31,6 +31,7 @@ auto Guard(F&& body) -> decltype(body()) {
 // The enum a stored name stands for (a name no lockstep writes reads as the safest value).
 Outcome OutcomeFrom(const std::string& name);
 Change ChangeFrom(const std::string& name);
+WriteBackState WriteBackStateFrom(const std::string& name);
 
 // The columns of a deployment row, in the order ReadDeployment takes them.
 inline constexpr const char* kDeploymentColumns =

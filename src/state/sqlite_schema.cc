@@ -91,6 +91,14 @@ const std::vector<std::string> kMigrations = {
     " environment TEXT NOT NULL, service TEXT NOT NULL, actor TEXT NOT NULL,"
     " reason TEXT NOT NULL, deployment_id INTEGER NOT NULL, since INTEGER NOT NULL,"
     " PRIMARY KEY (environment, service));",
+    // 5: what a rollback owes the deploy repository, until pushed.
+    "CREATE TABLE write_backs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, environment TEXT NOT NULL,"
+    " deployment_id INTEGER NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,"
+    " files TEXT NOT NULL, state TEXT NOT NULL, base TEXT NOT NULL, attempts INTEGER NOT NULL,"
+    " next_attempt_at INTEGER NOT NULL, last_error TEXT NOT NULL, commit_id TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE INDEX write_backs_open ON write_backs (state, id) WHERE state != 'done';",
 };
 
 }  // namespace
@@ -122,6 +130,13 @@ Outcome OutcomeFrom(const std::string& name) {
     if (OutcomeName(o) == name) return o;
   }
   return Outcome::kFailed;
+}
+
+WriteBackState WriteBackStateFrom(const std::string& name) {
+  for (WriteBackState w : {WriteBackState::kPending, WriteBackState::kDone}) {
+    if (WriteBackStateName(w) == name) return w;
+  }
+  return WriteBackState::kConflict;  // a person looks at what lockstep cannot read
 }
 
 Change ChangeFrom(const std::string& name) {

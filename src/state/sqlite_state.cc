@@ -253,6 +253,54 @@ class SqliteStateStore final : public StateStore {
     });
   }
 
+  Result<std::vector<WriteBackRecord>> OpenWriteBacks(const std::string& environment) override {
+    return InTransaction([&](SQLite::Database& db) -> Result<std::vector<WriteBackRecord>> {
+      SQLite::Statement q(db,
+                          "SELECT id, environment, deployment_id, actor, reason, files, state,"
+                          " base, attempts, next_attempt_at, last_error, commit_id, created_at"
+                          " FROM write_backs WHERE state != 'done' AND (? = '' OR environment = ?)"
+                          " ORDER BY id");
+      q.bind(1, environment);
+      q.bind(2, environment);
+      std::vector<WriteBackRecord> out;
+      while (q.executeStep()) {
+        WriteBackRecord w;
+        w.id = q.getColumn(0).getInt64();
+        w.environment = q.getColumn(1).getString();
+        w.deployment_id = q.getColumn(2).getInt64();
+        w.actor = q.getColumn(3).getString();
+        w.reason = q.getColumn(4).getString();
+        w.files = q.getColumn(5).getString();
+        w.state = sqlite::WriteBackStateFrom(q.getColumn(6).getString());
+        w.base = q.getColumn(7).getString();
+        w.attempts = q.getColumn(8).getInt();
+        w.next_attempt_at = q.getColumn(9).getInt64();
+        w.last_error = q.getColumn(10).getString();
+        w.commit = q.getColumn(11).getString();
+        w.created_at = q.getColumn(12).getInt64();
+        out.push_back(std::move(w));
+      }
+      return out;
+    });
+  }
+
+  Status UpdateWriteBack(const WriteBackRecord& w) override {
+    return InTransaction([&](SQLite::Database& db) -> Status {
+      SQLite::Statement q(db,
+                          "UPDATE write_backs SET state = ?, base = ?, attempts = ?,"
+                          " next_attempt_at = ?, last_error = ?, commit_id = ? WHERE id = ?");
+      q.bind(1, std::string(WriteBackStateName(w.state)));
+      q.bind(2, w.base);
+      q.bind(3, w.attempts);
+      q.bind(4, w.next_attempt_at);
+      q.bind(5, w.last_error);
+      q.bind(6, w.commit);
+      q.bind(7, w.id);
+      if (q.exec() == 0) return NotFound("no write-back " + std::to_string(w.id));
+      return Status::Ok();
+    });
+  }
+
   Result<int> AbandonInvocations(const std::string& error) override {
     return InTransaction([&](SQLite::Database& db) -> Result<int> {
       SQLite::Statement q(

@@ -143,6 +143,49 @@ TEST_F(StateStoreTest, HoldsAreSetReplacedAndReleasedAndDeploymentsKeepTheirKind
   EXPECT_EQ(read->Holds("staging").value().size(), 1u) << "per environment";
 }
 
+TEST_F(StateStoreTest, WriteBacksStayOpenUntilDoneAndKeepEachAttempt) {
+  auto store = Open();
+  int64_t id = 0;
+  {
+    auto tx = Begin(*store);
+    id = tx->PutWriteBack({.environment = "prod",
+                           .deployment_id = 9,
+                           .actor = "ann",
+                           .reason = "bad",
+                           .files = "[]"})
+             .value();
+    ASSERT_TRUE(tx->PutWriteBack({.environment = "dev", .files = "[]"}).ok());
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  std::vector<WriteBackRecord> open = store->OpenWriteBacks("prod").value();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].state, WriteBackState::kPending);
+  EXPECT_EQ(open[0].created_at, clock_.NowSeconds());
+  EXPECT_EQ(store->OpenWriteBacks("").value().size(), 2u) << "every environment";
+
+  WriteBackRecord w = open[0];
+  w.attempts = 2;
+  w.next_attempt_at = 1234;
+  w.last_error = "remote down";
+  w.base = "abc";
+  ASSERT_TRUE(store->UpdateWriteBack(w).ok());
+  WriteBackRecord again = store->OpenWriteBacks("prod").value().at(0);
+  EXPECT_EQ(again.attempts, 2);
+  EXPECT_EQ(again.next_attempt_at, 1234);
+  EXPECT_EQ(again.last_error, "remote down");
+  EXPECT_EQ(again.base, "abc");
+  w.state = WriteBackState::kConflict;
+  ASSERT_TRUE(store->UpdateWriteBack(w).ok());
+  EXPECT_EQ(store->OpenWriteBacks("prod").value().at(0).state, WriteBackState::kConflict)
+      << "a conflict stays open: a person resolves it";
+  w.state = WriteBackState::kDone;
+  w.commit = "def";
+  ASSERT_TRUE(store->UpdateWriteBack(w).ok());
+  EXPECT_TRUE(store->OpenWriteBacks("prod").value().empty());
+  w.id = id + 100;
+  EXPECT_EQ(store->UpdateWriteBack(w).code(), Code::kNotFound);
+}
+
 TEST_F(StateStoreTest, HistoryTheAuditLogAndReleasesCannotBeRewritten) {
   {
     auto store = Open();
@@ -340,7 +383,7 @@ TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
-                                          "knows (4): upgrade lockstep"),
+                                          "knows (5): upgrade lockstep"),
             std::string::npos)
       << store.status().message();
 }

@@ -208,6 +208,25 @@ class SqliteTransaction final : public Transaction {
     });
   }
 
+  Result<int64_t> PutWriteBack(const WriteBackRecord& w) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "INSERT INTO write_backs (environment, deployment_id, actor, reason, "
+                          "files, state, base, attempts, next_attempt_at, last_error, commit_id, "
+                          "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, '', '', ?)");
+      q.bind(1, w.environment);
+      q.bind(2, w.deployment_id);
+      q.bind(3, w.actor);
+      q.bind(4, w.reason);
+      q.bind(5, w.files);
+      q.bind(6, std::string(WriteBackStateName(w.state)));
+      q.bind(7, w.base);
+      q.bind(8, clock_->NowSeconds());
+      q.exec();
+      return db_.getLastInsertRowid();
+    });
+  }
+
   Result<int64_t> BumpSerial(const std::string& environment, const std::string& commit) override {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,

@@ -121,6 +121,27 @@ class EngineApply : public ::testing::Test {
     return bj::parse(s.out);
   }
 
+  // web and api at one, then two; then web rolled back to one while the remote is down
+  // (moved to `away`), until the write-back's first try failed.
+  void RollBackWebWhileTheRemoteIsDown(const fs::path& away) {
+    Pin("one", "one");
+    ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+    Pin("two", "two");
+    ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+    fs::rename(bare_, away);
+    RunResult rollback = Cli({"rollback", "dev", "web"});
+    ASSERT_EQ(rollback.exit_code, 0) << "a rollback does not wait for git: " << rollback.Describe();
+    bj::value status;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          status = Status();
+          const bj::array& owed = status.at("git").at("write_backs").as_array();
+          return !owed.empty() && owed[0].at("attempts").as_int64() > 0;
+        },
+        30s))
+        << status;
+  }
+
   ScratchDir scratch_;
   std::unique_ptr<DeployRepoDirs> repo_;
   fs::path bare_, work_;
@@ -356,13 +377,17 @@ TEST_F(EngineApply, ARollbackPutsTheEarlierReleaseBackUnderLoadAndHoldsIt) {
   EXPECT_EQ(last.at("outcome").as_string(), "succeeded") << last;
   EXPECT_EQ(last.at("why").as_string(), "two breaks checkout") << last;
 
-  // Git still says two: the plan shows it, held; an apply leaves web alone.
+  // Git is told (value by value), so it says one again; a later pin of web is shown held,
+  // and an apply leaves web alone.
+  ASSERT_TRUE(WaitFor([&] { return !Status().at("git").at("behind").as_bool(); }, 30s)) << Status();
+  EXPECT_EQ(Cli({"plan", "dev"}).exit_code, 0) << "git says what runs";
+  repo_->Pull();
+  Pin("three", "three");
   RunResult plan = Cli({"plan", "dev", "--output", "json"});
-  EXPECT_EQ(plan.exit_code, 0) << "a held service is no change to apply: " << plan.Describe();
+  EXPECT_EQ(plan.exit_code, 2) << plan.Describe();
   bj::value p = bj::parse(plan.out);
   ASSERT_EQ(p.at("held").as_array().size(), 1u) << p;
   EXPECT_EQ(p.at("held").as_array()[0].at("service").as_string(), "web") << p;
-  Pin("three", "three");
   RunResult apply = Cli({"apply", "dev"});
   ASSERT_EQ(apply.exit_code, 0) << apply.Describe();
   EXPECT_NE(apply.out.find("held by"), std::string::npos) << apply.out;
@@ -444,6 +469,118 @@ TEST_F(EngineApply, RollbacksThatCannotBeDoneAreRefusedAndChangeNothing) {
   bj::value h = bj::parse(history.out);
   EXPECT_EQ(h.at("deployments").as_array()[0].at("kind").as_string(), "apply")
       << "a refused rollback is no deployment: " << h;
+}
+
+// A pin file as people keep it: comments on every line, aligned values, blank lines.
+std::string CommentedPin(const std::string& digest, const std::string& version, uint16_t port) {
+  return "# web in dev: bumped by CI, reviewed by a person.\n"
+         "version = \"1.0.0\"    # the tag people read\n"
+         "digest  = \"" +
+         digest +
+         "\"  # what runs\n"
+         "\n"
+         "# What this environment sets.\n"
+         "[env]\n"
+         "VERSION = \"" +
+         version +
+         "\"   # shown at /\n"
+         "\n"
+         "[service]\n"
+         "port = " +
+         std::to_string(port) + "  # the proxy's\n";
+}
+
+std::string Git(const fs::path& repo, const std::string& args) {
+  RunResult r = RunCommand({"sh", "-c", "git -C '" + repo.string() + "' " + args});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  return r.out;
+}
+
+TEST_F(EngineApply, ARollbackIsWrittenBackToGitValueByValueCommentsIntact) {
+  Pin("one", "one");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  WriteFile(work_ / "environments" / "dev" / "web.toml", CommentedPin(digest_, "two", web_port_));
+  const std::string two = repo_->CommitAndPush("web two, with comments");
+  Hook();
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+
+  RunResult rollback = Cli({"rollback", "dev", "web", "--reason", "two breaks checkout"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe();
+  bj::value status;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status = Status();
+        return !status.at("git").at("behind").as_bool();
+      },
+      30s))
+      << status << server_->Logs();
+  EXPECT_EQ(Git(bare_, "rev-parse HEAD~1"), two + "\n") << "one commit on top of the branch";
+  EXPECT_EQ(Git(bare_, "show HEAD:environments/dev/web.toml"),
+            CommentedPin(digest_, "one", web_port_))
+      << "only the value changed; every comment and blank line is where it was";
+  EXPECT_EQ(Git(bare_, "diff --name-only HEAD~1 HEAD"), "environments/dev/web.toml\n");
+  EXPECT_EQ(Git(bare_, "log -1 --format=%an"), "anonymous\n") << "who rolled back";
+  std::string message = Git(bare_, "log -1 --format=%B");
+  EXPECT_NE(message.find("Roll back web 1.0.0 → 1.0.0 in dev"), std::string::npos) << message;
+  EXPECT_NE(message.find("two breaks checkout"), std::string::npos) << message;
+  EXPECT_NE(message.find("lockstep hold release dev"), std::string::npos) << message;
+
+  // The branch now says what runs: the next plan has nothing to do, held or not.
+  RunResult release = Cli({"hold", "release", "dev", "web", "--reason", "git agrees"});
+  ASSERT_EQ(release.exit_code, 0) << release.Describe();
+  RunResult plan = Cli({"plan", "dev"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.Describe();
+}
+
+TEST_F(EngineApply, AWriteBackTheRemoteRefusesLeavesTheRollbackLiveAndIsRetried) {
+  const fs::path away = scratch_.path() / "remote-down";
+  RollBackWebWhileTheRemoteIsDown(away);
+  EXPECT_EQ(Through(web_port_), "one\n") << "live";
+  bj::value status = Status();
+  EXPECT_TRUE(status.at("git").at("behind").as_bool()) << status;
+  RunResult text = Cli({"status", "dev"});
+  EXPECT_NE(text.out.find("git is behind"), std::string::npos) << text.out;
+
+  // The remote comes back, and someone pushed meanwhile (another service): built upon.
+  fs::rename(away, bare_);
+  WriteFile(work_ / "environments" / "dev" / "api.toml",
+            "# api, bumped meanwhile\nversion = \"1.0.0\"\ndigest = \"" + digest_ +
+                "\"\n[env]\nVERSION = \"three\"\n[service]\nport = " + std::to_string(api_port_) +
+                "\n");
+  const std::string meanwhile = repo_->CommitAndPush("api three");
+  ASSERT_TRUE(WaitFor([&] { return !Status().at("git").at("behind").as_bool(); }, 60s))
+      << Status() << server_->Logs();
+  EXPECT_EQ(Git(bare_, "rev-parse HEAD~1"), meanwhile + "\n");
+  EXPECT_NE(Git(bare_, "show HEAD:environments/dev/web.toml").find("VERSION = \"one\""),
+            std::string::npos);
+  EXPECT_NE(Git(bare_, "show HEAD:environments/dev/api.toml").find("VERSION = \"three\""),
+            std::string::npos)
+      << "the other change is kept";
+  EXPECT_EQ(Through(web_port_), "one\n");
+}
+
+TEST_F(EngineApply, AFileSomeoneChangedAfterTheRollbackIsLeftForAPerson) {
+  const fs::path away = scratch_.path() / "remote-down";
+  RollBackWebWhileTheRemoteIsDown(away);
+  // The first try recorded the branch's head; then a person changes web.toml.
+  fs::rename(away, bare_);
+  Pin("two-fixed", "two");
+  bj::value status;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        status = Status();
+        const bj::array& owed = status.at("git").at("write_backs").as_array();
+        return !owed.empty() && owed[0].at("state").as_string() == "conflict";
+      },
+      60s))
+      << status << server_->Logs();
+  EXPECT_NE(std::string(status.at("git").at("write_backs").as_array()[0].at("error").as_string())
+                .find("a person decides"),
+            std::string::npos)
+      << status;
+  EXPECT_NE(Git(bare_, "show HEAD:environments/dev/web.toml").find("two-fixed"), std::string::npos)
+      << "lockstep wrote nothing over it";
+  EXPECT_EQ(Through(web_port_), "one\n") << "the rollback stays live, held";
 }
 
 }  // namespace

@@ -32,6 +32,10 @@ void DeployRepoDirs::Write(const std::string& path, const std::string& text) con
   WriteFile(work_ / path, text);
 }
 
+void DeployRepoDirs::Pull() const {
+  Sh("cd '" + work_.string() + "' && git pull -q --ff-only origin main");
+}
+
 std::string DeployRepoDirs::CommitAndPush(const std::string& message) const {
   Sh("cd '" + work_.string() + "' && git add -A && git commit -q --allow-empty -m '" + message +
      "' && git push -q origin main");

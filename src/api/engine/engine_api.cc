@@ -445,7 +445,20 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
             {"invoke", InvokePath(name, service, d)},
             {"held", HoldJson(holds, service)}});
       }
+      // What rollbacks still owe the deploy repository: git is behind what runs.
+      LS_ASSIGN_OR_RETURN(std::vector<state::WriteBackRecord> owed, store.OpenWriteBacks(name));
+      bj::array write_backs;
+      for (const state::WriteBackRecord& w : owed) {
+        write_backs.push_back(bj::object{{"id", w.id},
+                                         {"deployment_id", w.deployment_id},
+                                         {"state", state::WriteBackStateName(w.state)},
+                                         {"attempts", w.attempts},
+                                         {"next_attempt_at", w.next_attempt_at},
+                                         {"error", Nullable(w.last_error)}});
+      }
+      bj::object git{{"behind", !owed.empty()}, {"write_backs", std::move(write_backs)}};
       return Json(200, bj::object{{"environment", name},
+                                  {"git", std::move(git)},
                                   {"lineage", env->lineage},
                                   {"serial", env->serial},
                                   {"commit", env->commit},
