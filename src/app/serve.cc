@@ -315,16 +315,20 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   } else {
     engine_off = "the engine is off: it needs the local runtime ([runtime] enabled, as root)";
   }
-  // Scheduled functions: a tick every few seconds starts the runs of the minute (each
-  // minute's run is recorded once, so late or repeated ticks do not run it twice).
+  // A tick every few seconds: the scheduled functions' runs of the minute (each minute's
+  // run is recorded once, so late or repeated ticks do not run it twice), and the standbys
+  // whose rollback window ended.
   std::optional<Periodic> schedules;
   if (engine.engine != nullptr) {
-    engine::Functions* functions = &engine.engine->functions();
-    schedules.emplace(std::chrono::seconds(5), [functions, &clock, &out] {
-      Result<int> started = functions->RunDue(clock.NowSeconds());
+    engine::Engine* e = engine.engine.get();
+    schedules.emplace(std::chrono::seconds(5), [e, &clock, &out] {
+      Result<int> started = e->functions().RunDue(clock.NowSeconds());
       if (!started.ok())
         out << "lockstep: scheduled functions: " << started.status().ToString() << "\n"
             << std::flush;
+      for (const std::string& line : e->RetireExpiredStandbys(clock.NowSeconds())) {
+        out << "lockstep: rollback window ended: retired " << line << "\n" << std::flush;
+      }
     });
   }
   out << std::flush;

@@ -18,6 +18,7 @@
 #include <iostream>
 #include <thread>
 
+#include "base/strings.h"
 #include "cli/cli.h"
 #include "cli/command.h"
 #include "cli/engine_client.h"
@@ -387,6 +388,17 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
             std::cout << "    held by " << Str(*held, "by") << ": " << Str(*held, "reason")
                       << " (`lockstep hold release " << a.environment << " " << Str(svc, "service")
                       << " --reason TEXT` lets it move)\n";
+          }
+        }
+        if (const bj::value* kept = s.as_object().if_contains("standbys");
+            kept != nullptr && kept->is_array()) {
+          for (const bj::value& k : kept->as_array()) {
+            std::cout << "  standby " << Str(k, "service") << "  " << Str(k, "version") << "  "
+                      << Str(k, "release") << "  " << Str(k, "instance") << "  "
+                      << HumanBytes(static_cast<uint64_t>(std::max<int64_t>(
+                             0, k.as_object().at("memory_bytes").to_number<int64_t>())))
+                      << ", kept for an instant rollback until "
+                      << FormatRfc3339(k.as_object().at("until").to_number<int64_t>()) << "\n";
           }
         }
         return Status::Ok();

@@ -52,7 +52,9 @@ struct Environment {
   int64_t soak_seconds = 0;  // how long a release runs here before it may be promoted
   bool self_heal = false;    // put back what drifted from the repository
   std::vector<std::string> volumes;
-  int64_t rollback_window_seconds = 86400;  // old instances kept for instant rollback
+  // How long each service's previous instance stays ready for an instant rollback (0: it
+  // is retired at once).
+  int64_t rollback_window_seconds = 900;
 };
 
 // What one environment runs of one service: the effective release and what travels

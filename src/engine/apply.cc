@@ -64,6 +64,7 @@ struct Apply::Staged {
   std::string release_id;
   std::string instance_id;  // services: the new instance
   bool healthy = false;
+  bool reused = false;  // instance_id is the service's standby, not started by this apply
 };
 
 Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::Target& target,
@@ -193,6 +194,18 @@ Status Apply::Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged) 
     std::vector<std::jthread> starting;
     for (size_t i = 0; i < staged.size(); ++i) {
       if (staged[i].desired->release.config.kind != ReleaseKind::kService) continue;
+      // The instance kept from before runs this release: a switch back to it is enough,
+      // unless it is no longer running.
+      auto standby = standbys_.find(staged[i].desired->service);
+      if (standby != standbys_.end() && standby->second.release_id == staged[i].release_id) {
+        Result<runtime::InstanceHealth> h = target_.Health(standby->second.instance_id);
+        if (h.ok() && h->state != runtime::HealthState::kExited) {
+          started[i] = Journal("reuse", staged[i].desired->service, standby->second.instance_id);
+          staged[i].instance_id = standby->second.instance_id;
+          staged[i].reused = true;
+          continue;
+        }
+      }
       starting.emplace_back([this, &s = staged[i], &result = started[i]] {
         const std::string& service = s.desired->service;
         result = Journal("start", service, s.release_id);
@@ -251,7 +264,8 @@ Status Apply::AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& s
 }
 
 Status Apply::Commit(const std::vector<Staged>& staged,
-                     const std::map<std::string, state::CurrentRecord>& before) {
+                     const std::map<std::string, state::CurrentRecord>& before,
+                     const std::map<std::string, std::string>& routed_before) {
   LS_RETURN_IF_ERROR(Journal("commit", "", plan_.commit));
   LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
   LS_RETURN_IF_ERROR(tx->CheckFence(plan_.environment, lease_.fence));
@@ -301,6 +315,33 @@ Status Apply::Commit(const std::vector<Staged>& staged,
                .version = s.from_version})
             .status());
   }
+  // The instance each service ran until now is its standby for the rollback window (the
+  // one it had before is retired after the commit); without a window it has none.
+  for (const Staged& s : staged) {
+    const std::string& service = s.desired->service;
+    auto routed = routed_before.find(service);
+    auto old = before.find(service);
+    const bool keep = plan_.rollback_window_seconds > 0 && routed != routed_before.end() &&
+                      routed->second != s.instance_id && old != before.end() &&
+                      routed->second == old->second.instance_id;
+    if (keep) {
+      LS_RETURN_IF_ERROR(
+          tx->SetStandby({.environment = plan_.environment,
+                          .service = service,
+                          .release_id = old->second.release_id,
+                          .version = old->second.version,
+                          .instance_id = routed->second,
+                          .deployment_id = deployment_id_,
+                          .until = clock_.NowSeconds() + plan_.rollback_window_seconds}));
+    } else if (standbys_.contains(service)) {
+      LS_RETURN_IF_ERROR(tx->RemoveStandby(plan_.environment, service));
+    }
+  }
+  for (const ServicePlan& s : plan_.services) {
+    if (s.action == Action::kRemove && standbys_.contains(s.service)) {
+      LS_RETURN_IF_ERROR(tx->RemoveStandby(plan_.environment, s.service));
+    }
+  }
   // What a rollback put back stays put until a person says otherwise, and git is told.
   if (plan_.kind == "rollback") {
     bj::array files;
@@ -337,7 +378,7 @@ Status Apply::Commit(const std::vector<Staged>& staged,
 std::string Apply::Undo(const std::vector<Staged>& staged) {
   std::string errors;
   for (const Staged& s : staged) {
-    if (s.instance_id.empty()) continue;
+    if (s.instance_id.empty() || s.reused) continue;  // a reused standby stays one
     // Journaled for people; a crash here leaves the instance to recovery, which removes
     // every instance the record does not name.
     (void)Journal("retire", s.desired->service, s.instance_id + " (staged)");
@@ -372,6 +413,9 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
   Result<std::map<std::string, state::CurrentRecord>> current =
       [&]() -> Result<std::map<std::string, state::CurrentRecord>> {
     LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
+    LS_ASSIGN_OR_RETURN(std::vector<state::StandbyRecord> standbys,
+                        tx->Standbys(plan_.environment));
+    for (state::StandbyRecord& r : standbys) standbys_.emplace(r.service, std::move(r));
     return tx->Current(plan_.environment);
   }();
   if (!current.ok()) return finish(state::Outcome::kFailed, current.status().message());
@@ -424,7 +468,7 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
                     "switch: " + switched.message() + "; nothing was switched" + undone);
     }
   }
-  if (Status committed = Commit(staged, before); !committed.ok()) {
+  if (Status committed = Commit(staged, before, routed_before); !committed.ok()) {
     // The routes moved but the record did not: the record's routes come back, as recovery
     // would put them, unless the lock was lost (then whoever holds it owns the routes).
     std::string why = "commit: " + committed.message();
@@ -454,17 +498,37 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
     std::string service, instance;
     int64_t drain_ms;
   };
+  // A service's old instance becomes its standby when the environment keeps one; the
+  // standby it had (unless it was reused) is retired.
   std::vector<Old> old;
+  const bool window = plan_.rollback_window_seconds > 0;
   for (const Staged& s : staged) {
-    auto it = routed_before.find(s.desired->service);
-    if (it != routed_before.end() && it->second != s.instance_id) {
-      old.push_back({s.desired->service, it->second, s.desired->drain_ms});
+    const std::string& service = s.desired->service;
+    auto it = routed_before.find(service);
+    auto recorded = before.find(service);
+    const bool routed_old = it != routed_before.end() && it->second != s.instance_id;
+    const bool kept = window && routed_old && recorded != before.end() &&
+                      it->second == recorded->second.instance_id;
+    if (kept) {
+      (void)Journal("standby", service,
+                    it->second + " (" + recorded->second.version + ") for " +
+                        std::to_string(plan_.rollback_window_seconds) + " s");
+    } else if (routed_old) {
+      old.push_back({service, it->second, s.desired->drain_ms});
+    }
+    auto standby = standbys_.find(service);
+    if (standby != standbys_.end() && standby->second.instance_id != s.instance_id &&
+        (!kept || standby->second.instance_id != it->second)) {
+      old.push_back({service, standby->second.instance_id, 0});
     }
   }
   for (const ServicePlan& s : plan_.services) {
-    auto it = routed_before.find(s.service);
-    if (s.action == Action::kRemove && it != routed_before.end()) {
+    if (s.action != Action::kRemove) continue;
+    if (auto it = routed_before.find(s.service); it != routed_before.end()) {
       old.push_back({s.service, it->second, 0});
+    }
+    if (auto standby = standbys_.find(s.service); standby != standbys_.end()) {
+      old.push_back({s.service, standby->second.instance_id, 0});
     }
   }
   std::vector<std::string> errors(old.size());

@@ -3,11 +3,16 @@
 //   begin                        the deployment is recorded, the environment's lease held
 //   prepare SERVICE              each release of the plan made runnable (functions too)
 //   start SERVICE / started      a new instance of each service, not routed
+//   reuse SERVICE                instead of a start: the service's standby (the instance it
+//                                ran before, kept for the rollback window) runs that release
 //   healthy SERVICE              each new instance passed its health check
 //   switch                       one SwitchRoutes: every service of the plan moves at once
 //   commit                       one state transaction: the current releases, the serial,
 //                                history, a rollback's holds (the commit point)
-//   retire SERVICE               the instances the switch left unrouted, drained, stopped
+//   standby SERVICE              the instance the switch left unrouted, kept running for the
+//                                environment's rollback window (recorded at the commit)
+//   retire SERVICE               the instances the switch left unrouted (without a window)
+//                                and the standbys replaced, drained, stopped
 //   finish                       the outcome
 //
 // If an instance fails to prepare, start or become healthy, nothing switches, the staged
@@ -79,7 +84,8 @@ class Apply {
   Status Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged);
   Status AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& staged);
   Status Commit(const std::vector<Staged>& staged,
-                const std::map<std::string, state::CurrentRecord>& before);
+                const std::map<std::string, state::CurrentRecord>& before,
+                const std::map<std::string, std::string>& routed_before);
   // Retires the staged instances; says what became of them, for the reason.
   std::string Undo(const std::vector<Staged>& staged);
   bool StillHolds();  // the lease's fence still passes
@@ -94,6 +100,7 @@ class Apply {
   state::Lease lease_;
   int64_t deployment_id_;
   ApplyOptions options_;
+  std::map<std::string, state::StandbyRecord> standbys_;  // as they were when it began
   std::atomic<int64_t> steps_{0};  // journaled (from the threads that stage and retire)
   std::atomic<bool> lease_lost_{false};
 };

@@ -387,6 +387,13 @@ class FlakyStore final : public state::StateStore {
     Result<int64_t> PutWriteBack(const state::WriteBackRecord& r) override {
       return inner_->PutWriteBack(r);
     }
+    Status SetStandby(const state::StandbyRecord& r) override { return inner_->SetStandby(r); }
+    Status RemoveStandby(const std::string& e, const std::string& s) override {
+      return inner_->RemoveStandby(e, s);
+    }
+    Result<std::vector<state::StandbyRecord>> Standbys(const std::string& e) override {
+      return inner_->Standbys(e);
+    }
     Result<int64_t> AppendAudit(const state::AuditRecord& r) override {
       return inner_->AppendAudit(r);
     }

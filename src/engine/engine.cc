@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <set>
+
 #include "engine/planner.h"
 #include "engine/recovery.h"
 #include "engine/saved_plan.h"
@@ -77,6 +79,7 @@ Result<SavedPlan> Engine::PlanRollbackOf(const RollbackRequest& request, const s
     if (read.ok() && read->problems.empty()) {
       if (const deploy::Environment* env = read->repo.Find(request.environment)) {
         LS_RETURN_IF_ERROR(CheckGrantsOwned(saved.plan, env->volumes));
+        saved.plan.rollback_window_seconds = env->rollback_window_seconds;
       }
     }
   }
@@ -97,6 +100,49 @@ Result<SavedPlan> Engine::PlanRollbackOf(const RollbackRequest& request, const s
   LS_ASSIGN_OR_RETURN(saved.id, tx->PutPlan(ToPlanRecord(saved.plan, actor)));
   LS_RETURN_IF_ERROR(tx->Commit());
   return saved;
+}
+
+std::vector<std::string> Engine::RetireExpiredStandbys(int64_t now) {
+  std::vector<std::string> retired;
+  std::vector<state::StandbyRecord> all;
+  if (Result<std::unique_ptr<state::Transaction>> tx = sources_.store->Begin(); tx.ok()) {
+    if (Result<std::vector<state::StandbyRecord>> r = (*tx)->Standbys(""); r.ok()) all = *r;
+  }
+  std::set<std::string> environments;
+  for (const state::StandbyRecord& s : all) {
+    if (s.until <= now) environments.insert(s.environment);
+  }
+  for (const std::string& env : environments) {
+    Result<state::Lease> lease =
+        sources_.store->AcquireLease(env, "retiring standbys", std::chrono::seconds(30));
+    if (!lease.ok()) continue;  // an apply holds it: next time
+    std::vector<state::StandbyRecord> expired;
+    if (Result<std::unique_ptr<state::Transaction>> tx = sources_.store->Begin(); tx.ok()) {
+      if (Result<std::vector<state::StandbyRecord>> standbys = (*tx)->Standbys(env);
+          standbys.ok()) {
+        for (state::StandbyRecord& s : *standbys) {
+          if (s.until <= now) expired.push_back(std::move(s));
+        }
+      }
+    }
+    for (const state::StandbyRecord& s : expired) {
+      // Unrouted: nothing to drain. The instance goes first: a crash between leaves the
+      // record of an instance that is gone, which a rollback does not reuse and the next
+      // call removes.
+      Status r = sources_.target->Retire(s.instance_id, std::chrono::milliseconds(0));
+      if (!r.ok() && r.code() != Code::kNotFound) {
+        retired.push_back(env + "/" + s.service + " " + s.instance_id + ": " + r.message());
+        continue;
+      }
+      Result<std::unique_ptr<state::Transaction>> tx = sources_.store->Begin();
+      if (tx.ok() && (*tx)->CheckFence(env, lease->fence).ok() &&
+          (*tx)->RemoveStandby(env, s.service).ok() && (*tx)->Commit().ok()) {
+        retired.push_back(env + "/" + s.service + " " + s.version + " (" + s.instance_id + ")");
+      }
+    }
+    (void)sources_.store->ReleaseLease(*lease);
+  }
+  return retired;
 }
 
 Status Engine::ReleaseHold(const std::string& environment, const std::string& service,

@@ -52,6 +52,11 @@ class Engine {
   // registry, or the environment is locked. Then it runs as an apply of its plan does.
   Result<SavedPlan> PlanRollbackOf(const RollbackRequest& request, const std::string& branch,
                                    const std::string& actor);
+  // Retires the standbys whose rollback window ended by `now` (Unix seconds), each
+  // environment under its lease (one being applied is left for the next call); returns
+  // what it retired, for the log.
+  std::vector<std::string> RetireExpiredStandbys(int64_t now);
+
   // Lets a held service move again (audited); kNotFound when it is not held.
   Status ReleaseHold(const std::string& environment, const std::string& service,
                      const Requester& requester);

@@ -68,6 +68,9 @@ struct Plan {
   // The environment says `approval = "required"`: only a saved plan, applied by its id,
   // goes out there (never `lockstep apply ENV`).
   bool approval_required = false;
+  // How long the instance each service ran before stays ready for an instant rollback
+  // (the environment's rollback_window); 0: it is retired at once.
+  int64_t rollback_window_seconds = 0;
   // Held services git would change (their `services` entries change nothing).
   std::vector<HeldService> held;
 

@@ -74,6 +74,12 @@ Result<std::string> Recover(state::StateStore& store, runtime::Target& target,
 
   std::set<std::string> recorded;
   for (const auto& [service, record] : current) recorded.insert(record.instance_id);
+  // Standbys are recorded too: kept for an instant rollback.
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+    LS_ASSIGN_OR_RETURN(std::vector<state::StandbyRecord> standbys, tx->Standbys(d.environment));
+    for (const state::StandbyRecord& s : standbys) recorded.insert(s.instance_id);
+  }
   int retired = 0;
   std::string left;
   for (const runtime::ObservedInstance& o : observed) {

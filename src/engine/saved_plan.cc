@@ -81,6 +81,9 @@ Result<Plan> Decode(const state::PlanRecord& record) {
   LS_ASSIGN_OR_RETURN(std::optional<std::string> kind, root.OptionalString("kind"));
   plan.kind = kind.value_or("apply");
   if (plan.kind != "apply" && plan.kind != "rollback") return InvalidArgument("kind " + plan.kind);
+  if (root.Has("rollback_window")) {
+    LS_ASSIGN_OR_RETURN(plan.rollback_window_seconds, root.Int("rollback_window"));
+  }
   if (root.Has("held")) {
     LS_ASSIGN_OR_RETURN(json::ArrayView held, root.Array("held"));
     LS_ASSIGN_OR_RETURN(std::vector<json::ObjectView> entries, held.Objects());
@@ -144,6 +147,7 @@ state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
   record.actor = actor;
   record.body = bj::serialize(bj::object{{"format", kFormat},
                                          {"kind", plan.kind},
+                                         {"rollback_window", plan.rollback_window_seconds},
                                          {"approval", plan.approval_required ? "required" : "none"},
                                          {"services", std::move(services)},
                                          {"held", std::move(held)},

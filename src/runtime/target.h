@@ -80,7 +80,8 @@ struct ObservedInstance {
   std::string status;       // the runtime's word: "running", "stopped", "created"...
   HealthState health = HealthState::kStarting;
   bool routed = false;
-  int64_t since_unix = 0;  // when the container was created
+  int64_t since_unix = 0;     // when the container was created
+  uint64_t memory_bytes = 0;  // what it uses now (services; 0 where unknown)
 };
 
 struct InvokeRequest {

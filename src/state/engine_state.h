@@ -14,6 +14,8 @@
 //                 every state write of an apply checks
 //   holds         the services no automated path moves (set by a rollback, released by a
 //                 person)
+//   standbys      the instance each service ran before its last apply, kept for an
+//                 instant rollback until its window ends
 //   write_backs   changes owed to the deploy repository (a rollback's), until pushed
 //   invocations   each run of a function (called, or on its schedule): recorded when it
 //                 starts, completed when it ends
@@ -158,6 +160,18 @@ struct InvocationRecord {
   std::string error;  // it could not run (or the server stopped while it ran): why
 };
 
+// The instance a service ran before its last apply, kept running unrouted until `until` so
+// that a rollback to it is a switch of routes (at most one per service).
+struct StandbyRecord {
+  std::string environment;
+  std::string service;
+  std::string release_id;
+  std::string version;
+  std::string instance_id;
+  int64_t deployment_id = 0;  // the apply that replaced it
+  int64_t until = 0;          // Unix seconds: retired then
+};
+
 // A change lockstep owes the deploy repository: after a rollback, the files of the services
 // it put back made to say what they said when those releases were made. Kept until it is
 // pushed (retried with backoff) or needs a person.
@@ -178,7 +192,7 @@ struct WriteBackRecord {
   int attempts = 0;
   int64_t next_attempt_at = 0;
   std::string last_error;
-  std::string commit;  // what was pushed, once done
+  std::string commit;      // what was pushed, once done
   int64_t created_at = 0;  // set by the store
 };
 
@@ -213,6 +227,12 @@ class Transaction {
   virtual Status SetHold(const HoldRecord& record) = 0;
   virtual Status RemoveHold(const std::string& environment, const std::string& service) = 0;
   virtual Result<std::map<std::string, HoldRecord>> Holds(const std::string& environment) = 0;
+  // The standby of a service (replacing the one it had); RemoveStandby is kNotFound when
+  // it had none.
+  virtual Status SetStandby(const StandbyRecord& record) = 0;
+  virtual Status RemoveStandby(const std::string& environment, const std::string& service) = 0;
+  // `environment`'s standbys (every environment's when empty), by environment and service.
+  virtual Result<std::vector<StandbyRecord>> Standbys(const std::string& environment) = 0;
   // Records a write-back owed to the deploy repository; returns its id.
   virtual Result<int64_t> PutWriteBack(const WriteBackRecord& record) = 0;
   virtual Result<int64_t> AppendAudit(const AuditRecord& record) = 0;

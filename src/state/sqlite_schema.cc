@@ -99,6 +99,11 @@ const std::vector<std::string> kMigrations = {
     " next_attempt_at INTEGER NOT NULL, last_error TEXT NOT NULL, commit_id TEXT NOT NULL,"
     " created_at INTEGER NOT NULL);"
     "CREATE INDEX write_backs_open ON write_backs (state, id) WHERE state != 'done';",
+    // 6: instances kept for an instant rollback.
+    "CREATE TABLE standbys ("
+    " environment TEXT NOT NULL, service TEXT NOT NULL, release_id TEXT NOT NULL,"
+    " version TEXT NOT NULL, instance_id TEXT NOT NULL, deployment_id INTEGER NOT NULL,"
+    " until INTEGER NOT NULL, PRIMARY KEY (environment, service));",
 };
 
 }  // namespace

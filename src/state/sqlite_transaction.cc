@@ -208,6 +208,53 @@ class SqliteTransaction final : public Transaction {
     });
   }
 
+  Status SetStandby(const StandbyRecord& r) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(
+          db_,
+          "INSERT OR REPLACE INTO standbys (environment, service, release_id, "
+          "version, instance_id, deployment_id, until) VALUES (?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, r.environment);
+      q.bind(2, r.service);
+      q.bind(3, r.release_id);
+      q.bind(4, r.version);
+      q.bind(5, r.instance_id);
+      q.bind(6, r.deployment_id);
+      q.bind(7, r.until);
+      q.exec();
+      return Status::Ok();
+    });
+  }
+
+  Status RemoveStandby(const std::string& environment, const std::string& service) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_, "DELETE FROM standbys WHERE environment = ? AND service = ?");
+      q.bind(1, environment);
+      q.bind(2, service);
+      if (q.exec() == 0) return NotFound(service + " has no standby in " + environment);
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<StandbyRecord>> Standbys(const std::string& environment) override {
+    return Guard([&]() -> Result<std::vector<StandbyRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT environment, service, release_id, version, instance_id, "
+                          "deployment_id, until FROM standbys WHERE ? = '' OR environment = ? "
+                          "ORDER BY environment, service");
+      q.bind(1, environment);
+      q.bind(2, environment);
+      std::vector<StandbyRecord> out;
+      while (q.executeStep()) {
+        out.push_back({q.getColumn(0).getString(), q.getColumn(1).getString(),
+                       q.getColumn(2).getString(), q.getColumn(3).getString(),
+                       q.getColumn(4).getString(), q.getColumn(5).getInt64(),
+                       q.getColumn(6).getInt64()});
+      }
+      return out;
+    });
+  }
+
   Result<int64_t> PutWriteBack(const WriteBackRecord& w) override {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,

@@ -121,6 +121,8 @@ class EngineApply : public ::testing::Test {
     return bj::parse(s.out);
   }
 
+  void KillAtEveryStep(int* kills);
+
   // web and api at one, then two; then web rolled back to one while the remote is down
   // (moved to `away`), until the write-back's first try failed.
   void RollBackWebWhileTheRemoteIsDown(const fs::path& away) {
@@ -288,9 +290,11 @@ TEST_F(EngineApply, ANewReleaseThatNeverGetsHealthySwitchesNothing) {
 // (the server's test hook stops it there, before it takes the step). After a restart the
 // environment serves entirely the old releases or entirely the new, the deployment is
 // resolved, the staged containers are gone and the lock is free.
-TEST_F(EngineApply, AKillAtEveryStepLeavesTheOldOrTheNewNeverAMix) {
+// Sets `*kills` to how many kills it took to get past the apply's last step.
+void EngineApply::KillAtEveryStep(int* kills) {
   const std::string versions[] = {"a", "b"};
-  int killed = 0;
+  int& killed = *kills;
+  killed = 0;
   for (int step = 1; step <= 40; ++step) {
     const std::string& from = versions[step % 2];
     const std::string& to = versions[(step + 1) % 2];
@@ -334,10 +338,35 @@ TEST_F(EngineApply, AKillAtEveryStepLeavesTheOldOrTheNewNeverAMix) {
          fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
       ++instances;
     }
-    EXPECT_EQ(instances, 2u) << "step " << step << ": staged instances left";
+    // The live instances and the standbys kept for a rollback, nothing staged.
+    const size_t kept = status.at("standbys").as_array().size();
+    EXPECT_EQ(instances, 2u + kept) << "step " << step << ": staged instances left";
+    for (const bj::value& k : status.at("standbys").as_array()) {
+      EXPECT_TRUE(fs::exists(server_->data_dir() / "runtime" / "instances" /
+                             std::string(k.at("instance").as_string())))
+          << "step " << step << ": a standby that is gone: " << k;
+    }
   }
+}
+
+TEST_F(EngineApply, AKillAtEveryStepLeavesTheOldOrTheNewNeverAMix) {
+  // Without a rollback window: every apply starts new instances and retires the old.
+  WriteFile(work_ / "lockstep.toml",
+            "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\nrollback_window = \"0s\"\n");
   // begin, prepare ×2, start and started ×2, healthy ×2, switch, commit, retire ×2, finish
-  EXPECT_EQ(killed, 14) << "the hook must stop the apply at each of its steps";
+  int kills = -1;
+  KillAtEveryStep(&kills);
+  EXPECT_EQ(kills, 14) << "the hook must stop the apply at each of its steps";
+}
+
+TEST_F(EngineApply, AKillAtEveryStepOfAnApplyThatReusesStandbysLeavesTheOldOrTheNew) {
+  // With one (the default): each apply goes back to the release the standbys run, so it
+  // reuses them and keeps the instances it switched away from.
+  // begin, prepare ×2, reuse ×2, healthy ×2, switch, commit, standby ×2, finish: no start,
+  // and nothing to retire (the standbys it had are live again).
+  int kills = -1;
+  KillAtEveryStep(&kills);
+  EXPECT_EQ(kills, 12);
 }
 
 TEST_F(EngineApply, ARollbackPutsTheEarlierReleaseBackUnderLoadAndHoldsIt) {
@@ -347,9 +376,21 @@ TEST_F(EngineApply, ARollbackPutsTheEarlierReleaseBackUnderLoadAndHoldsIt) {
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
   ASSERT_EQ(Through(web_port_), "two\n");
 
+  // The instances of one stay ready, unrouted, for the rollback window (15 minutes).
+  const bj::value ready = Status();
+  ASSERT_EQ(ready.at("standbys").as_array().size(), 2u) << ready;
+  for (const bj::value& k : ready.at("standbys").as_array()) {
+    EXPECT_EQ(k.at("version").as_string(), "1.0.0") << k;
+    EXPECT_GT(k.at("memory_bytes").as_int64(), 0) << "what keeping it costs: " << k;
+  }
+  EXPECT_NE(Cli({"status", "dev"}).out.find("kept for an instant rollback"), std::string::npos);
+
   LoadLoop load({web_port_}, 4);
   RunResult rollback = Cli({"rollback", "dev", "web", "--reason", "two breaks checkout"});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  EXPECT_NE(rollback.out.find("reuse web"), std::string::npos)
+      << "inside the window a rollback is a switch to the instance kept: " << rollback.out;
+  EXPECT_EQ(rollback.out.find("start web"), std::string::npos) << rollback.out;
   EXPECT_NE(rollback.out.find("rollback of dev"), std::string::npos) << rollback.out;
   EXPECT_NE(rollback.out.find("env.VERSION: two → one"), std::string::npos)
       << "the config comes back with the artifact: " << rollback.out;
@@ -581,6 +622,34 @@ TEST_F(EngineApply, AFileSomeoneChangedAfterTheRollbackIsLeftForAPerson) {
   EXPECT_NE(Git(bare_, "show HEAD:environments/dev/web.toml").find("two-fixed"), std::string::npos)
       << "lockstep wrote nothing over it";
   EXPECT_EQ(Through(web_port_), "one\n") << "the rollback stays live, held";
+}
+
+TEST_F(EngineApply, OutsideTheWindowARollbackStartsTheReleaseAgainAndStandbysEndWithIt) {
+  WriteFile(work_ / "lockstep.toml",
+            "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\nrollback_window = "
+            "\"1s\"\n");
+  Pin("one", "one");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  Pin("two", "two");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  // The window ends: the server retires what it kept.
+  ASSERT_TRUE(WaitFor([&] { return Status().at("standbys").as_array().empty(); }, 30s)) << Status();
+  size_t instances = 0;
+  for ([[maybe_unused]] const auto& e :
+       fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
+    ++instances;
+  }
+  EXPECT_EQ(instances, 2u) << "only the live instances are left";
+
+  // Then a rollback starts the earlier release from the cached image, health-gated.
+  LoadLoop load({web_port_}, 4);
+  RunResult rollback = Cli({"rollback", "dev", "web"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  EXPECT_NE(rollback.out.find("start web"), std::string::npos) << rollback.out;
+  EXPECT_NE(rollback.out.find("healthy web"), std::string::npos) << rollback.out;
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(Through(web_port_), "one\n");
 }
 
 }  // namespace

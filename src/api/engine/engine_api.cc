@@ -413,11 +413,13 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
       std::optional<state::EnvironmentRecord> env;
       std::map<std::string, state::CurrentRecord> current;
       std::map<std::string, state::HoldRecord> holds;
+      std::vector<state::StandbyRecord> kept;
       {
         LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
         LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(name));
         LS_ASSIGN_OR_RETURN(current, tx->Current(name));
         LS_ASSIGN_OR_RETURN(holds, tx->Holds(name));
+        LS_ASSIGN_OR_RETURN(kept, tx->Standbys(name));
       }
       if (!env) return NotFound("environment " + name + " was never applied");
       LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
@@ -457,8 +459,23 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
                                          {"error", Nullable(w.last_error)}});
       }
       bj::object git{{"behind", !owed.empty()}, {"write_backs", std::move(write_backs)}};
+      // The instances kept for an instant rollback, and what they cost.
+      bj::array standbys;
+      for (const state::StandbyRecord& k : kept) {
+        uint64_t memory = 0;
+        for (const runtime::ObservedInstance& o : observed) {
+          if (o.instance_id == k.instance_id) memory = o.memory_bytes;
+        }
+        standbys.push_back(bj::object{{"service", k.service},
+                                      {"version", k.version},
+                                      {"release", k.release_id},
+                                      {"instance", k.instance_id},
+                                      {"until", k.until},
+                                      {"memory_bytes", memory}});
+      }
       return Json(200, bj::object{{"environment", name},
                                   {"git", std::move(git)},
+                                  {"standbys", std::move(standbys)},
                                   {"lineage", env->lineage},
                                   {"serial", env->serial},
                                   {"commit", env->commit},

@@ -40,6 +40,13 @@ uint64_t ReadNumber(const fs::path& file) {
 
 }  // namespace
 
+uint64_t MemoryInUse(const std::string& cgroups_path) {
+  const fs::path relative = fs::path(cgroups_path).relative_path();
+  if (relative.empty() || cgroups_path.find("..") != std::string::npos) return 0;
+  if (Unified()) return ReadNumber(kRoot / relative / "memory.current");
+  return ReadNumber(kRoot / "memory" / relative / "memory.usage_in_bytes");
+}
+
 Result<OwnCgroup> OwnCgroup::Create(const std::string& scope, const std::string& id) {
   std::string name = scope + "/" + id;
   // Only the memory hierarchy needs to exist before runc runs; runc makes the rest.

@@ -18,6 +18,10 @@
 
 namespace lockstep::runtime::local {
 
+// The memory a running container's cgroup (its cgroupsPath, e.g. "/lockstep/ID") uses now,
+// in bytes; 0 when it cannot be read.
+uint64_t MemoryInUse(const std::string& cgroups_path);
+
 class OwnCgroup {
  public:
   // Creates lockstep/SCOPE/NAME (both [A-Za-z0-9_.-]).

@@ -9,6 +9,7 @@
 #include "base/json.h"
 #include "base/strings.h"
 #include "os/file.h"
+#include "runtime/local/cgroups.h"
 #include "runtime/local/local_target_internal.h"
 #include "runtime/local/rootfs.h"
 #include "runtime/local/runtime_spec.h"
@@ -293,6 +294,13 @@ Result<std::vector<ObservedInstance>> LocalTarget::Observe(const std::string& en
     o.netns = get(kAnnotationNetns);
     o.status = c.status;
     o.since_unix = c.created_unix;
+    if (const json::value* linux = spec.as_object().if_contains("linux");
+        linux != nullptr && linux->is_object() && c.status == "running") {
+      const json::value* path = linux->as_object().if_contains("cgroupsPath");
+      if (path != nullptr && path->is_string()) {
+        o.memory_bytes = MemoryInUse(std::string(path->as_string()));
+      }
+    }
     auto found = routes.find({o.environment, o.service});
     o.routed = found != routes.end() && found->second->instance_id == c.id;
     {

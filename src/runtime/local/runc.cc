@@ -143,10 +143,18 @@ Result<ContainerState> Runc::State(const std::string& id) const {
 }
 
 Result<std::vector<ContainerState>> Runc::List() const {
-  LS_ASSIGN_OR_RETURN(os::Captured run, os::RunCapture(Args({"list", "--format", "json"})));
-  LS_RETURN_IF_ERROR(Check(run, "runc list"));
+  // `runc list` fails when a container it is reading is deleted meanwhile (another thread
+  // retiring an instance): listed again, the container is simply gone.
+  Result<os::Captured> run = os::RunCapture(Args({"list", "--format", "json"}));
+  for (int again = 0; again < 5 && run.ok() && run->exit_code != 0 &&
+                      run->err.find("no such file or directory") != std::string::npos;
+       ++again) {
+    run = os::RunCapture(Args({"list", "--format", "json"}));
+  }
+  LS_RETURN_IF_ERROR(run.status());
+  LS_RETURN_IF_ERROR(Check(*run, "runc list"));
   std::vector<ContainerState> out;
-  std::string_view text = Trim(run.out);
+  std::string_view text = Trim(run->out);
   if (text.empty() || text == "null") return out;
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
