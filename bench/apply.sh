@@ -15,34 +15,6 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-20}
 source bench/lib.sh
 work=$PWD/bench/out/apply
-# A run that was interrupted may have left containers running and root filesystems mounted.
-for root in "$work/data/runtime/runc" "$work/floor/runtime/runc"; do
-  [ -d "$root" ] || continue
-  for id in $(runc --root "$root" list -q 2>/dev/null); do runc --root "$root" delete -f "$id" || true; done
-done
-{ grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r umount -l
-rm -rf "$work"
-mkdir -p "$work/tree/bin"
-cp "$(readlink -f /bin/busybox)" "$work/tree/bin/busybox"
-ln -s busybox "$work/tree/bin/sh"
-cp "$build/tests/support/hello_http" "$work/tree/bin/hello_http"
-git init -q --bare -b main "$work/deploy.git"
-
-(umask 077 && mkdir -p "$work/data")
-printf '[deploy]\nrepo = "%s"\nfetch_interval = "1h"\nhealth_timeout = "30s"\n' "$work/deploy.git" \
-  > "$work/data/config.toml"
-start_lockstep_registry "$work/data"
-stop() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  for id in $(runc --root "$work/data/runtime/runc" list -q 2>/dev/null); do
-    runc --root "$work/data/runtime/runc" delete -f "$id" || true
-  done
-  { grep " $work/" /proc/self/mountinfo || true; } | awk '{print $5}' | sort -r | xargs -r umount -l
-}
-trap stop EXIT
-digest=$("$lockstep" pack "$work/tree" --repo "$reg/bench/apply" --version 1.0.0 --push \
-  --insecure --quiet)
-echo "image $reg/bench/apply@$digest; $(nproc) cores; runc $(runc --version | head -1 | cut -d' ' -f3)"
+engine_bench_start
 "$build/bench/apply_bench" "$lockstep" "http://$reg" "$server" "$reg/bench/apply@$digest" \
   "$work/deploy.git" "$work" "$RUNS"
