@@ -64,7 +64,8 @@ struct Apply::Staged {
   std::string release_id;
   std::string instance_id;  // services: the new instance
   bool healthy = false;
-  bool reused = false;  // instance_id is the service's standby, not started by this apply
+  bool reused = false;    // instance_id is the service's standby, not started by this apply
+  bool keep_old = false;  // the instance switched away from becomes the standby
 };
 
 Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::Target& target,
@@ -198,8 +199,10 @@ Status Apply::Stage(const std::atomic<bool>& stop, std::vector<Staged>& staged) 
       // unless it is no longer running.
       auto standby = standbys_.find(staged[i].desired->service);
       if (standby != standbys_.end() && standby->second.release_id == staged[i].release_id) {
+        // Only a healthy one: a standby that is not would fail the apply for its health
+        // timeout, each time; a fresh instance is started instead.
         Result<runtime::InstanceHealth> h = target_.Health(standby->second.instance_id);
-        if (h.ok() && h->state != runtime::HealthState::kExited) {
+        if (h.ok() && h->state == runtime::HealthState::kHealthy) {
           started[i] = Journal("reuse", staged[i].desired->service, standby->second.instance_id);
           staged[i].instance_id = standby->second.instance_id;
           staged[i].reused = true;
@@ -263,6 +266,22 @@ Status Apply::AwaitHealthy(const std::atomic<bool>& stop, std::vector<Staged>& s
   return Unavailable(why);
 }
 
+bool Apply::KeepsAsStandby(const Staged& s,
+                           std::map<std::string, std::string>::const_iterator routed,
+                           const std::map<std::string, std::string>& routed_before,
+                           std::map<std::string, state::CurrentRecord>::const_iterator old,
+                           const std::map<std::string, state::CurrentRecord>& before) {
+  // The instance it switched away from, when that is the recorded one of another release
+  // and was healthy: not a drifted instance that an apply of the same release replaces.
+  if (plan_.rollback_window_seconds <= 0 || routed == routed_before.end() ||
+      routed->second == s.instance_id || old == before.end() ||
+      routed->second != old->second.instance_id || old->second.release_id == s.release_id) {
+    return false;
+  }
+  Result<runtime::InstanceHealth> h = target_.Health(routed->second);
+  return h.ok() && h->state == runtime::HealthState::kHealthy;
+}
+
 Status Apply::Commit(const std::vector<Staged>& staged,
                      const std::map<std::string, state::CurrentRecord>& before,
                      const std::map<std::string, std::string>& routed_before) {
@@ -321,9 +340,7 @@ Status Apply::Commit(const std::vector<Staged>& staged,
     const std::string& service = s.desired->service;
     auto routed = routed_before.find(service);
     auto old = before.find(service);
-    const bool keep = plan_.rollback_window_seconds > 0 && routed != routed_before.end() &&
-                      routed->second != s.instance_id && old != before.end() &&
-                      routed->second == old->second.instance_id;
+    const bool keep = s.keep_old;
     if (keep) {
       LS_RETURN_IF_ERROR(
           tx->SetStandby({.environment = plan_.environment,
@@ -468,6 +485,11 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
                     "switch: " + switched.message() + "; nothing was switched" + undone);
     }
   }
+  // Decided once, before the commit records it: what becomes a standby.
+  for (Staged& s : staged) {
+    s.keep_old = KeepsAsStandby(s, routed_before.find(s.desired->service), routed_before,
+                                before.find(s.desired->service), before);
+  }
   if (Status committed = Commit(staged, before, routed_before); !committed.ok()) {
     // The routes moved but the record did not: the record's routes come back, as recovery
     // would put them, unless the lock was lost (then whoever holds it owns the routes).
@@ -501,14 +523,12 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
   // A service's old instance becomes its standby when the environment keeps one; the
   // standby it had (unless it was reused) is retired.
   std::vector<Old> old;
-  const bool window = plan_.rollback_window_seconds > 0;
   for (const Staged& s : staged) {
     const std::string& service = s.desired->service;
     auto it = routed_before.find(service);
     auto recorded = before.find(service);
     const bool routed_old = it != routed_before.end() && it->second != s.instance_id;
-    const bool kept = window && routed_old && recorded != before.end() &&
-                      it->second == recorded->second.instance_id;
+    const bool kept = s.keep_old;
     if (kept) {
       (void)Journal("standby", service,
                     it->second + " (" + recorded->second.version + ") for " +

@@ -86,6 +86,11 @@ class Apply {
   Status Commit(const std::vector<Staged>& staged,
                 const std::map<std::string, state::CurrentRecord>& before,
                 const std::map<std::string, std::string>& routed_before);
+  // Whether the instance `s`'s service ran until now (`routed`, `old`) becomes its standby.
+  bool KeepsAsStandby(const Staged& s, std::map<std::string, std::string>::const_iterator routed,
+                      const std::map<std::string, std::string>& routed_before,
+                      std::map<std::string, state::CurrentRecord>::const_iterator old,
+                      const std::map<std::string, state::CurrentRecord>& before);
   // Retires the staged instances; says what became of them, for the reason.
   std::string Undo(const std::vector<Staged>& staged);
   bool StillHolds();  // the lease's fence still passes

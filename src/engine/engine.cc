@@ -76,6 +76,8 @@ Result<SavedPlan> Engine::PlanRollbackOf(const RollbackRequest& request, const s
     Result<deploy::ReadResult> read =
         head.ok() ? ReadRepoAt(*sources_.mirror, *head, sources_.embedded_registry)
                   : Result<deploy::ReadResult>(head.status());
+    // Unreadable, the repository cannot say: the window is the format's default.
+    saved.plan.rollback_window_seconds = deploy::Environment{}.rollback_window_seconds;
     if (read.ok() && read->problems.empty()) {
       if (const deploy::Environment* env = read->repo.Find(request.environment)) {
         LS_RETURN_IF_ERROR(CheckGrantsOwned(saved.plan, env->volumes));
@@ -126,19 +128,24 @@ std::vector<std::string> Engine::RetireExpiredStandbys(int64_t now) {
       }
     }
     for (const state::StandbyRecord& s : expired) {
-      // Unrouted: nothing to drain. The instance goes first: a crash between leaves the
-      // record of an instance that is gone, which a rollback does not reuse and the next
-      // call removes.
+      // Under the lease still (checked each time: an apply that took it over may be
+      // reusing this very standby), and never an instance the record has live. The record
+      // goes first: a crash before the retire leaves an instance nothing accounts for
+      // (drift), never a live one stopped.
+      bool live = false;
+      {
+        Result<std::unique_ptr<state::Transaction>> tx = sources_.store->Begin();
+        if (!tx.ok() || !(*tx)->CheckFence(env, lease->fence).ok()) break;
+        Result<std::map<std::string, state::CurrentRecord>> current = (*tx)->Current(env);
+        if (!current.ok()) break;
+        for (const auto& [service, c] : *current) live |= c.instance_id == s.instance_id;
+        if (!(*tx)->RemoveStandby(env, s.service).ok() || !(*tx)->Commit().ok()) continue;
+      }
+      if (live) continue;
+      // Unrouted: nothing to drain (the target refuses to retire a routed instance).
       Status r = sources_.target->Retire(s.instance_id, std::chrono::milliseconds(0));
-      if (!r.ok() && r.code() != Code::kNotFound) {
-        retired.push_back(env + "/" + s.service + " " + s.instance_id + ": " + r.message());
-        continue;
-      }
-      Result<std::unique_ptr<state::Transaction>> tx = sources_.store->Begin();
-      if (tx.ok() && (*tx)->CheckFence(env, lease->fence).ok() &&
-          (*tx)->RemoveStandby(env, s.service).ok() && (*tx)->Commit().ok()) {
-        retired.push_back(env + "/" + s.service + " " + s.version + " (" + s.instance_id + ")");
-      }
+      retired.push_back(env + "/" + s.service + " " + s.version + " (" + s.instance_id + ")" +
+                        (r.ok() || r.code() == Code::kNotFound ? "" : ": " + r.message()));
     }
     (void)sources_.store->ReleaseLease(*lease);
   }
@@ -147,14 +154,28 @@ std::vector<std::string> Engine::RetireExpiredStandbys(int64_t now) {
 
 Status Engine::ReleaseHold(const std::string& environment, const std::string& service,
                            const Requester& requester) {
-  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
-  LS_RETURN_IF_ERROR(tx->RemoveHold(environment, service));
-  LS_RETURN_IF_ERROR(tx->AppendAudit({.actor = requester.actor,
-                                      .action = "hold release",
-                                      .target = environment + "/" + service,
-                                      .detail = requester.reason})
-                         .status());
-  return tx->Commit();
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+    LS_RETURN_IF_ERROR(tx->RemoveHold(environment, service));
+    LS_RETURN_IF_ERROR(tx->AppendAudit({.actor = requester.actor,
+                                        .action = "hold release",
+                                        .target = environment + "/" + service,
+                                        .detail = requester.reason})
+                           .status());
+    LS_RETURN_IF_ERROR(tx->Commit());
+  }
+  // A write-back of the service still owed is owed no more: from here on git says what
+  // people write there (pushing the rollback now could move the service back).
+  LS_ASSIGN_OR_RETURN(std::vector<state::WriteBackRecord> owed,
+                      sources_.store->OpenWriteBacks(environment));
+  for (state::WriteBackRecord& w : owed) {
+    if (w.files.find("\"service\":\"" + service + "\"") == std::string::npos) continue;
+    w.state = state::WriteBackState::kDone;
+    w.last_error = "closed unpushed: the hold of " + service + " was released by " +
+                   requester.actor + " (" + requester.reason + ")";
+    LS_RETURN_IF_ERROR(sources_.store->UpdateWriteBack(w));
+  }
+  return Status::Ok();
 }
 
 Result<int64_t> Engine::StartApply(const std::string& plan_id, const Requester& requester) {

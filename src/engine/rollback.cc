@@ -1,6 +1,7 @@
 #include "engine/rollback.h"
 
 #include <algorithm>
+#include <set>
 
 #include "base/strings.h"
 #include "engine/planner.h"
@@ -36,10 +37,23 @@ Result<state::HistoryRecord> EarlierRelease(state::StateStore& store, const Roll
                                             const state::CurrentRecord& current) {
   LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
                       store.History(r.environment, r.service, 1000));
+  // A release an earlier rollback moved away from is not "the one before": a second
+  // rollback goes further back, not forward again.
+  LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> deployments,
+                      store.Deployments(r.environment, 1000));
+  std::set<int64_t> rollbacks;
+  for (const state::DeploymentRecord& d : deployments) {
+    if (d.kind == "rollback") rollbacks.insert(d.id);
+  }
+  std::set<std::string> rolled_back_from;
   std::vector<const state::HistoryRecord*> matches;
   for (const state::HistoryRecord& h : history) {
+    if (rollbacks.contains(h.deployment_id)) rolled_back_from.insert(h.from_release);
     if (h.to_release.empty() || h.to_release == current.release_id) continue;
-    if (r.to.empty()) return h;  // newest first: the release before the current one
+    if (r.to.empty()) {
+      if (rolled_back_from.contains(h.to_release)) continue;
+      return h;  // newest first: the release before the current one
+    }
     if (h.version == r.to || h.to_release == r.to) return h;
     if (r.to.size() >= 4 && h.to_release.starts_with(r.to) &&
         std::none_of(matches.begin(), matches.end(),

@@ -148,6 +148,14 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
         w.last_error = "commit " + o.source.substr(0, 12) + " has no " + path;
         return;
       }
+      Result<deploy::Rewritten> text = deploy::RewriteToSay(now->value_or(""), **wanted, path);
+      if (!text.ok()) {
+        w.state = state::WriteBackState::kConflict;  // trying again would not change it
+        w.last_error = text.status().message();
+        return;
+      }
+      // Already says so (an earlier write-back, a person): nothing to write, whoever did.
+      if (now->has_value() && text->text == **now) continue;
       // Someone changed the file since the rollback: what it should say is theirs to say.
       if (*head != w.base) {
         Result<std::optional<std::string>> then = FileAt(*mirror_, w.base, path);
@@ -161,9 +169,6 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
           return;
         }
       }
-      Result<deploy::Rewritten> text = deploy::RewriteToSay(now->value_or(""), **wanted, path);
-      if (!text.ok()) return failed(text.status().message());
-      if (now->has_value() && text->text == **now) continue;
       changes[path] = text->text;
       subject += (subject.empty() ? "" : ", ") + o.service + " " + o.from + " → " + o.to;
       body += "  " + path +

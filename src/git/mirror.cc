@@ -368,6 +368,7 @@ Result<std::string> Mirror::CommitAndPush(const std::string& parent_id,
     std::string rejected;
   } ctx{{&remote_}, {}};
   git_push_options options = GIT_PUSH_OPTIONS_INIT;
+  options.follow_redirects = GIT_REMOTE_REDIRECT_NONE;  // as Fetch: the token stays on its host
   options.callbacks.credentials = Credentials;
   options.callbacks.certificate_check = CertificateCheck;
   options.callbacks.payload = &ctx;

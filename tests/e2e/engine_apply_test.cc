@@ -50,6 +50,13 @@ bool NeverOldAfterNew(const std::string& old_body, const std::vector<std::string
   return true;
 }
 
+// `git -C REPO ARGS`: its output.
+std::string Git(const fs::path& repo, const std::string& args) {
+  RunResult r = RunCommand({"sh", "-c", "git -C '" + repo.string() + "' " + args});
+  EXPECT_EQ(r.exit_code, 0) << r.Describe();
+  return r.out;
+}
+
 class EngineApply : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -421,7 +428,9 @@ TEST_F(EngineApply, ARollbackPutsTheEarlierReleaseBackUnderLoadAndHoldsIt) {
   // Git is told (value by value), so it says one again; a later pin of web is shown held,
   // and an apply leaves web alone.
   ASSERT_TRUE(WaitFor([&] { return !Status().at("git").at("behind").as_bool(); }, 30s)) << Status();
-  EXPECT_EQ(Cli({"plan", "dev"}).exit_code, 0) << "git says what runs";
+  EXPECT_NE(Git(bare_, "show HEAD:environments/dev/web.toml").find("VERSION = \"one\""),
+            std::string::npos)
+      << "git says what runs";
   repo_->Pull();
   Pin("three", "three");
   RunResult plan = Cli({"plan", "dev", "--output", "json"});
@@ -529,12 +538,6 @@ std::string CommentedPin(const std::string& digest, const std::string& version, 
          "[service]\n"
          "port = " +
          std::to_string(port) + "  # the proxy's\n";
-}
-
-std::string Git(const fs::path& repo, const std::string& args) {
-  RunResult r = RunCommand({"sh", "-c", "git -C '" + repo.string() + "' " + args});
-  EXPECT_EQ(r.exit_code, 0) << r.Describe();
-  return r.out;
 }
 
 TEST_F(EngineApply, ARollbackIsWrittenBackToGitValueByValueCommentsIntact) {
@@ -650,6 +653,35 @@ TEST_F(EngineApply, OutsideTheWindowARollbackStartsTheReleaseAgainAndStandbysEnd
   LoadResult result = load.Stop();
   EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
   EXPECT_EQ(Through(web_port_), "one\n");
+}
+
+TEST_F(EngineApply, ASecondRollbackGoesFurtherBackNotForwardAgain) {
+  Pin("one", "one");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  Pin("two", "two");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  Pin("three", "three");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  ASSERT_EQ(Cli({"rollback", "dev", "web"}).exit_code, 0);
+  EXPECT_EQ(Through(web_port_), "two\n");
+  RunResult again = Cli({"rollback", "dev", "web"});
+  ASSERT_EQ(again.exit_code, 0) << again.Describe();
+  EXPECT_EQ(Through(web_port_), "one\n") << "not back to three, which was rolled back from";
+  RunResult forward = Cli({"rollback", "dev", "web", "--to", "r"});
+  EXPECT_NE(forward.exit_code, 0) << "a prefix shorter than 4 names nothing: "
+                                  << forward.Describe();
+}
+
+TEST_F(EngineApply, ReleasingTheHoldClosesAWriteBackNotYetPushed) {
+  const fs::path away = scratch_.path() / "remote-down";
+  RollBackWebWhileTheRemoteIsDown(away);
+  ASSERT_TRUE(Status().at("git").at("behind").as_bool());
+  RunResult release = Cli({"hold", "release", "dev", "web", "--reason", "two is fixed"});
+  ASSERT_EQ(release.exit_code, 0) << release.Describe();
+  const bj::value after = Status();
+  EXPECT_FALSE(after.at("git").at("behind").as_bool())
+      << "pushed later, the rollback would undo what people decide next: " << after;
+  fs::rename(away, bare_);
 }
 
 }  // namespace

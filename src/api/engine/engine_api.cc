@@ -622,8 +622,13 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
         LS_ASSIGN_OR_RETURN(std::optional<std::string> service, o.OptionalString("service"));
         LS_ASSIGN_OR_RETURN(std::optional<std::string> to, o.OptionalString("to"));
         LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+        if (service && service->empty()) {
+          return InvalidArgument(
+              "\"service\" is empty: leave it out to roll back the whole "
+              "environment");
+        }
         request.service = service.value_or("");
-        request.to = to.value_or("");
+        request.to = to.value_or("").substr(0, 128);
       }
       if (!request.service.empty() && !IsResourceName(request.service)) {
         return InvalidArgument("service '" + request.service.substr(0, 64) + "' is not a name");
