@@ -350,7 +350,9 @@ Status Apply::Commit(const std::vector<Staged>& staged,
                           .instance_id = routed->second,
                           .deployment_id = deployment_id_,
                           .until = clock_.NowSeconds() + plan_.rollback_window_seconds}));
-    } else if (standbys_.contains(service)) {
+    } else if (s.reused || (standbys_.contains(service) && plan_.rollback_window_seconds <= 0)) {
+      // Live again, or the environment keeps none now. (Otherwise the standby it has stays:
+      // an apply that repairs a drifted instance of the same release keeps the way back.)
       LS_RETURN_IF_ERROR(tx->RemoveStandby(plan_.environment, service));
     }
   }
@@ -536,9 +538,10 @@ state::Outcome Apply::Run(const std::atomic<bool>& stop) {
     } else if (routed_old) {
       old.push_back({service, it->second, s.desired->drain_ms});
     }
+    // The standby it had goes when another replaced it or the window is off; a reused one
+    // is live.
     auto standby = standbys_.find(service);
-    if (standby != standbys_.end() && standby->second.instance_id != s.instance_id &&
-        (!kept || standby->second.instance_id != it->second)) {
+    if (standby != standbys_.end() && !s.reused && (kept || plan_.rollback_window_seconds <= 0)) {
       old.push_back({service, standby->second.instance_id, 0});
     }
   }

@@ -35,6 +35,11 @@ bool Succeeded(const state::DeploymentRecord& d) {
 // The history entry of `service` that `to` names among its earlier releases.
 Result<state::HistoryRecord> EarlierRelease(state::StateStore& store, const RollbackRequest& r,
                                             const state::CurrentRecord& current) {
+  if (!r.to.empty() && (r.to == current.version || r.to == current.release_id ||
+                        (r.to.size() >= 4 && current.release_id.starts_with(r.to)))) {
+    return FailedPrecondition(r.service + " runs " + r.to + " in " + r.environment +
+                              " already: there is nothing to roll back");
+  }
   LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
                       store.History(r.environment, r.service, 1000));
   // A release an earlier rollback moved away from is not "the one before": a second
