@@ -75,7 +75,14 @@ class Apply {
   state::Outcome Run(const std::atomic<bool>& stop);
 
  private:
-  struct Staged;
+  struct Staged {
+    const deploy::DeployedService* desired = nullptr;
+    std::string release_id;
+    std::string instance_id;  // services: the new instance
+    bool healthy = false;
+    bool reused = false;    // instance_id is the service's standby, not started by this apply
+    bool keep_old = false;  // the instance switched away from becomes the standby
+  };
   Apply(state::StateStore& store, runtime::Target& target, const os::Clock& clock, Plan plan,
         Requester requester, state::Lease lease, int64_t deployment_id,
         const ApplyOptions& options);
@@ -91,6 +98,11 @@ class Apply {
                       const std::map<std::string, std::string>& routed_before,
                       std::map<std::string, state::CurrentRecord>::const_iterator old,
                       const std::map<std::string, state::CurrentRecord>& before);
+  // After the commit: keeps or retires what the switch left unrouted, and retires the
+  // standbys replaced; the errors, for the reason.
+  std::string RetireLeftBehind(const std::vector<Staged>& staged,
+                               const std::map<std::string, state::CurrentRecord>& before,
+                               const std::map<std::string, std::string>& routed_before);
   // Retires the staged instances; says what became of them, for the reason.
   std::string Undo(const std::vector<Staged>& staged);
   bool StillHolds();  // the lease's fence still passes

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "git/known_hosts.h"
 
 namespace lockstep::git {
 
@@ -94,13 +95,5 @@ class Mirror {
   RemoteOptions remote_;
   std::mutex fetch_mu_;
 };
-
-// Whether `key` (the raw host key a server showed, of type `type` as in known_hosts:
-// "ssh-ed25519", "ecdsa-sha2-nistp256"…) is pinned for `host` and `port` in the text of a
-// known_hosts file: plain and hashed (|1|salt|hash) host names, "[host]:port" for ports
-// other than 22, comma-separated names (no wildcards); an @revoked line refuses its key
-// whatever host names it has.
-bool KnownHostKey(std::string_view known_hosts, std::string_view host, uint16_t port,
-                  std::string_view type, std::string_view key);
 
 }  // namespace lockstep::git

@@ -1,12 +1,10 @@
 #include "api/engine/engine_api.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include "api/engine/access.h"
+#include "api/engine/answers.h"
 #include "base/json.h"
 #include "base/strings.h"
 #include "core/release.h"
@@ -21,88 +19,6 @@ using http::Task;
 namespace {
 
 constexpr uint64_t kMaxBody = 1 << 20;  // a git host's push event can be large
-
-Response Json(int status, const bj::value& body) {
-  Response r;
-  r.status = status;
-  r.body = bj::serialize(body) + "\n";
-  r.Set("Content-Type", "application/json");
-  return r;
-}
-
-bj::value Nullable(const std::string& s) { return s.empty() ? bj::value(nullptr) : bj::value(s); }
-
-bj::object DeploymentJson(const state::DeploymentRecord& d) {
-  return {{"id", d.id},
-          {"environment", d.environment},
-          {"plan_id", d.plan_id},
-          {"commit", d.commit},
-          {"actor", d.actor},
-          {"started_at", d.started_at},
-          {"finished_at", d.finished_at},
-          {"outcome", state::OutcomeName(d.outcome)},
-          {"reason", d.reason},
-          {"why", d.why},
-          {"kind", d.kind},
-          {"committed", d.committed_at != 0}};
-}
-
-// The hold of `service`, or null.
-bj::value HoldJson(const std::map<std::string, state::HoldRecord>& holds,
-                   const std::string& service) {
-  auto it = holds.find(service);
-  if (it == holds.end()) return nullptr;
-  return bj::object{{"by", it->second.actor},
-                    {"reason", it->second.reason},
-                    {"since", it->second.since},
-                    {"deployment_id", it->second.deployment_id}};
-}
-
-bj::object InvocationJson(const state::InvocationRecord& r) {
-  return {{"id", r.id},
-          {"function", r.function},
-          {"release", r.release_id},
-          {"trigger", r.trigger},
-          {"actor", r.actor},
-          {"scheduled_for", r.scheduled_for == 0 ? bj::value(nullptr) : bj::value(r.scheduled_for)},
-          {"started_at", r.started_at},
-          {"finished_at", r.finished_at == 0 ? bj::value(nullptr) : bj::value(r.finished_at)},
-          {"invocation", Nullable(r.invocation_id)},
-          {"exit_code", r.exit_code},
-          {"duration_ms", r.duration_ms},
-          {"timed_out", r.timed_out},
-          {"out_of_memory", r.out_of_memory},
-          {"error", Nullable(r.error)}};
-}
-
-// A function's answer as a Lambda's: its output is the body, whatever its exit code; the
-// outcome is in headers (X-Lockstep-Function-Error names a failure).
-Response InvocationResponse(const engine::FunctionRun& run) {
-  const runtime::Invocation& inv = run.invocation;
-  Response r;
-  r.body = inv.output;
-  r.Set("Content-Type", "application/octet-stream");
-  r.Set("X-Lockstep-Invocation", std::to_string(run.record.id));
-  r.Set("X-Lockstep-Release", run.record.release_id);
-  r.Set("X-Lockstep-Exit-Code", std::to_string(inv.exit_code));
-  r.Set("X-Lockstep-Duration-Ms", std::to_string(inv.duration.count()));
-  if (inv.timed_out) {
-    r.Set("X-Lockstep-Function-Error", "timeout");
-  } else if (inv.out_of_memory) {
-    r.Set("X-Lockstep-Function-Error", "out-of-memory");
-  } else if (inv.exit_code != 0) {
-    r.Set("X-Lockstep-Function-Error", "exit " + std::to_string(inv.exit_code));
-  }
-  if (inv.output_truncated) r.Set("X-Lockstep-Output-Truncated", "true");
-  return r;
-}
-
-// Where a function of the status is invoked (null for a service).
-bj::value InvokePath(const std::string& environment, const std::string& name,
-                     const deploy::DeployedService& d) {
-  if (d.release.config.kind != ReleaseKind::kFunction) return nullptr;
-  return bj::value("/api/v1/environments/" + environment + "/functions/" + name + "/invoke");
-}
 
 // Whose log `lockstep logs ENV NAME` reads: a service's routed instance, or a function's
 // latest run.
@@ -125,23 +41,6 @@ Result<std::string> LogSource(state::StateStore& store, const std::string& envir
   }
   return NotFound(name + " of " + environment + " has not run yet: `lockstep invoke " +
                   environment + " " + name + "`");
-}
-
-// 422 with every problem of a deploy repository that cannot be planned.
-Response ProblemsResponse(const std::vector<deploy::Problem>& found) {
-  bj::array problems;
-  for (const deploy::Problem& pr : found) {
-    problems.push_back(bj::object{{"file", pr.file},
-                                  {"line", pr.line},
-                                  {"column", pr.column},
-                                  {"message", pr.message},
-                                  {"text", pr.str()}});
-  }
-  std::string message =
-      "the deploy repository has " + std::to_string(problems.size()) + " problem(s)";
-  return Json(422, bj::object{{"error", bj::object{{"code", "INVALID_REPOSITORY"},
-                                                   {"message", std::move(message)}}},
-                              {"problems", std::move(problems)}});
 }
 
 // Whether `path` has the shape "environments/*/plans" ("*": any one segment). A plain
@@ -168,57 +67,6 @@ Response Fetched(const Status& fetched) {
 Response AnswerOf(Result<Response> answer) {
   if (answer.ok()) return std::move(*answer);
   return ApiError(answer.status());
-}
-
-bool ConstantTimeEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
-
-// A push event from a git host, authenticated by the shared secret as the host sends it:
-// GitHub's X-Hub-Signature-256 (HMAC-SHA256 of the body), GitLab's X-Gitlab-Token, or
-// X-Lockstep-Secret from anything else (curl in a CI job).
-Status WebhookAllowed(const http::Request& req, const std::string& body,
-                      const std::string& secret) {
-  if (secret.empty()) {
-    return PermissionDenied(
-        "the webhook is off: set [deploy] webhook_secret in the server's config.toml");
-  }
-  std::string_view signature = req.Header("x-hub-signature-256");
-  if (!signature.empty()) {
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int len = 0;
-    HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-         reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &len);
-    static constexpr char kHex[] = "0123456789abcdef";
-    std::string expected = "sha256=";
-    for (unsigned int i = 0; i < len; ++i) {
-      expected += kHex[mac[i] >> 4];
-      expected += kHex[mac[i] & 15];
-    }
-    if (ConstantTimeEquals(signature, expected)) return Status::Ok();
-  } else {
-    std::string_view given = req.Header("x-gitlab-token");
-    if (given.empty()) given = req.Header("x-lockstep-secret");
-    if (!given.empty() && ConstantTimeEquals(given, secret)) return Status::Ok();
-  }
-  return Unauthenticated(
-      "the webhook needs [deploy] webhook_secret: as GitHub's X-Hub-Signature-256, GitLab's "
-      "X-Gitlab-Token or an X-Lockstep-Secret header");
-}
-
-// What `who`'s role may do: read any role, except logs (push or admin: a log can hold
-// what a service prints); invoke a function push or admin (the function's repository is
-// checked where it is known); every other change admin.
-Status RoleAllows(const Identity& who, const std::string& method, bool invoke, bool logs) {
-  const std::string has = "token " + who.name + " has role " + std::string(RoleName(who.role));
-  if (who.role == Role::kAdmin) return Status::Ok();
-  if (invoke || logs) {
-    if (who.role == Role::kPush) return Status::Ok();
-    return PermissionDenied(has + (invoke ? "; invoking a function needs a push or admin token"
-                                          : "; reading logs needs a push or admin token"));
-  }
-  if (method == "POST") return PermissionDenied(has + "; deploy actions need an admin token");
-  return Status::Ok();
 }
 
 // Starts applying `saved`: 202 with the deployment's id and the plan (with its text).
@@ -408,80 +256,7 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
       return Json(200, bj::object{{"environments", std::move(out)}});
     };
   } else if (method == "GET" && is("environments/*")) {
-    work = [&]() -> Result<Response> {
-      const std::string& name = p[1];
-      std::optional<state::EnvironmentRecord> env;
-      std::map<std::string, state::CurrentRecord> current;
-      std::map<std::string, state::HoldRecord> holds;
-      std::vector<state::StandbyRecord> kept;
-      {
-        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
-        LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(name));
-        LS_ASSIGN_OR_RETURN(current, tx->Current(name));
-        LS_ASSIGN_OR_RETURN(holds, tx->Holds(name));
-        LS_ASSIGN_OR_RETURN(kept, tx->Standbys(name));
-      }
-      if (!env) return NotFound("environment " + name + " was never applied");
-      LS_ASSIGN_OR_RETURN(std::vector<runtime::ObservedInstance> observed,
-                          engine.target().Observe(name));
-      LS_ASSIGN_OR_RETURN(std::optional<state::Lease> lease, store.LeaseOf(name));
-      bj::array services;
-      for (const auto& [service, c] : current) {
-        LS_ASSIGN_OR_RETURN(deploy::DeployedService d,
-                            engine::FromRecord(service, c.version, c.release_spec, c.details));
-        std::string health = d.release.config.kind == ReleaseKind::kFunction ? "" : "missing";
-        for (const runtime::ObservedInstance& o : observed) {
-          if (o.instance_id == c.instance_id) health = std::string(runtime::HealthName(o.health));
-        }
-        services.push_back(bj::object{
-            {"service", service},
-            {"kind", KindName(d.release.config.kind)},
-            {"version", c.version},
-            {"digest", d.release.image.digest ? d.release.image.digest->str() : ""},
-            {"release", c.release_id},
-            {"since", c.since},
-            {"deployment_id", c.deployment_id},
-            {"instance", Nullable(c.instance_id)},
-            {"health", Nullable(health)},
-            {"public_port", d.public_port == 0 ? bj::value(nullptr) : bj::value(d.public_port)},
-            {"invoke", InvokePath(name, service, d)},
-            {"held", HoldJson(holds, service)}});
-      }
-      // What rollbacks still owe the deploy repository: git is behind what runs.
-      LS_ASSIGN_OR_RETURN(std::vector<state::WriteBackRecord> owed, store.OpenWriteBacks(name));
-      bj::array write_backs;
-      for (const state::WriteBackRecord& w : owed) {
-        write_backs.push_back(bj::object{{"id", w.id},
-                                         {"deployment_id", w.deployment_id},
-                                         {"state", state::WriteBackStateName(w.state)},
-                                         {"attempts", w.attempts},
-                                         {"next_attempt_at", w.next_attempt_at},
-                                         {"error", Nullable(w.last_error)}});
-      }
-      bj::object git{{"behind", !owed.empty()}, {"write_backs", std::move(write_backs)}};
-      // The instances kept for an instant rollback, and what they cost.
-      bj::array standbys;
-      for (const state::StandbyRecord& k : kept) {
-        uint64_t memory = 0;
-        for (const runtime::ObservedInstance& o : observed) {
-          if (o.instance_id == k.instance_id) memory = o.memory_bytes;
-        }
-        standbys.push_back(bj::object{{"service", k.service},
-                                      {"version", k.version},
-                                      {"release", k.release_id},
-                                      {"instance", k.instance_id},
-                                      {"until", k.until},
-                                      {"memory_bytes", memory}});
-      }
-      return Json(200, bj::object{{"environment", name},
-                                  {"git", std::move(git)},
-                                  {"standbys", std::move(standbys)},
-                                  {"lineage", env->lineage},
-                                  {"serial", env->serial},
-                                  {"commit", env->commit},
-                                  {"locked_by", lease ? bj::value(lease->holder) : nullptr},
-                                  {"services", std::move(services)}});
-    };
+    work = [&]() -> Result<Response> { return EnvironmentStatus(engine, p[1]); };
   } else if (method == "GET" && is("environments/*/history")) {
     work = [&]() -> Result<Response> {
       std::string service = call.Query("service");
