@@ -125,7 +125,7 @@ Apply::~Apply() = default;
 Status Apply::Journal(const std::string& step, const std::string& service,
                       const std::string& detail) {
   if (lease_lost_) return LeaseLost();
-  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.Begin());
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store_.BeginJournal());
   LS_RETURN_IF_ERROR(tx->CheckFence(plan_.environment, lease_.fence));
   LS_RETURN_IF_ERROR(tx->AppendJournal({deployment_id_, 0, step, service, detail, 0}).status());
   LS_RETURN_IF_ERROR(tx->Commit());

@@ -42,8 +42,9 @@ struct ApplyOptions {
   std::chrono::seconds lease_ttl{30};
   // How long new instances get to become healthy, all together.
   std::chrono::milliseconds health_timeout{120'000};
-  // How often the target's health (its own checks' last result, in memory) is read.
-  std::chrono::milliseconds health_poll{5};
+  // How often the target's health (its own checks' last result, in memory) is read: a
+  // lock and a lookup, so often enough to add nothing to an apply that waits on it.
+  std::chrono::milliseconds health_poll{1};
   // A saved plan older than this is refused.
   std::chrono::seconds max_plan_age{24 * 3600};
   // For the crash tests only: the process kills itself (SIGKILL) right after journaling

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -46,6 +47,11 @@ class Child {
  private:
   pid_t pid_ = -1;
 };
+
+// Where `name` would be run from: itself when it holds a '/', else the first executable
+// regular file of that name in PATH (the default search path when PATH is unset), as
+// execvp would find it; nullopt when there is none.
+std::optional<std::string> FindInPath(const std::string& name);
 
 // Starts argv[0] (a path, or a name looked up in PATH) with `stdio`. `env` replaces the
 // environment when not empty.

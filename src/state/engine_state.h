@@ -248,6 +248,9 @@ class Transaction {
   virtual Result<DeploymentRecord> Deployment(int64_t id) = 0;
 };
 
+// How a transaction's commit waits for the disk (see StateStore::BeginJournal).
+enum class Durability { kSynced, kJournal };
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -255,6 +258,11 @@ class StateStore {
   // A transaction; one writes at a time (others wait for it; another process's writer is
   // waited for up to SQLite's busy timeout, then kUnavailable).
   virtual Result<std::unique_ptr<Transaction>> Begin() = 0;
+  // A transaction that appends journal rows and writes nothing else (its commit is refused
+  // otherwise). Its commit does not wait for the disk: it is as atomic as any and outlives
+  // a kill -9 of the process, but a power loss may take the last of them back (nothing
+  // they describe runs after one); the next commit of Begin() takes them to disk with it.
+  virtual Result<std::unique_ptr<Transaction>> BeginJournal() { return Begin(); }
 
   // The environment's lease for `holder` for `ttl`: kAborted naming the holder and until
   // when if another holds an unexpired one. Taking an expired lease over gives a new fence.

@@ -52,6 +52,6 @@ Status Migrate(SQLite::Database& db, const std::string& path);
 
 // A BEGIN IMMEDIATE transaction on `db`, holding `lock` (the store's) until it ends.
 std::unique_ptr<Transaction> NewTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock,
-                                            const os::Clock* clock);
+                                            Durability durability, const os::Clock* clock);
 
 }  // namespace lockstep::state::sqlite

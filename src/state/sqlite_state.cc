@@ -22,12 +22,9 @@ class SqliteStateStore final : public StateStore {
   SqliteStateStore(std::unique_ptr<SQLite::Database> db, const os::Clock* clock)
       : db_(std::move(db)), clock_(clock) {}
 
-  Result<std::unique_ptr<Transaction>> Begin() override {
-    // A plain mutex: TSan (GCC 12) does not see timed_mutex's pthread_mutex_clocklock.
-    std::unique_lock lock(mu_);
-    return Guard([&]() -> Result<std::unique_ptr<Transaction>> {
-      return sqlite::NewTransaction(*db_, std::move(lock), clock_);
-    });
+  Result<std::unique_ptr<Transaction>> Begin() override { return Open(Durability::kSynced); }
+  Result<std::unique_ptr<Transaction>> BeginJournal() override {
+    return Open(Durability::kJournal);
   }
 
   Result<Lease> AcquireLease(const std::string& environment, const std::string& holder,
@@ -367,6 +364,14 @@ class SqliteStateStore final : public StateStore {
   }
 
  private:
+  Result<std::unique_ptr<Transaction>> Open(Durability durability) {
+    // A plain mutex: TSan (GCC 12) does not see timed_mutex's pthread_mutex_clocklock.
+    std::unique_lock lock(mu_);
+    return Guard([&]() -> Result<std::unique_ptr<Transaction>> {
+      return sqlite::NewTransaction(*db_, std::move(lock), durability, clock_);
+    });
+  }
+
   // Runs `body` in a transaction of its own, committed when it returns a success.
   template <class F>
   auto InTransaction(F&& body) -> decltype(body(std::declval<SQLite::Database&>())) {

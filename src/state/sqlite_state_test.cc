@@ -1,10 +1,8 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "os/clock.h"
+#include "os/testing/killed_child.h"
 #include "os/testing/temp_dir.h"
 #include "state/engine_state.h"
 
@@ -290,30 +288,15 @@ TEST_F(StateStoreTest, AProcessKilledInsideATransactionLeavesTheOldStateAndNoLoc
     ASSERT_TRUE(tx->SetCurrent(Web("r1")).ok());
     ASSERT_TRUE(tx->Commit().ok());
   }
-  int ready[2];
-  ASSERT_EQ(pipe(ready), 0);
-  pid_t child = fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
+  os::testing::KilledChild child = os::testing::RunThenKill9([&] {
     auto store = OpenSqliteStateStore(path_, &clock_);
     auto tx = (*store)->Begin();
-    bool ok = (*tx)->PutRelease("r2", "{}").ok() && (*tx)->SetCurrent(Web("r2")).ok() &&
-              (*tx)->BumpSerial("prod", "c2").ok();
-    char byte = ok ? 1 : 0;
-    (void)!write(ready[1], &byte, 1);
-    pause();  // killed here, inside the transaction
-    _exit(0);
-  }
-  close(ready[1]);
-  char byte = 0;
-  ssize_t got = read(ready[0], &byte, 1);
-  close(ready[0]);
-  kill(child, SIGKILL);  // whatever happened: it is ours, and it must not outlive the test
-  int status = 0;
-  waitpid(child, &status, 0);
-  ASSERT_EQ(got, 1);
-  ASSERT_EQ(byte, 1) << "the child's writes failed";
-  ASSERT_TRUE(WIFSIGNALED(status));
+    return (*tx)->PutRelease("r2", "{}").ok() && (*tx)->SetCurrent(Web("r2")).ok() &&
+           (*tx)->BumpSerial("prod", "c2").ok();  // and killed inside the transaction
+  });
+  ASSERT_TRUE(child.answered);
+  ASSERT_TRUE(child.succeeded) << "the child's writes failed";
+  ASSERT_TRUE(child.killed);
 
   auto store = Open();
   auto tx = Begin(*store);  // not stuck: the dead writer's lock went with it

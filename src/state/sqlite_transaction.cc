@@ -7,16 +7,46 @@ namespace lockstep::state::sqlite {
 
 namespace {
 
+// A journal transaction's commit does not wait for the disk (synchronous=NORMAL, set before
+// its BEGIN: SQLite does not change it inside a transaction); the connection is put back to
+// synchronous=FULL when the transaction ends, before the store's lock is let go.
+class SyncMode {
+ public:
+  SyncMode(SQLite::Database& db, Durability durability)
+      : db_(durability == Durability::kJournal ? &db : nullptr) {
+    if (db_ != nullptr) db_->exec("PRAGMA synchronous=NORMAL");
+  }
+  ~SyncMode() {
+    if (db_ == nullptr) return;
+    try {
+      db_->exec("PRAGMA synchronous=FULL");
+    } catch (const std::exception&) {  // a connection that cannot is broken for every caller
+    }
+  }
+  SyncMode(const SyncMode&) = delete;
+  SyncMode& operator=(const SyncMode&) = delete;
+  bool journal_only() const { return db_ != nullptr; }
+
+ private:
+  SQLite::Database* db_;
+};
+
 class SqliteTransaction final : public Transaction {
  public:
-  SqliteTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock, const os::Clock* clock)
+  SqliteTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock, Durability durability,
+                    const os::Clock* clock)
       : db_(db),
         lock_(std::move(lock)),
+        sync_(db, durability),
         tx_(db, SQLite::TransactionBehavior::IMMEDIATE),
-        clock_(clock) {}
+        clock_(clock),
+        changes_at_begin_(db.getTotalChanges()) {}
 
   Status Commit() override {
     return Guard([&]() -> Status {
+      if (sync_.journal_only() && db_.getTotalChanges() - changes_at_begin_ != journal_rows_) {
+        return Internal("a journal transaction changed more than the journal (rolled back)");
+      }
       tx_.commit();
       return Status::Ok();
     });
@@ -406,7 +436,7 @@ class SqliteTransaction final : public Transaction {
       q.bind(4, e.service);
       q.bind(5, e.detail);
       q.bind(6, clock_->NowSeconds());
-      q.exec();
+      journal_rows_ += q.exec();
       return seq;
     });
   }
@@ -439,15 +469,18 @@ class SqliteTransaction final : public Transaction {
  private:
   SQLite::Database& db_;
   std::unique_lock<std::mutex> lock_;  // released after tx_ ends (declared first)
+  SyncMode sync_;                      // put back after tx_ ends
   SQLite::Transaction tx_;
   const os::Clock* clock_;
+  int changes_at_begin_;
+  int journal_rows_ = 0;  // rows AppendJournal wrote
 };
 
 }  // namespace
 
 std::unique_ptr<Transaction> NewTransaction(SQLite::Database& db, std::unique_lock<std::mutex> lock,
-                                            const os::Clock* clock) {
-  return std::make_unique<SqliteTransaction>(db, std::move(lock), clock);
+                                            Durability durability, const os::Clock* clock) {
+  return std::make_unique<SqliteTransaction>(db, std::move(lock), durability, clock);
 }
 
 }  // namespace lockstep::state::sqlite

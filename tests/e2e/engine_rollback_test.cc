@@ -270,14 +270,19 @@ TEST_F(EngineApply, OutsideTheWindowARollbackStartsTheReleaseAgainAndStandbysEnd
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
   Pin("two", "two");
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
-  // The window ends: the server retires what it kept.
+  // The window ends: the server retires what it kept (the record goes first, then the
+  // instance, drained).
   ASSERT_TRUE(WaitFor([&] { return Status().at("standbys").as_array().empty(); }, 30s)) << Status();
-  size_t instances = 0;
-  for ([[maybe_unused]] const auto& e :
-       fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
-    ++instances;
-  }
-  EXPECT_EQ(instances, 2u) << "only the live instances are left";
+  auto instances = [&] {
+    size_t n = 0;
+    for ([[maybe_unused]] const auto& e :
+         fs::directory_iterator(server_->data_dir() / "runtime" / "instances")) {
+      ++n;
+    }
+    return n;
+  };
+  EXPECT_TRUE(WaitFor([&] { return instances() == 2; }, 30s))
+      << instances() << " instances: only the live ones should be left";
 
   // Then a rollback starts the earlier release from the cached image, health-gated.
   LoadLoop load({web_port_}, 4);

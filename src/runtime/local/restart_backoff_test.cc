@@ -10,12 +10,13 @@ using std::chrono::seconds;
 
 TEST(HealthSchedule, AStartingInstanceIsCheckedSoonerTheYoungerItIs) {
   const milliseconds interval{1000};
-  EXPECT_EQ(NextCheckIn(interval, true, milliseconds(0)), milliseconds(5));
-  EXPECT_EQ(NextCheckIn(interval, true, milliseconds(30)), milliseconds(5));
+  EXPECT_EQ(NextCheckIn(interval, true, milliseconds(0)), milliseconds(1));
+  EXPECT_EQ(NextCheckIn(interval, true, milliseconds(5)), milliseconds(1));
+  EXPECT_EQ(NextCheckIn(interval, true, milliseconds(30)), milliseconds(3));
   EXPECT_EQ(NextCheckIn(interval, true, milliseconds(400)), milliseconds(40));
   EXPECT_EQ(NextCheckIn(interval, true, seconds(30)), interval) << "never beyond the interval";
   EXPECT_EQ(NextCheckIn(interval, false, milliseconds(10)), interval) << "once it passed";
-  EXPECT_EQ(NextCheckIn(milliseconds(2), true, milliseconds(0)), milliseconds(2))
+  EXPECT_EQ(NextCheckIn(milliseconds(2), true, milliseconds(100)), milliseconds(2))
       << "never later than the interval asks";
 }
 

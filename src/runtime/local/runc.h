@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,12 +47,18 @@ class Runc {
                         const os::Stdio& stdio) const;
   // Why runc could not start the container of `bundle` (empty when it said nothing).
   static std::string StartError(const std::filesystem::path& bundle);
-  // `runc run --detach`: returns once the container runs; its stdout and stderr go to
-  // `log_fd` and it keeps running when lockstep exits. A failure says what runc said.
-  Status RunDetached(const std::string& id, const std::filesystem::path& bundle, int log_fd) const;
+  // `runc run --detach`: returns the container's pid once it runs; its stdout and stderr
+  // go to `log_fd` and it keeps running when lockstep exits. A failure says what runc said.
+  Result<int> RunDetached(const std::string& id, const std::filesystem::path& bundle,
+                          int log_fd) const;
   // kNotFound when runc does not know the id.
   Result<ContainerState> State(const std::string& id) const;
+  // Every container under the state directory, from runc's state files (the status as
+  // `runc list` decides it), or from `runc list` when they are not in the layout of runc 1.1.
   Result<std::vector<ContainerState>> List() const;
+  // The two ways List() takes, apart (runc_test checks they agree).
+  std::optional<std::vector<ContainerState>> ReadStates() const;
+  Result<std::vector<ContainerState>> ListByRunc() const;
   Status Kill(const std::string& id, std::string_view signal) const;
   // Removes a stopped container (with `force`, a running one after SIGKILL).
   Status Delete(const std::string& id, bool force) const;

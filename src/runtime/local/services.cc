@@ -74,13 +74,13 @@ Result<std::string> LocalTarget::Start(const Placement& where, const std::string
   Status written = spec.ok() ? os::WriteFileAtomic(bundle / "config.json", *spec) : spec.status();
   Result<os::UniqueFd> log =
       written.ok() ? os::OpenAppend(bundle / "log") : Result<os::UniqueFd>(written);
-  Status started = log.ok() ? runc_.RunDetached(instance->id, bundle, log->get()) : log.status();
+  Result<int> started =
+      log.ok() ? runc_.RunDetached(instance->id, bundle, log->get()) : Result<int>(log.status());
   if (!started.ok()) {
     undo();
-    return started;
+    return started.status();
   }
-  LS_ASSIGN_OR_RETURN(ContainerState state, runc_.State(instance->id));
-  instance->pid = state.pid;
+  instance->pid = *started;
   instance->next_check = clock_->Now();
   instance->started = instance->next_check;
   {

@@ -95,17 +95,17 @@ bool LocalTarget::CheckInstance(const std::string& id) {
     fs::path bundle = options_.dir / "instances" / id;
     (void)runc_.Delete(id, true);
     Result<os::UniqueFd> log = os::OpenAppend(bundle / "log");
-    Status started = log.ok() ? runc_.RunDetached(id, bundle, log->get()) : log.status();
-    Result<ContainerState> state = started.ok() ? runc_.State(id) : Result<ContainerState>(started);
+    Result<int> started =
+        log.ok() ? runc_.RunDetached(id, bundle, log->get()) : Result<int>(log.status());
     lock.lock();
-    if (state.ok()) {
-      instance->pid = state->pid;
+    if (started.ok()) {
+      instance->pid = *started;
       instance->health.state = HealthState::kStarting;
       instance->health.restarts++;
       instance->next_check = clock_->Now();
       instance->started = instance->next_check;
     } else {
-      instance->health.last_error = state.status().message();
+      instance->health.last_error = started.status().message();
       instance->backoff = NextRestartBackoff(instance->backoff, std::nullopt);
       instance->next_restart = clock_->Now() + instance->backoff;
     }

@@ -1,0 +1,57 @@
+#include "os/process.h"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "os/testing/temp_dir.h"
+
+namespace lockstep::os {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FindInPathTest : public ::testing::Test {
+ protected:
+  FindInPathTest() {
+    const char* path = getenv("PATH");
+    saved_ = path != nullptr ? std::optional<std::string>(path) : std::nullopt;
+  }
+  ~FindInPathTest() override {
+    if (saved_) {
+      setenv("PATH", saved_->c_str(), 1);
+    } else {
+      unsetenv("PATH");
+    }
+  }
+  fs::path File(const std::string& dir, int mode) {
+    fs::create_directories(dir_.path() / dir);
+    fs::path file = dir_.path() / dir / "tool";
+    std::ofstream(file) << "#!/bin/sh\n";
+    chmod(file.c_str(), mode);
+    return file;
+  }
+
+  testing::TempDir dir_;
+  std::optional<std::string> saved_;
+};
+
+TEST_F(FindInPathTest, TakesTheFirstExecutableFileAsExecvpWould) {
+  File("plain", 0644);
+  fs::create_directories(dir_.path() / "dir" / "tool");
+  fs::path wanted = File("exec", 0755);
+  File("later", 0755);
+  std::string path;
+  for (const char* d : {"missing", "plain", "dir", "exec", "later"})
+    path += (path.empty() ? "" : ":") + (dir_.path() / d).string();
+  setenv("PATH", path.c_str(), 1);
+  EXPECT_EQ(FindInPath("tool"), wanted.string());
+  EXPECT_EQ(FindInPath("nothing"), std::nullopt);
+  EXPECT_EQ(FindInPath("./relative/tool"), "./relative/tool") << "a path is itself";
+  EXPECT_EQ(FindInPath(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace lockstep::os
