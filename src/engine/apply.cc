@@ -341,7 +341,10 @@ Status Apply::Commit(const std::vector<Staged>& staged,
     bj::array files;
     for (const ServicePlan& s : plan_.services) {
       if (s.action == Action::kNone) continue;
-      if (s.action != Action::kRemove) {
+      if (s.action == Action::kRemove) {
+        files.push_back(bj::object{
+            {"service", s.service}, {"remove", true}, {"from", s.from_version}, {"to", ""}});
+      } else {
         files.push_back(bj::object{{"service", s.service},
                                    {"source", plan_.desired.at(s.service).source_commit},
                                    {"from", s.from_version},

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <boost/json.hpp>
 
+#include "deploy/repo.h"
 #include "deploy/rewrite.h"
 
 namespace lockstep::engine {
@@ -16,8 +17,11 @@ int64_t Backoff(int attempts) {
   return std::min<int64_t>(int64_t{1} << std::min(attempts, 9), 300);
 }
 
+// One service's file a rollback owes git: what it said at `source`, or (`remove`) gone,
+// the service not deployed in the environment then.
 struct Owed {
   std::string service, source, from, to;
+  bool remove = false;
 };
 
 Result<std::vector<Owed>> ParseFiles(const std::string& files) {
@@ -31,7 +35,9 @@ Result<std::vector<Owed>> ParseFiles(const std::string& files) {
       const bj::value* m = o ? o->if_contains(key) : nullptr;
       return m && m->is_string() ? std::string(m->as_string()) : "";
     };
-    out.push_back({str("service"), str("source"), str("from"), str("to")});
+    const bj::value* remove = o ? o->if_contains("remove") : nullptr;
+    out.push_back({str("service"), str("source"), str("from"), str("to"),
+                   remove != nullptr && remove->is_bool() && remove->as_bool()});
   }
   return out;
 }
@@ -43,6 +49,44 @@ Result<std::optional<std::string>> FileAt(git::Mirror& mirror, const std::string
   auto it = tree.files.find(path);
   if (it == tree.files.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
+}
+
+// The deploy repository at `commit` with `changes` made, checked as a plan would read it:
+// a write-back never leaves the branch in a state no plan can be made of. Removing the
+// last environment file of a service removes its service file too (no environment deploys
+// it then, as when the environment's release was made); that removal joins `changes`.
+Status CheckResult(git::Mirror& mirror, const std::string& commit,
+                   std::map<std::string, std::optional<std::string>>& changes,
+                   const std::vector<std::string>& removed) {
+  LS_ASSIGN_OR_RETURN(git::TreeFiles tree,
+                      mirror.ReadTree(commit, {"lockstep.toml"}, {"services", "environments"},
+                                      {.max_files = deploy::kMaxRepoFiles,
+                                       .max_file_bytes = deploy::kMaxFileBytes,
+                                       .max_total_bytes = deploy::kMaxRepoBytes}));
+  std::map<std::string, std::string>& files = tree.files;
+  for (const auto& [path, text] : changes) {
+    if (text) {
+      files[path] = *text;
+    } else {
+      files.erase(path);
+    }
+  }
+  for (const std::string& service : removed) {
+    const std::string suffix = "/" + service + ".toml";
+    bool deployed = std::any_of(files.begin(), files.end(), [&](const auto& f) {
+      return f.first.starts_with("environments/") && f.first.ends_with(suffix);
+    });
+    const std::string service_file = "services/" + service + ".toml";
+    if (!deployed && files.erase(service_file) > 0) changes[service_file] = std::nullopt;
+  }
+  deploy::ReadResult read = deploy::ReadRepo(files);
+  if (read.problems.empty()) return Status::Ok();
+  std::string what;
+  for (size_t i = 0; i < read.problems.size() && i < 3; ++i) {
+    what += (what.empty() ? "" : "; ") + read.problems[i].str();
+  }
+  return FailedPrecondition("written back, the deploy repository would not read: " + what +
+                            ": a person decides what it says; the services stay held");
 }
 
 }  // namespace
@@ -127,10 +171,39 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
   for (int round = 0; round < 3; ++round) {
     Result<std::string> head = mirror_->Fetch();
     if (!head.ok()) return failed(head.status().message());
-    std::map<std::string, std::string> changes;
+    std::map<std::string, std::optional<std::string>> changes;
+    std::vector<std::string> removed;
     std::string subject, body;
+    // Whether someone changed `path` on the branch since the rollback: then what it says
+    // is theirs to say.
+    auto changed_since = [&](const std::string& path,
+                             const std::optional<std::string>& now) -> Result<bool> {
+      if (*head == w.base) return false;
+      LS_ASSIGN_OR_RETURN(std::optional<std::string> then, FileAt(*mirror_, w.base, path));
+      return then != now;
+    };
+    auto someone_changed = [&](const std::string& path) {
+      w.state = state::WriteBackState::kConflict;
+      w.last_error = path + " changed on the branch after the rollback (now at " +
+                     head->substr(0, 12) +
+                     "): a person decides what it says; the service stays held";
+    };
     for (const Owed& o : *owed) {
       const std::string path = ServiceFilePath(w.environment, o.service);
+      if (o.remove) {
+        Result<std::optional<std::string>> now = FileAt(*mirror_, *head, path);
+        if (!now.ok()) return failed(now.status().message());
+        if (!*now) continue;  // already gone
+        Result<bool> changed = changed_since(path, *now);
+        if (!changed.ok()) return failed(changed.status().message());
+        if (*changed) return someone_changed(path);
+        changes[path] = std::nullopt;
+        removed.push_back(o.service);
+        subject += (subject.empty() ? "" : ", ") + o.service + " " + o.from + " → removed";
+        body += "  " + path + " (removed: " + o.service + " was not deployed in " + w.environment +
+                " then)\n";
+        continue;
+      }
       if (o.source.empty()) {
         w.state = state::WriteBackState::kConflict;
         w.last_error = o.service +
@@ -156,19 +229,9 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
       }
       // Already says so (an earlier write-back, a person): nothing to write, whoever did.
       if (now->has_value() && text->text == **now) continue;
-      // Someone changed the file since the rollback: what it should say is theirs to say.
-      if (*head != w.base) {
-        Result<std::optional<std::string>> then = FileAt(*mirror_, w.base, path);
-        if (!then.ok()) return failed(then.status().message());
-        if (*then != *now) {
-          w.state = state::WriteBackState::kConflict;
-          w.last_error = path + " changed on the branch after the rollback (now at " +
-                         head->substr(0, 12) +
-                         "): a person decides what it says; the service "
-                         "stays held";
-          return;
-        }
-      }
+      Result<bool> changed = changed_since(path, *now);
+      if (!changed.ok()) return failed(changed.status().message());
+      if (*changed) return someone_changed(path);
       changes[path] = text->text;
       subject += (subject.empty() ? "" : ", ") + o.service + " " + o.from + " → " + o.to;
       body += "  " + path +
@@ -182,6 +245,17 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
       w.commit = *head;
       w.last_error.clear();
       return;
+    }
+    if (Status checked = CheckResult(*mirror_, *head, changes, removed); !checked.ok()) {
+      if (checked.code() != Code::kFailedPrecondition) return failed(checked.message());
+      w.state = state::WriteBackState::kConflict;
+      w.last_error = checked.message();
+      return;
+    }
+    for (const auto& [path, text] : changes) {
+      if (!text && path.starts_with("services/")) {
+        body += "  " + path + " (removed: no environment deploys it any more)\n";
+      }
     }
     std::string message = "Roll back " + subject + " in " + w.environment + "\n\n" + w.actor +
                           " rolled back " + w.environment + " (deployment " +

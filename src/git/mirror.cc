@@ -204,9 +204,9 @@ Result<std::string> Mirror::Fetch() {
   return Hex(head);
 }
 
-Result<std::string> Mirror::CommitAndPush(const std::string& parent_id,
-                                          const std::map<std::string, std::string>& files,
-                                          const std::string& message, const Signature& author) {
+Result<std::string> Mirror::CommitAndPush(
+    const std::string& parent_id, const std::map<std::string, std::optional<std::string>>& files,
+    const std::string& message, const Signature& author) {
   std::lock_guard lock(fetch_mu_);
   git_repository* repo = impl_->repo.get();
   git_oid parent_oid;
@@ -224,8 +224,14 @@ Result<std::string> Mirror::CommitAndPush(const std::string& parent_id,
   Index index(index_raw);
   if (git_index_read_tree(index.get(), tree.get()) != 0) return Unavailable(LastError());
   for (const auto& [path, contents] : files) {
+    if (!contents) {
+      if (git_index_remove_bypath(index.get(), path.c_str()) != 0) {
+        return InvalidArgument("removing " + path + ": " + LastError());
+      }
+      continue;
+    }
     git_index_entry entry{};
-    if (git_blob_create_from_buffer(&entry.id, repo, contents.data(), contents.size()) != 0) {
+    if (git_blob_create_from_buffer(&entry.id, repo, contents->data(), contents->size()) != 0) {
       return Unavailable("writing " + path + ": " + LastError());
     }
     entry.mode = GIT_FILEMODE_BLOB;

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,11 +80,12 @@ class Mirror {
                              const TreeLimits& limits = {}) const;
 
   // A commit on top of `parent` (a commit of the mirror) whose tree is parent's with each
-  // of `files` (path → contents, e.g. "environments/prod/web.toml") written, pushed to the
-  // remote's branch; returns its id. Nothing is forced: kUnavailable when the remote cannot
-  // be reached or refuses, a branch that moved since `parent` included (fetch to see).
+  // of `files` (path → contents, e.g. "environments/prod/web.toml"; nullopt removes the
+  // file) written, pushed to the remote's branch; returns its id. Nothing is forced:
+  // kUnavailable when the remote cannot be reached or refuses, a branch that moved since
+  // `parent` included (fetch to see).
   Result<std::string> CommitAndPush(const std::string& parent,
-                                    const std::map<std::string, std::string>& files,
+                                    const std::map<std::string, std::optional<std::string>>& files,
                                     const std::string& message, const Signature& author);
 
   const RemoteOptions& remote() const { return remote_; }

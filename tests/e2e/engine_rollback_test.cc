@@ -175,6 +175,49 @@ std::string CommentedPin(const std::string& digest, const std::string& version, 
          std::to_string(port) + "  # the proxy's\n";
 }
 
+TEST_F(EngineApply, AnEnvironmentRollbackTakesAwayInGitWhatItTookAwayInTheEnvironment) {
+  Pin("old", "old");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  // Then api goes (deployed nowhere: its service file too) while web moves on.
+  Pin("mid", "old");
+  fs::remove(work_ / "environments" / "dev" / "api.toml");
+  fs::remove(work_ / "services" / "api.toml");
+  repo_->CommitAndPush("api goes");
+  Hook();
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  const bj::value before = Status();
+  ASSERT_EQ(before.at("services").as_array().size(), 1u) << before;
+  const int64_t without_api = before.at("services").as_array()[0].at("deployment_id").as_int64();
+  // api comes back, and web moves on again.
+  WriteFile(work_ / "services" / "api.toml", kServiceFile);
+  Pin("new", "new");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  ASSERT_EQ(Status().at("services").as_array().size(), 2u);
+
+  RunResult rollback = Cli({"rollback", "dev", "--to", std::to_string(without_api)});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  EXPECT_EQ(Through(web_port_), "mid\n");
+  EXPECT_EQ(Status().at("services").as_array().size(), 1u) << "api is gone again";
+  ASSERT_TRUE(GitCaughtUp());
+  EXPECT_EQ(Git(bare_, "diff --name-status HEAD~1 HEAD"),
+            "D\tenvironments/dev/api.toml\nM\tenvironments/dev/web.toml\nD\tservices/api.toml\n");
+  EXPECT_NE(Git(bare_, "show HEAD:environments/dev/web.toml").find("VERSION = \"mid\""),
+            std::string::npos);
+  std::string message = Git(bare_, "log -1 --format=%B");
+  EXPECT_NE(message.find("api 1.0.0 → removed"), std::string::npos) << message;
+  EXPECT_NE(message.find("services/api.toml (removed: no environment deploys it"),
+            std::string::npos)
+      << message;
+
+  // git says what runs: released, the next plan has nothing to do.
+  for (const char* service : {"web", "api"}) {
+    RunResult release = Cli({"hold", "release", "dev", service, "--reason", "git agrees"});
+    ASSERT_EQ(release.exit_code, 0) << release.Describe();
+  }
+  RunResult plan = Cli({"plan", "dev"});
+  EXPECT_EQ(plan.exit_code, 0) << plan.Describe();
+}
+
 TEST_F(EngineApply, ARollbackIsWrittenBackToGitValueByValueCommentsIntact) {
   Pin("one", "one");
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
@@ -185,14 +228,7 @@ TEST_F(EngineApply, ARollbackIsWrittenBackToGitValueByValueCommentsIntact) {
 
   RunResult rollback = Cli({"rollback", "dev", "web", "--reason", "two breaks checkout"});
   ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe();
-  bj::value status;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        status = Status();
-        return !status.at("git").at("behind").as_bool();
-      },
-      30s))
-      << status << server_->Logs();
+  ASSERT_TRUE(GitCaughtUp());
   EXPECT_EQ(Git(bare_, "rev-parse HEAD~1"), two + "\n") << "one commit on top of the branch";
   EXPECT_EQ(Git(bare_, "show HEAD:environments/dev/web.toml"),
             CommentedPin(digest_, "one", web_port_))

@@ -128,6 +128,21 @@ class EngineApply : public ::testing::Test {
     return bj::parse(s.out);
   }
 
+  // Whether dev's status says git caught up with what runs (within 30 s); the status
+  // last read and the server's log go into the failure message.
+  ::testing::AssertionResult GitCaughtUp() {
+    bj::value status;
+    if (WaitFor(
+            [&] {
+              status = Status();
+              return !status.at("git").at("behind").as_bool();
+            },
+            std::chrono::seconds(30))) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << status << server_->Logs();
+  }
+
   void KillAtEveryStep(int* kills);
 
   // web and api at one, then two; then web rolled back to one while the remote is down
