@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "engine/example_repo.h"
 #include "engine/saved_plan.h"
 #include "os/process.h"
 #include "os/testing/temp_dir.h"
@@ -17,39 +18,25 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Sh(const std::string& command) {
-  Result<os::Captured> r = os::RunCapture({"sh", "-c", command});
-  EXPECT_TRUE(r.ok() && r->exit_code == 0) << command << ": " << (r.ok() ? r->err : "");
-  std::string out = r.ok() ? r->out : "";
-  while (!out.empty() && out.back() == '\n') out.pop_back();
-  return out;
-}
+using example::Sh;
 
 class Planner : public ::testing::Test {
  protected:
   void SetUp() override {
-    fs::copy(fs::path(LOCKSTEP_SOURCE_DIR) / "examples" / "deploy-repo", work_,
-             fs::copy_options::recursive);
-    Sh("git init -q --bare -b main '" + bare_.string() + "' && cd '" + work_.string() +
-       "' && git init -q -b main && git config user.email t@e && git config user.name t && "
-       "git remote add origin '" +
-       bare_.string() + "'");
-    Commit("the example");
-    mirror_ = std::move(git::Mirror::Open(dir_.path() / "mirror", {.url = bare_.string()})).value();
+    repo_ = std::make_unique<example::ExampleRepo>(dir_.path());
+    bare_ = repo_->bare();
+    work_ = repo_->work();
+    mirror_ = &repo_->mirror();
     store_ = std::move(state::OpenSqliteStateStore((dir_.path() / "state.db").string(), &clock_))
                  .value();
   }
 
-  std::string Commit(const std::string& message) {
-    Sh("cd '" + work_.string() + "' && git add -A && git commit -qm '" + message +
-       "' && git push -q origin main");
-    return Sh("git -C '" + work_.string() + "' rev-parse HEAD");
-  }
+  std::string Commit(const std::string& message) { return repo_->Commit(message); }
 
   Plan MustPlan(const std::string& environment) {
     EXPECT_TRUE(mirror_->Fetch().ok());
-    Result<PlanOrProblems> r = PlanEnvironment(
-        {mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, environment, "main");
+    Result<PlanOrProblems> r =
+        PlanEnvironment({mirror_, store_.get(), &target_, "127.0.0.1:5000"}, environment, "main");
     if (!r.ok()) {
       ADD_FAILURE() << "no plan: " << r.status().ToString();
       return {};
@@ -83,11 +70,11 @@ class Planner : public ::testing::Test {
   }
 
   os::testing::TempDir dir_;
-  fs::path bare_ = dir_.path() / "deploy.git";
-  fs::path work_ = dir_.path() / "work";
+  std::unique_ptr<example::ExampleRepo> repo_;
+  fs::path bare_, work_;
   os::FakeClock clock_;
   runtime::FakeTarget target_;
-  std::unique_ptr<git::Mirror> mirror_;
+  git::Mirror* mirror_ = nullptr;
   std::unique_ptr<state::StateStore> store_;
 };
 
@@ -201,7 +188,7 @@ TEST_F(Planner, ARepositoryWithProblemsHasNoPlanButItsProblems) {
   Commit("broken");
   ASSERT_TRUE(mirror_->Fetch().ok());
   Result<PlanOrProblems> r =
-      PlanEnvironment({mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, "prod", "main");
+      PlanEnvironment({mirror_, store_.get(), &target_, "127.0.0.1:5000"}, "prod", "main");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_TRUE(std::holds_alternative<std::vector<deploy::Problem>>(*r));
   std::vector<std::string> messages;
@@ -217,7 +204,7 @@ TEST_F(Planner, ARepositoryWithProblemsHasNoPlanButItsProblems) {
 TEST_F(Planner, AnEnvironmentTheRepositoryLacksIsNamedWithThoseItHas) {
   ASSERT_TRUE(mirror_->Fetch().ok());
   Result<PlanOrProblems> r =
-      PlanEnvironment({mirror_.get(), store_.get(), &target_, "127.0.0.1:5000"}, "qa", "main");
+      PlanEnvironment({mirror_, store_.get(), &target_, "127.0.0.1:5000"}, "qa", "main");
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kNotFound);
   EXPECT_NE(r.status().message().find("has no environment qa (it has dev, staging, prod)"),

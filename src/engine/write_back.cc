@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/json.hpp>
+#include <functional>
 
 #include "deploy/repo.h"
 #include "deploy/rewrite.h"
@@ -45,24 +46,51 @@ Result<std::vector<Owed>> ParseFiles(const std::string& files) {
 // The file at `path` of `commit`, nullopt when the commit has none.
 Result<std::optional<std::string>> FileAt(git::Mirror& mirror, const std::string& commit,
                                           const std::string& path) {
-  LS_ASSIGN_OR_RETURN(git::TreeFiles tree, mirror.ReadTree(commit, {}, {"environments"}));
+  LS_ASSIGN_OR_RETURN(git::TreeFiles tree,
+                      mirror.ReadTree(commit, {}, {"services", "environments"}));
   auto it = tree.files.find(path);
   if (it == tree.files.end()) return std::optional<std::string>();
   return std::optional<std::string>(it->second);
 }
 
-// The deploy repository at `commit` with `changes` made, checked as a plan would read it:
-// a write-back never leaves the branch in a state no plan can be made of. Removing the
-// last environment file of a service removes its service file too (no environment deploys
-// it then, as when the environment's release was made); that removal joins `changes`.
-Status CheckResult(git::Mirror& mirror, const std::string& commit,
-                   std::map<std::string, std::optional<std::string>>& changes,
-                   const std::vector<std::string>& removed) {
+// Up to three problems, as `lockstep validate` words them.
+std::string Problems(const deploy::ReadResult& read, const git::TreeFiles& tree) {
+  std::string what;
+  int n = 0;
+  for (const git::TreeFiles::Skipped& skipped : tree.skipped) {
+    if (n++ < 3) what += (what.empty() ? "" : "; ") + skipped.path + ": " + skipped.why;
+  }
+  for (const deploy::Problem& p : read.problems) {
+    if (n++ < 3) what += (what.empty() ? "" : "; ") + p.str();
+  }
+  if (n > 3) what += "; and " + std::to_string(n - 3) + " more";
+  return what;
+}
+
+// Checks the deploy repository a write-back would leave at `commit` with `changes` made,
+// read as a plan reads it, so a write-back never leaves the branch in a state no plan can
+// be made of. Removing the last environment file of one of `removed` removes its service
+// file too (no environment deploys it then, as when the environment's release was made),
+// unless `changed_since` says someone changed that file since the rollback; that removal
+// joins `changes`. kUnavailable when the branch does not read even without the changes
+// (someone is in the middle of something: try later); kFailedPrecondition, for a person,
+// when the changes would make it unreadable or a service file they would remove changed.
+Status CheckResult(
+    git::Mirror& mirror, const std::string& commit,
+    std::map<std::string, std::optional<std::string>>& changes,
+    const std::vector<std::string>& removed,
+    const std::function<Result<bool>(const std::string&, const std::optional<std::string>&)>&
+        changed_since) {
   LS_ASSIGN_OR_RETURN(git::TreeFiles tree,
                       mirror.ReadTree(commit, {"lockstep.toml"}, {"services", "environments"},
                                       {.max_files = deploy::kMaxRepoFiles,
                                        .max_file_bytes = deploy::kMaxFileBytes,
                                        .max_total_bytes = deploy::kMaxRepoBytes}));
+  if (deploy::ReadResult now = deploy::ReadRepo(tree.files);
+      !now.problems.empty() || !tree.skipped.empty()) {
+    return Unavailable("the branch does not read at " + commit.substr(0, 12) + " (" +
+                       Problems(now, tree) + "): written back once it does");
+  }
   std::map<std::string, std::string>& files = tree.files;
   for (const auto& [path, text] : changes) {
     if (text) {
@@ -77,16 +105,23 @@ Status CheckResult(git::Mirror& mirror, const std::string& commit,
       return f.first.starts_with("environments/") && f.first.ends_with(suffix);
     });
     const std::string service_file = "services/" + service + ".toml";
-    if (!deployed && files.erase(service_file) > 0) changes[service_file] = std::nullopt;
+    auto found = files.find(service_file);
+    if (deployed || found == files.end()) continue;
+    LS_ASSIGN_OR_RETURN(bool changed, changed_since(service_file, found->second));
+    if (changed) {
+      return FailedPrecondition(service_file +
+                                " changed on the branch after the rollback, which would "
+                                "remove it: a person decides what it says; the services "
+                                "stay held");
+    }
+    files.erase(found);
+    changes[service_file] = std::nullopt;
   }
   deploy::ReadResult read = deploy::ReadRepo(files);
   if (read.problems.empty()) return Status::Ok();
-  std::string what;
-  for (size_t i = 0; i < read.problems.size() && i < 3; ++i) {
-    what += (what.empty() ? "" : "; ") + read.problems[i].str();
-  }
-  return FailedPrecondition("written back, the deploy repository would not read: " + what +
-                            ": a person decides what it says; the services stay held");
+  return FailedPrecondition(
+      "written back, the deploy repository would not read: " + Problems(read, git::TreeFiles{}) +
+      ": a person decides what it says; the services stay held");
 }
 
 }  // namespace
@@ -246,7 +281,8 @@ void WriteBacks::Attempt(state::WriteBackRecord& w) {
       w.last_error.clear();
       return;
     }
-    if (Status checked = CheckResult(*mirror_, *head, changes, removed); !checked.ok()) {
+    if (Status checked = CheckResult(*mirror_, *head, changes, removed, changed_since);
+        !checked.ok()) {
       if (checked.code() != Code::kFailedPrecondition) return failed(checked.message());
       w.state = state::WriteBackState::kConflict;
       w.last_error = checked.message();

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 extern char** environ;
@@ -56,19 +57,27 @@ std::optional<std::string> FindInPath(const std::string& name) {
   if (name.empty()) return std::nullopt;
   if (name.find('/') != std::string::npos) return name;
   const char* path = getenv("PATH");
-  std::string_view dirs = path != nullptr ? path : "/usr/local/bin:/bin:/usr/bin";
-  while (true) {
+  std::string_view dirs =
+      path != nullptr ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  while (!dirs.empty()) {
     size_t colon = dirs.find(':');
     std::string dir(dirs.substr(0, colon));
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    dirs.remove_prefix(colon == std::string_view::npos ? dirs.size() : colon + 1);
+    // An empty or relative entry means the working directory, wherever that is: never.
+    if (dir.empty() || dir.front() != '/') continue;
+    std::string candidate = dir + "/" + name;
     struct stat st {};
-    if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        access(candidate.c_str(), X_OK) == 0) {
-      return candidate;
+    if (stat(candidate.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+        access(candidate.c_str(), X_OK) != 0) {
+      continue;
     }
-    if (colon == std::string_view::npos) return std::nullopt;
-    dirs.remove_prefix(colon + 1);
+    char* real = realpath(candidate.c_str(), nullptr);
+    if (real == nullptr) continue;
+    std::string out(real);
+    free(real);
+    return out;
   }
+  return std::nullopt;
 }
 
 Result<Child> Spawn(const std::vector<std::string>& argv, const Stdio& stdio,

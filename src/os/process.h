@@ -49,8 +49,9 @@ class Child {
 };
 
 // Where `name` would be run from: itself when it holds a '/', else the first executable
-// regular file of that name in PATH (the default search path when PATH is unset), as
-// execvp would find it; nullopt when there is none.
+// regular file of that name in the absolute directories of PATH (empty and relative
+// entries, which mean the working directory, are skipped; unset, root's usual search
+// path), with symbolic links resolved; nullopt when there is none.
 std::optional<std::string> FindInPath(const std::string& name);
 
 // Starts argv[0] (a path, or a name looked up in PATH) with `stdio`. `env` replaces the

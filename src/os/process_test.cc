@@ -48,9 +48,24 @@ TEST_F(FindInPathTest, TakesTheFirstExecutableFileAsExecvpWould) {
     path += (path.empty() ? "" : ":") + (dir_.path() / d).string();
   setenv("PATH", path.c_str(), 1);
   EXPECT_EQ(FindInPath("tool"), wanted.string());
+  fs::create_directories(dir_.path() / "linked");
+  fs::create_symlink(wanted, dir_.path() / "linked" / "tool");
+  setenv("PATH", (dir_.path() / "linked").c_str(), 1);
+  EXPECT_EQ(FindInPath("tool"), wanted.string()) << "the file a link names";
   EXPECT_EQ(FindInPath("nothing"), std::nullopt);
   EXPECT_EQ(FindInPath("./relative/tool"), "./relative/tool") << "a path is itself";
   EXPECT_EQ(FindInPath(""), std::nullopt);
+}
+
+TEST_F(FindInPathTest, NeverLooksInTheWorkingDirectory) {
+  File("here", 0755);
+  const fs::path before = fs::current_path();
+  fs::current_path(dir_.path() / "here");
+  for (const char* path : {"", ":", "here", ".", "./"}) {
+    setenv("PATH", path, 1);
+    EXPECT_EQ(FindInPath("tool"), std::nullopt) << "PATH=" << path;
+  }
+  fs::current_path(before);
 }
 
 }  // namespace

@@ -377,6 +377,7 @@ class SqliteStateStore final : public StateStore {
   auto InTransaction(F&& body) -> decltype(body(std::declval<SQLite::Database&>())) {
     std::unique_lock lock(mu_);
     try {
+      db_->exec("PRAGMA synchronous=FULL");  // synced, whatever a journal transaction left
       SQLite::Transaction tx(*db_, SQLite::TransactionBehavior::IMMEDIATE);
       auto result = body(*db_);
       if (result.ok()) tx.commit();

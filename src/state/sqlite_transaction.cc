@@ -9,12 +9,14 @@ namespace {
 
 // A journal transaction's commit does not wait for the disk (synchronous=NORMAL, set before
 // its BEGIN: SQLite does not change it inside a transaction); the connection is put back to
-// synchronous=FULL when the transaction ends, before the store's lock is let go.
+// synchronous=FULL when the transaction ends, before the store's lock is let go. Every
+// other transaction sets FULL before its BEGIN itself (no I/O), so one that could not be
+// put back never leaves a synced transaction unsynced.
 class SyncMode {
  public:
   SyncMode(SQLite::Database& db, Durability durability)
       : db_(durability == Durability::kJournal ? &db : nullptr) {
-    if (db_ != nullptr) db_->exec("PRAGMA synchronous=NORMAL");
+    db.exec(db_ != nullptr ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL");
   }
   ~SyncMode() {
     if (db_ == nullptr) return;

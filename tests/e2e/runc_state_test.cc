@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <regex>
 
 #include "runtime/local/runc.h"
@@ -38,7 +39,17 @@ class RuncState : public ::testing::Test {
     std::ofstream(bundle_ / "config.json") << config;
   }
   ~RuncState() override {
+    // runc kills and deletes only a container whose state file is its own again.
+    for (const auto& [path, text] : edited_) std::ofstream(path) << text;
     for (const std::string& id : ids_) Cli("--root", root_.string(), "delete", "--force", id);
+  }
+  // Replaces `from` (a regular expression) in container `id`'s state file with `to`, until
+  // the test ends.
+  void EditState(const std::string& id, const std::string& from, const std::string& to) {
+    fs::path state = root_ / id / "state.json";
+    std::string text = Slurp(state);
+    edited_.emplace(state, text);
+    std::ofstream(state) << std::regex_replace(text, std::regex(from), to);
   }
 
   RunResult Cli(auto... args) {
@@ -59,6 +70,7 @@ class RuncState : public ::testing::Test {
   fs::path root_, bundle_;
   runtime::local::Runc runc_;
   std::vector<std::string> ids_;
+  std::map<fs::path, std::string> edited_;
 };
 
 TEST_F(RuncState, TheStateFilesSayWhatRuncListSaysInEveryStatus) {
@@ -70,11 +82,7 @@ TEST_F(RuncState, TheStateFilesSayWhatRuncListSaysInEveryStatus) {
   Cli("--root", root_.string(), "kill", "d-stopped", "KILL");
   // A process that is not the one runc started (a pid used again): its start time differs.
   Container("e-other-process", "run");
-  fs::path state = root_ / "e-other-process" / "state.json";
-  std::string text = Slurp(state);
-  text = std::regex_replace(text, std::regex(R"("init_process_start":(\d+))"),
-                            R"("init_process_start":1$1)");
-  std::ofstream(state) << text;
+  EditState("e-other-process", R"("init_process_start":(\d+))", R"("init_process_start":1$1)");
   // A container runc is creating: its directory holds no state file yet.
   fs::create_directories(root_ / "f-being-made");
 
@@ -116,18 +124,15 @@ TEST_F(RuncState, AStateFileInAnotherLayoutIsLeftToRuncItself) {
   std::optional<std::vector<ContainerState>> read = runc_.ReadStates();
   ASSERT_TRUE(read.has_value());
   ASSERT_EQ(read->size(), 1u);
-  fs::path state = root_ / "a-running" / "state.json";
-  std::string text = Slurp(state);
-  std::ofstream(state) << std::regex_replace(text, std::regex(R"("init_process_pid")"),
-                                             R"("pid_of_init")");
+  EditState("a-running", R"("init_process_pid")", R"("pid_of_init")");
   EXPECT_FALSE(runc_.ReadStates().has_value());
-  // runc cannot read the edited file either and leaves the container out; List says so.
+  // runc reads the edited file as a container with no init process: stopped. List says
+  // what runc says.
   Result<std::vector<ContainerState>> list = runc_.List();
   ASSERT_TRUE(list.ok()) << list.status().ToString();
-  Result<std::vector<ContainerState>> listed = runc_.ListByRunc();
-  ASSERT_TRUE(listed.ok());
-  EXPECT_EQ(list->size(), listed->size());
-  std::ofstream(state) << text;
+  ASSERT_EQ(list->size(), 1u);
+  EXPECT_EQ((*list)[0].status, "stopped");
+  EXPECT_EQ((*list)[0].id, "a-running");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // kills it with SIGKILL as soon as it has said so (or died), and reaps it.
 #pragma once
 
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -20,11 +21,22 @@ struct KilledChild {
 inline KilledChild RunThenKill9(const std::function<bool()>& body) {
   KilledChild out;
   int ready[2];
-  if (pipe(ready) != 0) return out;
+  if (pipe2(ready, O_CLOEXEC) != 0) return out;
   pid_t child = fork();
-  if (child < 0) return out;
+  if (child < 0) {
+    close(ready[0]);
+    close(ready[1]);
+    return out;
+  }
   if (child == 0) {
-    char byte = body() ? 1 : 0;
+    close(ready[0]);
+    // Nothing may unwind out of the child into the test runner (it would run the rest of
+    // the suite a second time): a throw is a failure, and the child only ever _exits.
+    char byte = 0;
+    try {
+      byte = body() ? 1 : 0;
+    } catch (...) {
+    }
     (void)!write(ready[1], &byte, 1);
     pause();  // killed here
     _exit(0);

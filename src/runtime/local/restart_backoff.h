@@ -24,8 +24,8 @@ std::chrono::milliseconds NextRestartBackoff(std::chrono::milliseconds previous,
 // is starting (it has not passed yet), sooner, in proportion to how long it has been
 // starting: a tenth of that, 1 ms at least. A release ready in 40 ms is seen ready within
 // 4 ms of it, one that takes 30 s within 3 s, and a slow starter is not checked in a
-// tight loop (about 25 checks in its first 100 ms, then fewer and fewer). So an apply
-// waits on readiness, not on the interval.
+// tight loop (about 40 checks in its first 100 ms, half of them in its first 20, then
+// fewer and fewer). So an apply waits on readiness, not on the interval.
 inline constexpr std::chrono::milliseconds kFirstStartingCheck{1};
 std::chrono::milliseconds NextCheckIn(std::chrono::milliseconds interval, bool starting,
                                       std::chrono::nanoseconds starting_for);

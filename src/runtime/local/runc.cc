@@ -64,27 +64,43 @@ std::optional<ProcStat> ReadProcStat(int pid) {
   return ProcStat{fields[0][0], *start};
 }
 
-// runc's own test for a frozen container: the v1 freezer's state, else cgroup v2's freeze.
-bool Frozen(const json::object& cgroup_paths) {
+// Whether runc would say the container is paused, read as runc 1.1 reads it: the v1
+// freezer FROZEN by itself (not through an ancestor: freezer.self_freezing), else cgroup
+// v2's cgroup.freeze. nullopt where runc would wait or fail (FREEZING, an unreadable or
+// unknown state): the caller asks runc itself.
+std::optional<bool> Frozen(const json::object& cgroup_paths) {
   auto path = [&](std::string_view key) -> std::string {
     const json::value* v = cgroup_paths.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->as_string()) : std::string();
   };
   if (std::string v1 = path("freezer"); !v1.empty()) {
     Result<std::string> state = os::ReadFile(v1 + "/freezer.state", 64);
-    return state.ok() && Trim(*state) != "THAWED";
+    if (!state.ok()) return std::nullopt;
+    std::string_view s = Trim(*state);
+    if (s == "THAWED") return false;
+    if (s != "FROZEN") return std::nullopt;
+    Result<std::string> self = os::ReadFile(v1 + "/freezer.self_freezing", 64);
+    if (!self.ok())
+      return self.status().code() == Code::kNotFound ? std::optional(true) : std::nullopt;
+    if (Trim(*self) == "0") return false;
+    if (Trim(*self) == "1") return true;
+    return std::nullopt;
   }
   if (std::string v2 = path(""); !v2.empty()) {
     Result<std::string> freeze = os::ReadFile(v2 + "/cgroup.freeze", 64);
-    return freeze.ok() && Trim(*freeze) == "1";
+    if (!freeze.ok()) {
+      return freeze.status().code() == Code::kNotFound ? std::optional(false) : std::nullopt;
+    }
+    return Trim(*freeze) == "1";
   }
   return false;
 }
 
 // One container from runc's state file (<root>/<id>/state.json, runc 1.1's layout), its
-// status decided as `runc list` decides it: stopped unless the recorded init process is
-// alive with its recorded start time; created while runc's exec.fifo is there; paused when
-// frozen. nullopt when the file is not in the layout this reads (the caller asks runc).
+// status decided in runc's order: paused when frozen; else stopped unless the recorded
+// init process is alive with its recorded start time; created while runc's exec.fifo is
+// there; else running. nullopt when the file is not in the layout this reads, or runc
+// would decide otherwise than by reading (the caller asks runc).
 std::optional<ContainerState> FromStateFile(const fs::path& dir, std::string_view text) {
   boost::system::error_code ec;
   json::value v = json::parse(text, ec);
@@ -116,22 +132,28 @@ std::optional<ContainerState> FromStateFile(const fs::path& dir, std::string_vie
       s.annotations[std::string(l.substr(0, eq))] = std::string(l.substr(eq + 1));
     }
   }
+  const json::value* cgroups = o.if_contains("cgroup_paths");
+  std::optional<bool> frozen =
+      cgroups != nullptr && cgroups->is_object() ? Frozen(cgroups->as_object()) : false;
+  if (!frozen) return std::nullopt;
   uint64_t recorded_start =
       start->is_uint64() ? start->as_uint64() : static_cast<uint64_t>(start->as_int64());
   std::optional<ProcStat> proc;
   if (pid->as_int64() > 0 && pid->as_int64() <= INT32_MAX) {
     proc = ReadProcStat(static_cast<int>(pid->as_int64()));
   }
-  if (!proc || proc->start != recorded_start || proc->state == 'Z' || proc->state == 'X') {
-    s.status = "stopped";
-    return s;
-  }
-  s.pid = static_cast<int>(pid->as_int64());
-  const json::value* cgroups = o.if_contains("cgroup_paths");
-  if (cgroups != nullptr && cgroups->is_object() && Frozen(cgroups->as_object())) {
+  const bool alive =
+      proc && proc->start == recorded_start && proc->state != 'Z' && proc->state != 'X';
+  // `runc list` shows the recorded pid unless the container is stopped.
+  if (*frozen) {
     s.status = "paused";
+    s.pid = static_cast<int>(pid->as_int64());
+  } else if (!alive) {
+    s.status = "stopped";
   } else {
-    s.status = fs::exists(dir / "exec.fifo") ? "created" : "running";
+    s.pid = static_cast<int>(pid->as_int64());
+    std::error_code fifo;
+    s.status = fs::exists(dir / "exec.fifo", fifo) ? "created" : "running";
   }
   return s;
 }
@@ -166,8 +188,8 @@ std::string RuncErrors(std::string_view log) {
   return std::string(Trim(log));
 }
 
-// Found in PATH once: the runc whose version was checked is the one run every time, and
-// each run does not walk PATH again.
+// Found in PATH once (absolute entries only): every run is of the path whose version was
+// checked, without walking PATH again.
 Runc::Runc(fs::path state_dir, std::string binary)
     : state_dir_(std::move(state_dir)), binary_(os::FindInPath(binary).value_or(binary)) {}
 
@@ -219,6 +241,9 @@ Result<int> Runc::RunDetached(const std::string& id, const fs::path& bundle, int
   (void)os::RemoveFile(bundle / kRuncLog);
   fs::path pid_file = bundle / "runc.pid";
   (void)os::RemoveFile(pid_file);
+  // runc makes the pid file as .runc.pid (O_EXCL) and renames it: one a killed runc left
+  // would fail every later start of this bundle.
+  (void)os::RemoveFile(bundle / ".runc.pid");
   LS_ASSIGN_OR_RETURN(os::Child child,
                       os::Spawn(Args({"run", "--detach", "--pid-file", pid_file.string(),
                                       "--bundle", bundle.string(), id},
@@ -248,9 +273,10 @@ Result<ContainerState> Runc::State(const std::string& id) const {
 }
 
 Result<std::vector<ContainerState>> Runc::List() const {
-  // Reading runc's state files takes microseconds where starting `runc list` takes 5 to
-  // 20 ms (plans and rollbacks observe what runs on every call); a file in another layout
-  // than runc 1.1's, or a root that cannot be read, leaves it to runc itself.
+  // Reading runc's state files takes well under a millisecond a container, where starting
+  // `runc list` takes 5 to 20 ms (plans and rollbacks observe what runs on every call); a
+  // file in another layout than runc 1.1's, or a root that cannot be read, leaves it to
+  // runc itself.
   if (std::optional<std::vector<ContainerState>> read = ReadStates()) return *std::move(read);
   return ListByRunc();
 }
@@ -263,6 +289,9 @@ std::optional<std::vector<ContainerState>> Runc::ReadStates() const {
   }
   std::vector<ContainerState> out;
   for (const std::string& id : *ids) {
+    // runc keeps a directory per container and lists nothing else.
+    std::error_code is_dir;
+    if (!fs::is_directory(state_dir_ / id, is_dir)) continue;
     // A directory without its state file is a container runc is creating or deleting at
     // this moment: `runc list` leaves it out too.
     Result<std::string> text = os::ReadFile(state_dir_ / id / "state.json", 16 << 20);
