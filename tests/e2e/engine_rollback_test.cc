@@ -331,6 +331,60 @@ TEST_F(EngineApply, OutsideTheWindowARollbackStartsTheReleaseAgainAndStandbysEnd
   EXPECT_EQ(Through(web_port_), "one\n");
 }
 
+// The registry loses the earlier release's image (its manifest and blobs are gone from
+// the server's store, as after a GC): outside the window the rollback starts it from the
+// target's cache, and asks the registry for nothing.
+TEST_F(EngineApply, OutsideTheWindowARollbackNeedsNothingFromTheRegistry) {
+  WriteFile(work_ / "lockstep.toml",
+            "registry = \"embedded\"\n[[environment]]\nname = \"dev\"\nrollback_window = "
+            "\"0s\"\n");
+  // web two is another image (one more file), so web one's image is web's alone.
+  WriteFile(scratch_.path() / "tree" / "two", "two\n");
+  RunResult pack = Lockstep({"pack", (scratch_.path() / "tree").string(), "--repo",
+                             server_->host() + "/apps/shop", "--version", "2.0.0", "--push",
+                             "--insecure", "--quiet"});
+  ASSERT_EQ(pack.exit_code, 0) << pack.Describe();
+  const std::string two = pack.OutLine();
+  ASSERT_NE(two, digest_);
+  Pin("one", "one");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  WriteFile(work_ / "environments" / "dev" / "web.toml",
+            "version = \"2.0.0\"\ndigest = \"" + two +
+                "\"\n[env]\nVERSION = \"two\"\n[service]\nport = " + std::to_string(web_port_) +
+                "\n");
+  repo_->CommitAndPush("web two");
+  Hook();
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
+  ASSERT_EQ(Through(web_port_), "two\n");
+
+  // web one's image goes from the registry: its manifest, config and layer blobs (api runs
+  // it from the target's cache meanwhile).
+  const std::string manifest_url = server_->url("/v2/apps/shop/manifests/" + digest_);
+  HttpResponse manifest = Get(manifest_url, {"Accept: application/vnd.oci.image.manifest.v1+json"});
+  ASSERT_EQ(manifest.status, 200) << manifest.Describe();
+  const bj::value m = bj::parse(manifest.body);
+  std::vector<std::string> blobs = {digest_, std::string(m.at("config").at("digest").as_string())};
+  for (const bj::value& layer : m.at("layers").as_array()) {
+    blobs.emplace_back(layer.at("digest").as_string());
+  }
+  for (const std::string& d : blobs) {
+    const std::string hex = d.substr(d.find(':') + 1);
+    ASSERT_TRUE(
+        fs::remove(server_->data_dir() / "registry" / "blobs" / "sha256" / hex.substr(0, 2) / hex))
+        << d;
+  }
+  EXPECT_NE(Get(manifest_url, {"Accept: application/vnd.oci.image.manifest.v1+json"}).status, 200)
+      << "the registry can no longer serve web one";
+
+  LoadLoop load({web_port_}, 4);
+  RunResult rollback = Cli({"rollback", "dev", "web"});
+  ASSERT_EQ(rollback.exit_code, 0) << rollback.Describe() << server_->Logs();
+  EXPECT_NE(rollback.out.find("start web"), std::string::npos) << rollback.out;
+  LoadResult result = load.Stop();
+  EXPECT_EQ(result.failed + result.non_2xx, 0u) << ::testing::PrintToString(result.errors);
+  EXPECT_EQ(Through(web_port_), "one\n");
+}
+
 TEST_F(EngineApply, ASecondRollbackGoesFurtherBackNotForwardAgain) {
   Pin("one", "one");
   ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << server_->Logs();
