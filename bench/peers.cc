@@ -34,44 +34,17 @@ void Die(const std::string& what, const Status& s) {
   std::exit(1);
 }
 
-namespace {
-
-// utime + stime of /proc/PID/stat, in clock ticks, and the parent's pid.
-struct Stat {
-  double ticks = 0;
-  pid_t parent = 0;
-};
-
-std::optional<Stat> ReadStat(pid_t pid) {
-  Result<std::string> stat = os::ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat.ok()) return std::nullopt;
-  size_t close = stat->rfind(')');
-  if (close == std::string::npos || close + 2 > stat->size()) return std::nullopt;
-  std::vector<std::string> fields;  // from field 3 (state) on
-  std::string rest = stat->substr(close + 2);
-  size_t at = 0;
-  while (at < rest.size()) {
-    size_t space = rest.find(' ', at);
-    fields.push_back(rest.substr(at, space - at));
-    if (space == std::string::npos) break;
-    at = space + 1;
-  }
-  if (fields.size() < 13) return std::nullopt;
-  // ppid is field 4, utime and stime fields 14 and 15: 1, 11 and 12 after the command.
-  return Stat{std::stod(fields[11]) + std::stod(fields[12]), std::stoi(fields[1])};
-}
-
-}  // namespace
-
 double CpuSeconds(pid_t pid, bool children) {
   double ticks = 0;
-  if (std::optional<Stat> own = ReadStat(pid)) ticks += own->ticks;
+  if (std::optional<os::ProcessStat> own = os::ReadProcessStat(pid)) {
+    ticks += static_cast<double>(own->cpu_ticks);
+  }
   if (children) {
     for (const auto& entry : fs::directory_iterator("/proc")) {
       const std::string name = entry.path().filename().string();
       if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::optional<Stat> s = ReadStat(std::stoi(name));
-      if (s && s->parent == pid) ticks += s->ticks;
+      std::optional<os::ProcessStat> s = os::ReadProcessStat(std::stoi(name));
+      if (s && s->parent == pid) ticks += static_cast<double>(s->cpu_ticks);
     }
   }
   return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));

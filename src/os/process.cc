@@ -13,6 +13,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/strings.h"
+
 extern char** environ;
 
 namespace lockstep::os {
@@ -51,6 +53,23 @@ Result<std::pair<UniqueFd, UniqueFd>> MakePipe() {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return ErrnoStatus("pipe", "");
   return std::pair{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+std::optional<ProcessStat> ReadProcessStat(int pid) {
+  if (pid <= 0) return std::nullopt;
+  Result<std::string> text = ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
+  if (!text.ok()) return std::nullopt;
+  // The command name in parentheses may hold spaces and parentheses itself: the fields
+  // (from the third, the state, on) start after the last ')'.
+  size_t close = text->rfind(')');
+  if (close == std::string::npos) return std::nullopt;
+  std::vector<std::string_view> fields =
+      Split(Trim(std::string_view(*text).substr(close + 1)), ' ');
+  if (fields.size() < 20 || fields[0].size() != 1) return std::nullopt;
+  std::optional<uint64_t> parent = ParseUint(fields[1]), utime = ParseUint(fields[11]),
+                          stime = ParseUint(fields[12]), start = ParseUint(fields[19]);
+  if (!parent || !utime || !stime || !start) return std::nullopt;
+  return ProcessStat{fields[0][0], static_cast<int>(*parent), *utime + *stime, *start};
 }
 
 std::optional<std::string> FindInPath(const std::string& name) {

@@ -71,6 +71,18 @@ Result<Captured> RunCapture(const std::vector<std::string>& argv);
 // A close-on-exec pipe: [0] reads, [1] writes.
 Result<std::pair<UniqueFd, UniqueFd>> MakePipe();
 
+// What /proc/PID/stat says of a process: its state letter ('R', 'S', 'Z'...), its parent,
+// its CPU time (utime + stime) and when it started, both in clock ticks (the start after
+// boot: with the pid, what tells a process from a later one that reuses its pid).
+struct ProcessStat {
+  char state = 0;
+  int parent = 0;
+  uint64_t cpu_ticks = 0;
+  uint64_t start_ticks = 0;
+};
+// nullopt when there is no such process (or its stat cannot be read).
+std::optional<ProcessStat> ReadProcessStat(int pid);
+
 // Raises this process's soft limit on open files to its hard limit (best effort).
 void RaiseOpenFileLimit();
 

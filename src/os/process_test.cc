@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -66,6 +67,25 @@ TEST_F(FindInPathTest, NeverLooksInTheWorkingDirectory) {
     EXPECT_EQ(FindInPath("tool"), std::nullopt) << "PATH=" << path;
   }
   fs::current_path(before);
+}
+
+}  // namespace
+}  // namespace lockstep::os
+
+namespace lockstep::os {
+namespace {
+
+TEST(ReadProcessStat, SaysWhatTheKernelSaysOfAProcess) {
+  std::optional<ProcessStat> self = ReadProcessStat(getpid());
+  ASSERT_TRUE(self.has_value());
+  EXPECT_EQ(self->state, 'R');
+  EXPECT_EQ(self->parent, getppid());
+  EXPECT_GT(self->start_ticks, 0u);
+  std::optional<ProcessStat> parent = ReadProcessStat(getppid());
+  ASSERT_TRUE(parent.has_value());
+  EXPECT_LE(parent->start_ticks, self->start_ticks) << "a parent starts first";
+  EXPECT_EQ(ReadProcessStat(0), std::nullopt);
+  EXPECT_EQ(ReadProcessStat(-1), std::nullopt);
 }
 
 }  // namespace

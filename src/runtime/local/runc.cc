@@ -43,27 +43,6 @@ ContainerState FromJson(const json::object& o) {
 
 constexpr const char* kRuncLog = "runc.log";
 
-// The state field of /proc/PID/stat and its start time (field 22, in clock ticks after
-// boot), what runc compares with the start time it recorded to tell its init process from
-// a later process that reuses the pid. The command name in parentheses may hold spaces and
-// parentheses itself: the fields start after the last ')'.
-struct ProcStat {
-  char state = 0;
-  uint64_t start = 0;
-};
-std::optional<ProcStat> ReadProcStat(int pid) {
-  Result<std::string> text = os::ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!text.ok()) return std::nullopt;
-  size_t close = text->rfind(')');
-  if (close == std::string::npos) return std::nullopt;
-  std::vector<std::string_view> fields =
-      Split(Trim(std::string_view(*text).substr(close + 1)), ' ');
-  if (fields.size() < 20 || fields[0].size() != 1) return std::nullopt;
-  std::optional<uint64_t> start = ParseUint(fields[19]);
-  if (!start) return std::nullopt;
-  return ProcStat{fields[0][0], *start};
-}
-
 // Whether runc would say the container is paused, read as runc 1.1 reads it: the v1
 // freezer FROZEN by itself (not through an ancestor: freezer.self_freezing), else cgroup
 // v2's cgroup.freeze. nullopt where runc would wait or fail (FREEZING, an unreadable or
@@ -138,12 +117,12 @@ std::optional<ContainerState> FromStateFile(const fs::path& dir, std::string_vie
   if (!frozen) return std::nullopt;
   uint64_t recorded_start =
       start->is_uint64() ? start->as_uint64() : static_cast<uint64_t>(start->as_int64());
-  std::optional<ProcStat> proc;
+  std::optional<os::ProcessStat> proc;
   if (pid->as_int64() > 0 && pid->as_int64() <= INT32_MAX) {
-    proc = ReadProcStat(static_cast<int>(pid->as_int64()));
+    proc = os::ReadProcessStat(static_cast<int>(pid->as_int64()));
   }
   const bool alive =
-      proc && proc->start == recorded_start && proc->state != 'Z' && proc->state != 'X';
+      proc && proc->start_ticks == recorded_start && proc->state != 'Z' && proc->state != 'X';
   // `runc list` shows the recorded pid unless the container is stopped.
   if (*frozen) {
     s.status = "paused";

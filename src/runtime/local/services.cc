@@ -9,6 +9,7 @@
 #include "base/strings.h"
 #include "os/file.h"
 #include "os/netns.h"
+#include "os/process.h"
 #include "os/random.h"
 #include "runtime/local/health_probe.h"
 #include "runtime/local/local_target.h"
@@ -20,11 +21,8 @@ namespace fs = std::filesystem;
 using std::chrono::milliseconds;
 
 bool ProcessRunning(int pid) {
-  if (pid <= 0) return false;
-  Result<std::string> stat = os::ReadFile("/proc/" + std::to_string(pid) + "/stat", 4096);
-  if (!stat.ok()) return false;
-  size_t paren = stat->rfind(')');
-  return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
+  std::optional<os::ProcessStat> stat = os::ReadProcessStat(pid);
+  return stat && stat->state != 'Z';
 }
 
 Status RemoveBundle(const fs::path& bundle) {
