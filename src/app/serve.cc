@@ -119,8 +119,10 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
                    const os::Clock& clock, runtime::Target& target, const auth::Authenticator& auth,
                    http::BlockingPool& pool, http::BlockingPool& invocations, EngineParts& parts,
                    std::ostream& out) {
-  LS_ASSIGN_OR_RETURN(parts.store,
-                      state::OpenSqliteStateStore((data / "engine.db").string(), &clock));
+  if (parts.store == nullptr) {
+    LS_ASSIGN_OR_RETURN(parts.store,
+                        state::OpenSqliteStateStore((data / "engine.db").string(), &clock));
+  }
   if (!config.repo.empty()) {
     git::RemoteOptions remote{.url = config.repo,
                               .branch = config.branch,
@@ -279,7 +281,16 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
           << "/auth/token, which other machines cannot reach; set --public-url\n";
     }
   }
-  api.emplace(&registry, &auth, &commits, &lookups, public_url);
+  // The audit log is the engine's, and holds the registry's changes too, engine or not.
+  LS_ASSIGN_OR_RETURN(
+      engine.store, state::OpenSqliteStateStore((options.data_dir / "engine.db").string(), &clock));
+  api.emplace(&registry, &auth, &commits, &lookups, public_url,
+              [store = engine.store.get(), &out](const state::AuditRecord& record) {
+                if (Status s = store->Audited(record); !s.ok()) {
+                  out << "lockstep: the audit log missed " << record.action << " " << record.target
+                      << " by " << record.actor << ": " << s.ToString() << "\n";
+                }
+              });
 
   out << "lockstep: data in " << options.data_dir.string() << "\n";
   if (options.dev) {

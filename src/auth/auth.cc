@@ -26,7 +26,7 @@ Authenticator::Authenticator(state::TokenStore* tokens, std::string signing_key,
 
 Result<Identity> Authenticator::IdentifyBasic(std::string_view header) const {
   if (header.empty()) {
-    if (dev_mode_) return Identity{"anonymous", Role::kAdmin, RepoPatterns::All()};
+    if (dev_mode_) return Identity::Admin("anonymous");
     return Unauthenticated("credentials are required: use a lockstep token as the password");
   }
   if (!IEquals(header.substr(0, 6), "basic ")) return BadCredentials();
@@ -68,7 +68,7 @@ Result<Identity> Authenticator::VerifyBearer(std::string_view token) const {
   if (!expiry || static_cast<int64_t>(*expiry) < clock_->NowSeconds()) return BadCredentials();
   std::string subject = payload.substr(0, nl);
   if (subject == kAnonymous) {
-    if (dev_mode_) return Identity{"anonymous", Role::kAdmin, RepoPatterns::All()};
+    if (dev_mode_) return Identity::Admin("anonymous");
     return BadCredentials();
   }
   Result<Identity> source = tokens_->LookupById(subject);

@@ -26,18 +26,17 @@ class AuthenticatorTest : public ::testing::Test {
 };
 
 TEST_F(AuthenticatorTest, ABearerActsAsItsToken) {
-  std::string token =
-      tokens_->Create("ci", Role::kPush, RepoPatterns::Parse("apps/*").value()).value();
+  std::string token = tokens_->Create("ci", ParseGrants("ci:apps/*").value()).value();
   Result<Identity> who = auth_.Identify(BearerFor(token));
   ASSERT_TRUE(who.ok()) << who.status().ToString();
   EXPECT_EQ(who->name, "ci");
-  EXPECT_EQ(who->role, Role::kPush);
+  EXPECT_EQ(GrantsString(who->grants), "ci:apps/*");
   EXPECT_TRUE(who->Allows(Action::kPush, "apps/x"));
   EXPECT_FALSE(who->Allows(Action::kPush, "other"));
 }
 
 TEST_F(AuthenticatorTest, ABearerEndsWithItsTokenAndNeverComesBack) {
-  std::string old_token = tokens_->Create("reuse", Role::kPull, RepoPatterns::All()).value();
+  std::string old_token = tokens_->Create("reuse", ParseGrants("pull").value()).value();
   std::string bearer = BearerFor(old_token);
   ASSERT_TRUE(auth_.Identify(bearer).ok());
   ASSERT_TRUE(tokens_->Revoke("reuse").ok());
@@ -45,14 +44,14 @@ TEST_F(AuthenticatorTest, ABearerEndsWithItsTokenAndNeverComesBack) {
 
   // A new token under the old name is another token: the old bearer stays dead, and
   // never gains the new token's rights.
-  ASSERT_TRUE(tokens_->Create("reuse", Role::kAdmin, RepoPatterns::All()).ok());
+  ASSERT_TRUE(tokens_->Create("reuse", ParseGrants("admin").value()).ok());
   Result<Identity> revived = auth_.Identify(bearer);
   EXPECT_EQ(revived.status().code(), Code::kUnauthenticated)
-      << "revived as " << (revived.ok() ? RoleName(revived->role) : "");
+      << "revived as " << (revived.ok() ? GrantsString(revived->grants) : "");
 }
 
 TEST_F(AuthenticatorTest, BearersExpireAndForgeriesAreRefused) {
-  std::string token = tokens_->Create("ci", Role::kPush, RepoPatterns::All()).value();
+  std::string token = tokens_->Create("ci", ParseGrants("ci").value()).value();
   std::string bearer = BearerFor(token);
   std::string forged = bearer;
   forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';
@@ -66,7 +65,7 @@ TEST_F(AuthenticatorTest, TheDevAnonymousBearerIsNothingOutsideDevMode) {
   Result<Identity> anonymous = dev.IdentifyBasic("");
   ASSERT_TRUE(anonymous.ok());
   std::string bearer = "Bearer " + dev.MintBearer(*anonymous).token;
-  EXPECT_EQ(dev.Identify(bearer).value().role, Role::kAdmin);
+  EXPECT_TRUE(dev.Identify(bearer).value().IsAdmin());
   EXPECT_EQ(auth_.Identify(bearer).status().code(), Code::kUnauthenticated);
 }
 

@@ -1,9 +1,12 @@
-// lockstep token create --role ROLE [--repos PATTERNS] [--name NAME]
+// lockstep token create --role ROLE[:PATTERNS] [--role ...] [--repos PATTERNS] [--name NAME]
 // lockstep token list [--output json]
 // lockstep token revoke NAME
 //
 // These work on the data directory directly (the server sees changes on its next
 // request), so the first admin token can be made before any token exists.
+#include <pwd.h>
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <ctime>
@@ -15,6 +18,7 @@
 #include "os/clock.h"
 #include "os/file.h"
 #include "os/random.h"
+#include "state/engine_state.h"
 #include "state/token_store.h"
 
 namespace lockstep::cli {
@@ -22,14 +26,51 @@ namespace lockstep::cli {
 namespace {
 
 struct TokenArgs {
-  std::string role;
-  std::string repos = "**";
+  std::vector<std::string> roles;
+  std::string repos;
   std::string name;
 };
+
+// The grants of `--role` options; `--repos` covers the repository roles given without
+// patterns of their own.
+Result<std::vector<Grant>> GrantsOf(const TokenArgs& args) {
+  std::vector<Grant> out;
+  bool used_repos = false;
+  for (const std::string& text : args.roles) {
+    LS_ASSIGN_OR_RETURN(Grant grant, Grant::Parse(text));
+    if (!args.repos.empty() && ScopeOf(grant.role) == Scope::kRepository &&
+        text.find(':') == std::string::npos) {
+      LS_ASSIGN_OR_RETURN(grant.covers, Patterns::Parse(args.repos));
+      used_repos = true;
+    }
+    out.push_back(std::move(grant));
+  }
+  if (!args.repos.empty() && !used_repos) {
+    return InvalidArgument(
+        "--repos covers the repositories of a ci or pull role given without "
+        "its own patterns; no such --role is given");
+  }
+  return out;
+}
 
 Result<std::unique_ptr<state::TokenStore>> OpenStore(const Globals& g, const os::Clock* clock) {
   LS_RETURN_IF_ERROR(os::MakePrivateDir(g.data_dir));
   return state::TokenStore::Open((g.data_dir / "state.db").string(), clock);
+}
+
+// Writes a token change into the audit log of the data directory's engine, as done by the
+// local user who ran the command (the server reads the same database).
+Status AuditLocally(const Globals& g, const os::Clock* clock, std::string action,
+                    std::string target, std::string detail) {
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::StateStore> store,
+                      state::OpenSqliteStateStore((g.data_dir / "engine.db").string(), clock));
+  const passwd* user = ::getpwuid(::geteuid());
+  std::string actor = "local:" + (user != nullptr ? std::string(user->pw_name)
+                                                  : "uid " + std::to_string(::geteuid()));
+  return store->Audited({.actor = std::move(actor),
+                         .action = std::move(action),
+                         .target = std::move(target),
+                         .detail = std::move(detail)});
 }
 
 }  // namespace
@@ -42,29 +83,34 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
   token->require_subcommand(1);
 
   CLI::App* create = token->add_subcommand("create", "mint a token and print it (shown once)");
-  create->add_option("--role", args->role, "pull, push or admin")->required();
   create
-      ->add_option("--repos", args->repos,
-                   "repositories the token covers: comma-separated globs where '*' stays "
-                   "within one path segment and '**' crosses any number (e.g. "
-                   "'apps/*,base', 'teams/**')")
-      ->capture_default_str();
+      ->add_option("--role", args->roles,
+                   "ROLE or ROLE:PATTERNS, repeatable: admin; deployer:ENVS and approver:ENVS "
+                   "(environment globs, e.g. 'dev,staging-*'); ci:REPOS and pull:REPOS "
+                   "(repository globs where '*' stays within one path segment and '**' crosses "
+                   "any number, e.g. 'apps/**'); viewer. Without patterns a role covers all")
+      ->required();
+  create->add_option("--repos", args->repos,
+                     "repositories of the ci and pull roles given without patterns");
   create->add_option("--name", args->name, "unique name (default: ROLE-<random>)");
   AddDataOption(*create, g);
   create->callback([args, &g, exit] {
-    Result<Role> role = ParseRole(args->role);
-    if (!role.ok()) return void(*exit = Fail(role.status()));
-    Result<RepoPatterns> repos = RepoPatterns::Parse(args->repos);
-    if (!repos.ok()) return void(*exit = Fail(repos.status()));
-    std::string name = args->name.empty() ? args->role + "-" + os::RandomHex(3) : args->name;
+    Result<std::vector<Grant>> grants = GrantsOf(*args);
+    if (!grants.ok()) return void(*exit = Fail(grants.status()));
+    std::string name = args->name.empty()
+                           ? std::string(RoleName(grants->front().role)) + "-" + os::RandomHex(3)
+                           : args->name;
     auto store = OpenStore(g, &clock);
     if (!store.ok()) return void(*exit = Fail(store.status()));
-    Result<std::string> minted = (*store)->Create(name, *role, *repos);
+    Result<std::string> minted = (*store)->Create(name, *grants);
     if (!minted.ok()) return void(*exit = Fail(minted.status()));
+    if (Status audited = AuditLocally(g, &clock, "create token", name, GrantsString(*grants));
+        !audited.ok()) {
+      std::cerr << "lockstep: warning: the audit log missed this: " << audited.ToString() << "\n";
+    }
     // Which server knows it: the one serving this data directory.
-    std::cerr << "lockstep: created token '" << name << "' (role " << args->role
-              << ", repositories " << repos->str() << ") for the server of " << g.data_dir.string()
-              << "; it is shown only now:\n";
+    std::cerr << "lockstep: created token '" << name << "' (" << GrantsString(*grants)
+              << ") for the server of " << g.data_dir.string() << "; it is shown only now:\n";
     std::cout << *minted << "\n";
   });
 
@@ -79,18 +125,19 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (g.output == "json") {
       boost::json::array out;
       for (const auto& t : *tokens) {
+        boost::json::array grants;
+        for (const Grant& grant : t.grants) grants.emplace_back(grant.str());
         out.push_back({{"name", t.name},
-                       {"role", RoleName(t.role)},
-                       {"repos", t.repos},
+                       {"roles", std::move(grants)},
                        {"created_at", FormatRfc3339(t.created_at)}});
       }
       std::cout << boost::json::serialize(out) << "\n";
       return;
     }
-    std::printf("%-24s %-6s %-30s %s\n", "NAME", "ROLE", "REPOSITORIES", "CREATED");
+    std::printf("%-24s %-21s %s\n", "NAME", "CREATED", "ROLES");
     for (const auto& t : *tokens) {
-      std::printf("%-24s %-6s %-30s %s\n", t.name.c_str(), std::string(RoleName(t.role)).c_str(),
-                  t.repos.c_str(), FormatRfc3339(t.created_at).c_str());
+      std::printf("%-24s %-21s %s\n", t.name.c_str(), FormatRfc3339(t.created_at).c_str(),
+                  GrantsString(t.grants).c_str());
     }
   });
 
@@ -103,6 +150,9 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (!store.ok()) return void(*exit = Fail(store.status()));
     Status s = (*store)->Revoke(*revoke_name);
     if (!s.ok()) return void(*exit = Fail(s));
+    if (Status audited = AuditLocally(g, &clock, "revoke token", *revoke_name, ""); !audited.ok()) {
+      std::cerr << "lockstep: warning: the audit log missed this: " << audited.ToString() << "\n";
+    }
     std::cerr << "lockstep: revoked token '" << *revoke_name << "'\n";
   });
 }

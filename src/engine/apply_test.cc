@@ -170,7 +170,7 @@ TEST_F(ApplyTest, AServiceThatBecomesAFunctionLosesItsRoute) {
 
 TEST_F(ApplyTest, AnApplyIsAuditedWithItsDeployment) {
   state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 0, 0)));
-  std::vector<state::AuditRecord> audit = std::move(store_->Audit(10)).value();
+  std::vector<state::AuditRecord> audit = std::move(store_->Audit(0, 10)).value();
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0].actor, "alice");
   EXPECT_EQ(audit[0].target, "prod");
@@ -216,7 +216,10 @@ class FlakyStore final : public state::StateStore {
                                                     int limit) override {
     return inner_.History(e, s, limit);
   }
-  Result<std::vector<state::AuditRecord>> Audit(int limit) override { return inner_.Audit(limit); }
+  Result<std::vector<state::AuditRecord>> Audit(int64_t since, int limit) override {
+    return inner_.Audit(since, limit);
+  }
+  Status Audited(const state::AuditRecord& r) override { return inner_.Audited(r); }
   Result<std::vector<state::JournalEntry>> Journal(int64_t d, int64_t after) override {
     return inner_.Journal(d, after);
   }

@@ -12,7 +12,6 @@
 #include <thread>
 
 #include "base/status.h"
-#include "core/access.h"
 #include "runtime/target.h"
 #include "state/engine_state.h"
 
@@ -31,11 +30,10 @@ class Functions {
 
   // One run of `function` in `environment`'s current release with `event` on stdin.
   // kNotFound when the environment runs no such function, kFailedPrecondition for a
-  // service, kPermissionDenied unless `who` is an admin or may push to the function's image
-  // repository. A run that fails (exit code, timeout, memory) is still a run: it is
-  // returned.
+  // service. `actor` (who called) is recorded; whether they may is the caller's to decide.
+  // A run that fails (exit code, timeout, memory) is still a run: it is returned.
   Result<FunctionRun> Call(const std::string& environment, const std::string& function,
-                           const std::string& event, const Identity& who);
+                           const std::string& event, const std::string& actor);
 
   // Starts, each on a thread of its own, the run of every scheduled function whose
   // schedule matches the minute of `now` (Unix seconds) and that has not run in that

@@ -12,8 +12,7 @@
 namespace lockstep::engine {
 namespace {
 
-// CI's push token, scoped to every repository.
-const Identity kCi{.name = "ci", .role = Role::kPush};
+const std::string kCi = "ci";
 const std::string kCommit = "0123456789abcdef0123456789abcdef01234567";
 // 2026-12-01 00:00:00 UTC.
 constexpr int64_t kMidnight = 1'796'083'200;
@@ -105,27 +104,6 @@ TEST_F(FunctionsTest, ServicesAndUnknownFunctionsAreRefusedAndNothingRuns) {
   EXPECT_EQ(engine_->functions().Call("dev", "resize", "", kCi).status().code(), Code::kNotFound);
   EXPECT_EQ(Invocations(), 0);
   EXPECT_TRUE(store_->Invocations("prod", "", 10).value().empty());
-}
-
-TEST_F(FunctionsTest, APushTokenInvokesOnlyTheFunctionsOfTheRepositoriesItMayPushTo) {
-  const Identity scoped{.name = "report-ci",
-                        .role = Role::kPush,
-                        .repos = RepoPatterns::Parse("shop/report").value()};
-  Result<FunctionRun> refused = engine_->functions().Call("prod", "resize", "", scoped);
-  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied);
-  EXPECT_NE(refused.status().message().find("runs shop/resize"), std::string::npos)
-      << refused.status().message();
-  EXPECT_EQ(Invocations(), 0);
-  EXPECT_TRUE(store_->Invocations("prod", "resize", 10).value().empty()) << "nothing recorded";
-
-  EXPECT_TRUE(engine_->functions().Call("prod", "report", "", scoped).ok());
-  const Identity pull{.name = "reader", .role = Role::kPull};
-  EXPECT_EQ(engine_->functions().Call("prod", "report", "", pull).status().code(),
-            Code::kPermissionDenied);
-  const Identity admin{
-      .name = "root", .role = Role::kAdmin, .repos = RepoPatterns::Parse("other/*").value()};
-  EXPECT_TRUE(engine_->functions().Call("prod", "resize", "", admin).ok());
-  EXPECT_EQ(Invocations(), 2);
 }
 
 TEST_F(FunctionsTest, AScheduledRunStillGoingSkipsTheNextMinuteItsScheduleNames) {

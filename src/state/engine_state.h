@@ -283,7 +283,11 @@ class StateStore {
   // Newest first; `service` empty for every service of the environment.
   virtual Result<std::vector<HistoryRecord>> History(const std::string& environment,
                                                      const std::string& service, int limit) = 0;
-  virtual Result<std::vector<AuditRecord>> Audit(int limit) = 0;
+  // Newest first, at most `limit` of those at or after `since` (seconds since the epoch).
+  virtual Result<std::vector<AuditRecord>> Audit(int64_t since, int limit) = 0;
+  // One audit record, in a transaction of its own: for a change made elsewhere (the
+  // registry, tokens) that the audit log must show.
+  virtual Status Audited(const AuditRecord& record) = 0;
   // Oldest first; `after` a seq to read only what followed it.
   virtual Result<std::vector<JournalEntry>> Journal(int64_t deployment_id, int64_t after) = 0;
   // Deployments still running, of every environment, oldest first (after a crash: what

@@ -347,12 +347,13 @@ class SqliteStateStore final : public StateStore {
     });
   }
 
-  Result<std::vector<AuditRecord>> Audit(int limit) override {
+  Result<std::vector<AuditRecord>> Audit(int64_t since, int limit) override {
     return InTransaction([&](SQLite::Database& db) -> Result<std::vector<AuditRecord>> {
       SQLite::Statement q(db,
                           "SELECT id, at, actor, action, target, detail FROM audit "
-                          "ORDER BY id DESC LIMIT ?");
-      q.bind(1, limit);
+                          "WHERE at >= ? ORDER BY id DESC LIMIT ?");
+      q.bind(1, since);
+      q.bind(2, limit);
       std::vector<AuditRecord> out;
       while (q.executeStep()) {
         out.push_back({q.getColumn(0).getInt64(), q.getColumn(1).getInt64(),
@@ -361,6 +362,12 @@ class SqliteStateStore final : public StateStore {
       }
       return out;
     });
+  }
+
+  Status Audited(const AuditRecord& record) override {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Begin());
+    LS_RETURN_IF_ERROR(tx->AppendAudit(record).status());
+    return tx->Commit();
   }
 
  private:

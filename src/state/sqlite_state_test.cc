@@ -271,7 +271,7 @@ TEST_F(StateStoreTest, UnlockEndsTheLeaseAtOnceAndIsAudited) {
   EXPECT_EQ(tx->CheckFence("prod", held.fence).code(), Code::kAborted);
   tx.reset();
   EXPECT_TRUE(store->AcquireLease("prod", "apply-8", std::chrono::seconds(30)).ok());
-  auto audit = store->Audit(10).value();
+  auto audit = store->Audit(0, 10).value();
   ASSERT_EQ(audit.size(), 1u);
   EXPECT_EQ(audit[0].actor, "alice");
   EXPECT_EQ(audit[0].action, "unlock");

@@ -44,6 +44,8 @@ TokenStore::~TokenStore() = default;
 
 namespace {
 
+constexpr int kSchemaVersion = 2;
+
 // Schema version 1: '*' in a repository pattern stopped crossing '/' ("**" does). Stored
 // patterns keep the meaning they were created with: every run of stars becomes "**".
 std::string DeepenStars(const std::string& patterns) {
@@ -59,34 +61,72 @@ std::string DeepenStars(const std::string& patterns) {
   return out;
 }
 
+// Schema version 2: a token holds grants ("ci:apps/**;viewer") instead of one role and one
+// pattern list. A push token becomes ci over its repositories, a pull token pull over them.
+std::string GrantsOfVersion1(const std::string& role, const std::string& repos) {
+  if (role == "admin") return "admin";
+  return (role == "push" ? "ci:" : "pull:") + repos;
+}
+
+void CreateTable(SQLite::Database& db, const std::string& name) {
+  db.exec("CREATE TABLE " + name +
+          " ("
+          " id TEXT PRIMARY KEY,"
+          " name TEXT NOT NULL UNIQUE,"
+          " grants TEXT NOT NULL,"
+          " secret_sha256 TEXT NOT NULL,"
+          " created_at INTEGER NOT NULL)");
+}
+
 Status Migrate(SQLite::Database& db, const std::string& path) {
-  if (db.execAndGet("PRAGMA user_version").getInt() == 1) return Status::Ok();
+  if (db.execAndGet("PRAGMA user_version").getInt() == kSchemaVersion) return Status::Ok();
   // One write transaction, taken before the version is read again: a crash leaves every row
-  // as it was (and version 0) or all migrated, and a second process opening the database
-  // at the same moment waits and then sees version 1.
+  // as it was or all migrated, and a second process opening the database at the same moment
+  // waits and then sees the new version.
   SQLite::Transaction tx(db, SQLite::TransactionBehavior::IMMEDIATE);
   int version = db.execAndGet("PRAGMA user_version").getInt();
-  if (version > 1) {
+  if (version > kSchemaVersion) {
     return FailedPrecondition("token database " + path + " has schema version " +
-                              std::to_string(version) +
-                              ", newer than this lockstep knows (1): upgrade lockstep");
+                              std::to_string(version) + ", newer than this lockstep knows (" +
+                              std::to_string(kSchemaVersion) + "): upgrade lockstep");
   }
-  if (version == 1) return Status::Ok();
-  std::vector<std::pair<std::string, std::string>> rows;
-  {
-    SQLite::Statement q(db, "SELECT id, repos FROM tokens");
-    while (q.executeStep())
-      rows.emplace_back(q.getColumn(0).getString(), q.getColumn(1).getString());
+  if (version == kSchemaVersion) return Status::Ok();
+  bool exists =
+      db.execAndGet("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'tokens'")
+          .getInt() > 0;
+  if (!exists) {
+    CreateTable(db, "tokens");
+  } else {
+    CreateTable(db, "tokens_v2");
+    SQLite::Statement q(db, "SELECT id, name, role, repos, secret_sha256, created_at FROM tokens");
+    while (q.executeStep()) {
+      std::string repos = q.getColumn(3).getString();
+      if (version < 1) repos = DeepenStars(repos);
+      SQLite::Statement u(db, "INSERT INTO tokens_v2 VALUES (?, ?, ?, ?, ?)");
+      u.bind(1, q.getColumn(0).getString());
+      u.bind(2, q.getColumn(1).getString());
+      u.bind(3, GrantsOfVersion1(q.getColumn(2).getString(), repos));
+      u.bind(4, q.getColumn(4).getString());
+      u.bind(5, q.getColumn(5).getInt64());
+      u.exec();
+    }
+    q.reset();
+    db.exec("DROP TABLE tokens");
+    db.exec("ALTER TABLE tokens_v2 RENAME TO tokens");
   }
-  for (const auto& [id, repos] : rows) {
-    SQLite::Statement u(db, "UPDATE tokens SET repos = ? WHERE id = ?");
-    u.bind(1, DeepenStars(repos));
-    u.bind(2, id);
-    u.exec();
-  }
-  db.exec("PRAGMA user_version = 1");
+  db.exec("PRAGMA user_version = " + std::to_string(kSchemaVersion));
   tx.commit();
   return Status::Ok();
+}
+
+// The identity of a row's name and grants.
+Result<Identity> IdentityOf(const std::string& name, const std::string& grants,
+                            const std::string& id) {
+  Result<std::vector<Grant>> parsed = ParseGrants(grants);
+  if (!parsed.ok()) {
+    return Internal("token row for " + name + " is corrupt: " + parsed.status().message());
+  }
+  return Identity{name, std::move(*parsed), id};
 }
 
 }  // namespace
@@ -95,14 +135,6 @@ Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
                                                      const os::Clock* clock) {
   LS_ASSIGN_OR_RETURN(std::unique_ptr<SQLite::Database> db, OpenDatabase(path, "token database"));
   try {
-    db->exec(
-        "CREATE TABLE IF NOT EXISTS tokens ("
-        " id TEXT PRIMARY KEY,"
-        " name TEXT NOT NULL UNIQUE,"
-        " role TEXT NOT NULL,"
-        " repos TEXT NOT NULL,"
-        " secret_sha256 TEXT NOT NULL,"
-        " created_at INTEGER NOT NULL)");
     LS_RETURN_IF_ERROR(Migrate(*db, path));
     return std::unique_ptr<TokenStore>(new TokenStore(std::move(db), clock));
   } catch (const std::exception& e) {
@@ -110,22 +142,21 @@ Result<std::unique_ptr<TokenStore>> TokenStore::Open(const std::string& path,
   }
 }
 
-Result<std::string> TokenStore::Create(const std::string& name, Role role,
-                                       const RepoPatterns& repos) {
+Result<std::string> TokenStore::Create(const std::string& name, const std::vector<Grant>& grants) {
   LS_RETURN_IF_ERROR(ValidateTokenName(name));
+  if (grants.empty()) return InvalidArgument("a token needs at least one role");
   std::string id = os::RandomHex(kIdHexLength / 2);
   std::string secret = Base64UrlEncode(os::RandomBytes(32));
   std::lock_guard lock(mu_);
   try {
     SQLite::Statement q(*db_,
-                        "INSERT INTO tokens (id, name, role, repos, secret_sha256, created_at) "
-                        "VALUES (?, ?, ?, ?, ?, ?)");
+                        "INSERT INTO tokens (id, name, grants, secret_sha256, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)");
     q.bind(1, id);
     q.bind(2, name);
-    q.bind(3, std::string(RoleName(role)));
-    q.bind(4, repos.str());
-    q.bind(5, SecretHash(secret));
-    q.bind(6, static_cast<int64_t>(clock_->NowSeconds()));
+    q.bind(3, GrantsString(grants));
+    q.bind(4, SecretHash(secret));
+    q.bind(5, static_cast<int64_t>(clock_->NowSeconds()));
     q.exec();
   } catch (const SQLite::Exception& e) {
     if (e.getExtendedErrorCode() == SQLITE_CONSTRAINT_UNIQUE) {
@@ -141,17 +172,12 @@ Result<std::vector<TokenInfo>> TokenStore::List() {
   std::lock_guard lock(mu_);
   std::vector<TokenInfo> out;
   try {
-    SQLite::Statement q(*db_, "SELECT name, role, repos, created_at FROM tokens ORDER BY name");
+    SQLite::Statement q(*db_, "SELECT name, grants, created_at FROM tokens ORDER BY name");
     while (q.executeStep()) {
-      TokenInfo t;
-      t.name = q.getColumn(0).getString();
-      Result<Role> role = ParseRole(q.getColumn(1).getString());
-      if (!role.ok())
-        return Internal("token row for " + t.name + " is corrupt: " + role.status().message());
-      t.role = *role;
-      t.repos = q.getColumn(2).getString();
-      t.created_at = q.getColumn(3).getInt64();
-      out.push_back(std::move(t));
+      LS_ASSIGN_OR_RETURN(Identity who,
+                          IdentityOf(q.getColumn(0).getString(), q.getColumn(1).getString(), ""));
+      out.push_back(
+          TokenInfo{std::move(who.name), std::move(who.grants), q.getColumn(2).getInt64()});
     }
   } catch (const std::exception& e) {
     return DbError(e);
@@ -184,15 +210,11 @@ Result<Identity> TokenStore::Authenticate(std::string_view token) {
   std::string_view secret = rest.substr(kIdHexLength + 1);
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, "SELECT name, role, repos, secret_sha256 FROM tokens WHERE id = ?");
+    SQLite::Statement q(*db_, "SELECT name, grants, secret_sha256 FROM tokens WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return refused();
-    if (!ConstantTimeEquals(SecretHash(secret), q.getColumn(3).getString())) return refused();
-    Result<Role> role = ParseRole(q.getColumn(1).getString());
-    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(2).getString());
-    if (!role.ok() || !repos.ok())
-      return Internal("token row for " + q.getColumn(0).getString() + " is corrupt");
-    return Identity{q.getColumn(0).getString(), *role, *repos, id};
+    if (!ConstantTimeEquals(SecretHash(secret), q.getColumn(2).getString())) return refused();
+    return IdentityOf(q.getColumn(0).getString(), q.getColumn(1).getString(), id);
   } catch (const std::exception& e) {
     return DbError(e);
   }
@@ -201,14 +223,10 @@ Result<Identity> TokenStore::Authenticate(std::string_view token) {
 Result<Identity> TokenStore::LookupById(const std::string& id) {
   std::lock_guard lock(mu_);
   try {
-    SQLite::Statement q(*db_, "SELECT name, role, repos FROM tokens WHERE id = ?");
+    SQLite::Statement q(*db_, "SELECT name, grants FROM tokens WHERE id = ?");
     q.bind(1, id);
     if (!q.executeStep()) return NotFound("no token with id '" + id + "'");
-    std::string name = q.getColumn(0).getString();
-    Result<Role> role = ParseRole(q.getColumn(1).getString());
-    Result<RepoPatterns> repos = RepoPatterns::Parse(q.getColumn(2).getString());
-    if (!role.ok() || !repos.ok()) return Internal("token row for " + name + " is corrupt");
-    return Identity{name, *role, *repos, id};
+    return IdentityOf(q.getColumn(0).getString(), q.getColumn(1).getString(), id);
   } catch (const std::exception& e) {
     return DbError(e);
   }

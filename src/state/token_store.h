@@ -22,8 +22,7 @@ namespace lockstep::state {
 
 struct TokenInfo {
   std::string name;
-  Role role = Role::kPull;
-  std::string repos;  // pattern list as given
+  std::vector<Grant> grants;
   int64_t created_at = 0;
 };
 
@@ -33,8 +32,9 @@ class TokenStore {
   static Result<std::unique_ptr<TokenStore>> Open(const std::string& path, const os::Clock* clock);
   ~TokenStore();
 
-  // Mints a token named `name` (unique; [a-z0-9._-], up to 64). Returns the token text.
-  Result<std::string> Create(const std::string& name, Role role, const RepoPatterns& repos);
+  // Mints a token named `name` (unique; [a-z0-9._-], up to 64) holding `grants` (at least
+  // one). Returns the token text.
+  Result<std::string> Create(const std::string& name, const std::vector<Grant>& grants);
   Result<std::vector<TokenInfo>> List();
   Status Revoke(const std::string& name);
   // kUnauthenticated for anything but a live token.

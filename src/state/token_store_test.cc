@@ -3,11 +3,16 @@
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <tuple>
+
 #include "core/digest.h"
 #include "os/testing/temp_dir.h"
 
 namespace lockstep::state {
 namespace {
+
+std::vector<Grant> Grants(const std::string& text) { return ParseGrants(text).value(); }
 
 class TokenStoreTest : public ::testing::Test {
  protected:
@@ -18,18 +23,17 @@ class TokenStoreTest : public ::testing::Test {
 };
 
 TEST_F(TokenStoreTest, CreatedTokenAuthenticatesWithItsRole) {
-  std::string token =
-      store_->Create("prod-pull", Role::kPull, RepoPatterns::Parse("apps/*").value()).value();
+  std::string token = store_->Create("prod-pull", Grants("pull:apps/*")).value();
   Result<Identity> id = store_->Authenticate(token);
   ASSERT_TRUE(id.ok()) << id.status().ToString();
   EXPECT_EQ(id->name, "prod-pull");
-  EXPECT_EQ(id->role, Role::kPull);
+  EXPECT_EQ(GrantsString(id->grants), "pull:apps/*");
   EXPECT_TRUE(id->Allows(Action::kPull, "apps/x"));
   EXPECT_FALSE(id->Allows(Action::kPull, "other"));
 }
 
 TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
-  std::string token = store_->Create("ci", Role::kPush, RepoPatterns::All()).value();
+  std::string token = store_->Create("ci", Grants("ci")).value();
   std::string secret = token.substr(21);  // after "lst_", the 16-character id and '_'
   ASSERT_EQ(token.substr(0, 4), "lst_");
   ASSERT_EQ(token[20], '_');
@@ -44,33 +48,62 @@ TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
       << "sha256 of the secret is not in the database";
 }
 
-// A database written before '*' stopped crossing '/': its tokens keep their reach.
-TEST(TokenStoreMigration, OldPatternsKeepTheirMeaning) {
+// A database as lockstep wrote it before grants: schema `version`, one role and one pattern
+// list per token. Returns the text of each token, by name.
+std::map<std::string, std::string> WriteOldDatabase(const std::string& path, int version) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+  db.exec(
+      "CREATE TABLE tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"
+      " repos TEXT NOT NULL, secret_sha256 TEXT NOT NULL, created_at INTEGER NOT NULL)");
+  std::map<std::string, std::string> tokens;
+  int n = 0;
+  for (auto [name, role, repos] :
+       {std::tuple{"root", "admin", "*"}, std::tuple{"ci", "push", "apps/*,x"},
+        std::tuple{"prod", "pull", "apps/*"}}) {
+    std::string id = "000000000000000" + std::to_string(n++);
+    std::string secret = std::string("secret-of-") + name;
+    SQLite::Statement q(db, "INSERT INTO tokens VALUES (?, ?, ?, ?, ?, 1700000000)");
+    q.bind(1, id);
+    q.bind(2, name);
+    q.bind(3, role);
+    q.bind(4, repos);
+    q.bind(5, DigestOf(secret).hex());
+    q.exec();
+    tokens[name] = "lst_" + id + "_" + secret;
+  }
+  db.exec("PRAGMA user_version = " + std::to_string(version));
+  return tokens;
+}
+
+// Version 0 (before '*' stopped crossing '/'): its tokens keep their reach and become grants.
+TEST(TokenStoreMigration, OldPatternsKeepTheirMeaningAndRolesBecomeGrants) {
   os::testing::TempDir dir;
   os::FakeClock clock{1700000000};
   std::string path = (dir.path() / "state.db").string();
-  std::string token;
-  {
-    auto store = TokenStore::Open(path, &clock).value();
-    token = store->Create("old", Role::kPull, RepoPatterns::Parse("apps/*,x").value()).value();
-  }
-  {
-    // Put the database back to how the previous version wrote it: version 0, one star.
-    SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("UPDATE tokens SET repos = 'apps/*,x'");
-    db.exec("PRAGMA user_version = 0");
-  }
+  std::map<std::string, std::string> tokens = WriteOldDatabase(path, 0);
   auto store = TokenStore::Open(path, &clock).value();
-  Identity id = store->Authenticate(token).value();
-  EXPECT_TRUE(id.Allows(Action::kPull, "apps/a/b"));
-  EXPECT_FALSE(id.Allows(Action::kPull, "y"));
-  EXPECT_EQ(id.repos.str(), "apps/**,x");
+  Identity ci = store->Authenticate(tokens["ci"]).value();
+  EXPECT_EQ(GrantsString(ci.grants), "ci:apps/**,x");
+  EXPECT_TRUE(ci.Allows(Action::kPush, "apps/a/b"));
+  EXPECT_FALSE(ci.Allows(Action::kPush, "y"));
+  EXPECT_EQ(GrantsString(store->Authenticate(tokens["root"]).value().grants), "admin");
+  EXPECT_EQ(GrantsString(store->Authenticate(tokens["prod"]).value().grants), "pull:apps/**");
   // A token created after the migration keeps its one level.
-  std::string fresh =
-      store->Create("new", Role::kPull, RepoPatterns::Parse("apps/*").value()).value();
+  std::string fresh = store->Create("new", Grants("pull:apps/*")).value();
   store.reset();
   store = TokenStore::Open(path, &clock).value();
   EXPECT_FALSE(store->Authenticate(fresh).value().Allows(Action::kPull, "apps/a/b"));
+  EXPECT_EQ(store->List().value().size(), 4u);
+}
+
+TEST(TokenStoreMigration, Version1PatternsAreKeptAsTheyAre) {
+  os::testing::TempDir dir;
+  std::string path = (dir.path() / "state.db").string();
+  std::map<std::string, std::string> tokens = WriteOldDatabase(path, 1);
+  auto store = TokenStore::Open(path, nullptr).value();
+  EXPECT_EQ(GrantsString(store->Authenticate(tokens["ci"]).value().grants), "ci:apps/*,x");
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 2);
 }
 
 TEST(TokenStoreMigration, ANewerSchemaIsRefused) {
@@ -87,7 +120,7 @@ TEST(TokenStoreMigration, ANewerSchemaIsRefused) {
 }
 
 TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {
-  std::string token = store_->Create("ci", Role::kPush, RepoPatterns::All()).value();
+  std::string token = store_->Create("ci", Grants("ci")).value();
   std::string tampered = token;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(store_->Authenticate(tampered).status().code(), Code::kUnauthenticated);
@@ -99,11 +132,9 @@ TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {
 }
 
 TEST_F(TokenStoreTest, NamesAreUniqueAndValidated) {
-  ASSERT_TRUE(store_->Create("ci", Role::kPush, RepoPatterns::All()).ok());
-  EXPECT_EQ(store_->Create("ci", Role::kPull, RepoPatterns::All()).status().code(),
-            Code::kAlreadyExists);
-  EXPECT_EQ(store_->Create("../x", Role::kPull, RepoPatterns::All()).status().code(),
-            Code::kInvalidArgument);
+  ASSERT_TRUE(store_->Create("ci", Grants("ci")).ok());
+  EXPECT_EQ(store_->Create("ci", Grants("pull")).status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(store_->Create("../x", Grants("pull")).status().code(), Code::kInvalidArgument);
   auto list = store_->List().value();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].name, "ci");

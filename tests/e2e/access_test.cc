@@ -16,10 +16,10 @@ namespace json = boost::json;
 class Access : public ::testing::Test {
  protected:
   void SetUp() override {
-    admin_ = server_.CreateToken("admin", "*", "root");
-    ci_ = server_.CreateToken("push", "apps/*", "ci");
-    prod_ = server_.CreateToken("pull", "apps/*", "prod-pull");
-    other_ = server_.CreateToken("pull", "other/*", "other-pull");
+    admin_ = server_.CreateToken("admin", "root");
+    ci_ = server_.CreateToken("ci:apps/*", "ci");
+    prod_ = server_.CreateToken("pull:apps/*", "prod-pull");
+    other_ = server_.CreateToken("pull:other/*", "other-pull");
   }
   HttpResponse As(const std::string& token, std::string method, const std::string& path,
                   std::string body = "") {
@@ -132,7 +132,8 @@ TEST_F(Access, TokenCliListsWithoutSecretsAndStoresOnlyHashes) {
   EXPECT_NE(dup.err.find("exists"), std::string::npos);
   RunResult bad = server_.Cli({"token", "create", "--role", "owner"});
   EXPECT_EQ(bad.exit_code, 1);
-  EXPECT_NE(bad.err.find("pull, push or admin"), std::string::npos) << bad.Describe();
+  EXPECT_NE(bad.err.find("use admin, deployer, approver, ci, viewer or pull"), std::string::npos)
+      << bad.Describe();
 }
 
 TEST_F(Access, SkopeoWithCredentials) {

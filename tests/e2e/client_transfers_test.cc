@@ -120,8 +120,8 @@ TEST_F(ClientTransfers, ChunkedUploads) {
 
 TEST(ClientAuth, BearerTokenFlowAgainstLockstepWithRoles) {
   LockstepServer server{ServerOptions{.dev = false}};
-  std::string ci = server.CreateToken("push", "apps/*", "ci");
-  std::string prod = server.CreateToken("pull", "apps/*", "prod");
+  std::string ci = server.CreateToken("ci:apps/*", "ci");
+  std::string prod = server.CreateToken("pull:apps/*", "prod");
   fs::path dir = server.scratch() / "app";
   fs::create_directories(dir);
   std::ofstream(dir / "f") << "x\n";

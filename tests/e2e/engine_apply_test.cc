@@ -147,7 +147,7 @@ TEST_F(EngineApply, TheWebhookNeedsItsSecret) {
 }
 
 TEST_F(EngineApply, AReadOnlyTokenReadsButChangesNothing) {
-  std::string token = server_->CreateToken("pull", "*", "ci-reader");
+  std::string token = server_->CreateToken("viewer", "reader");
   HttpResponse refused = Send({.method = "POST",
                                .url = server_->url("/api/v1/environments/dev/plans"),
                                .send_body = true,

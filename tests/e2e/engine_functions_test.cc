@@ -174,9 +174,9 @@ TEST_F(EngineFunctions, WhatIsNotAFunctionOrNotThereIsRefusedClearly) {
 }
 
 TEST_F(EngineFunctions, TokensInvokeAndReadLogsOnlyAsTheirRoleAndScopeAllow) {
-  const std::string tools = server_->CreateToken("push", "apps/tools", "tools-ci");
-  const std::string other = server_->CreateToken("push", "apps/other", "other-ci");
-  const std::string reader = server_->CreateToken("pull", "**", "reader");
+  const std::string tools = server_->CreateToken("deployer:dev", "dev-deployer");
+  const std::string other = server_->CreateToken("deployer:prod", "prod-deployer");
+  const std::string reader = server_->CreateToken("viewer;ci", "reader");
   auto as = [&](const std::string& token, const std::string& method, const std::string& path) {
     return Send({.method = method,
                  .url = server_->url(path),
@@ -191,7 +191,10 @@ TEST_F(EngineFunctions, TokensInvokeAndReadLogsOnlyAsTheirRoleAndScopeAllow) {
   EXPECT_EQ(allowed.body, "hello, ada from dev\n");
   HttpResponse scoped = as(other, "POST", invoke);
   EXPECT_EQ(scoped.status, 403) << scoped.Describe();
-  EXPECT_NE(scoped.body.find("runs apps/tools"), std::string::npos) << scoped.body;
+  EXPECT_NE(scoped.body.find("may not invoke functions in dev: that needs admin or deployer "
+                             "covering dev"),
+            std::string::npos)
+      << scoped.body;
   HttpResponse pull = as(reader, "POST", invoke);
   EXPECT_EQ(pull.status, 403) << pull.Describe();
 
@@ -205,7 +208,7 @@ TEST_F(EngineFunctions, TokensInvokeAndReadLogsOnlyAsTheirRoleAndScopeAllow) {
   bj::value h = History("greet");
   const bj::array& runs = h.at("invocations").as_array();
   ASSERT_EQ(runs.size(), 1u) << "refused calls ran nothing: " << h;
-  EXPECT_EQ(runs[0].at("actor").as_string(), "tools-ci") << runs[0];
+  EXPECT_EQ(runs[0].at("actor").as_string(), "dev-deployer") << runs[0];
 }
 
 TEST_F(EngineFunctions, AScheduledFunctionRunsOnItsScheduleInTheCurrentRelease) {

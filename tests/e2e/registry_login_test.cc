@@ -19,8 +19,8 @@ namespace {
 class RegistryLogin : public ::testing::Test {
  protected:
   void SetUp() override {
-    token_ = server_.CreateToken("pull", "apps/*", "reader");
-    RegistryClient admin(server_, server_.CreateToken("admin", "*", "root"));
+    token_ = server_.CreateToken("pull:apps/*", "reader");
+    RegistryClient admin(server_, server_.CreateToken("admin", "root"));
     ASSERT_EQ(admin.PutManifest("apps/web", "1.0.0", admin.PushImageParts("apps/web", "1")).status,
               201);
   }

@@ -82,9 +82,16 @@ RunResult LockstepServer::Cli(std::vector<std::string> args) const {
   return RunCommand(args);
 }
 
-std::string LockstepServer::CreateToken(const std::string& role, const std::string& repos,
-                                        const std::string& name) const {
-  RunResult r = Cli({"token", "create", "--role", role, "--repos", repos, "--name", name});
+std::string LockstepServer::CreateToken(const std::string& grants, const std::string& name) const {
+  std::vector<std::string> args = {"token", "create", "--name", name};
+  size_t start = 0;
+  while (start <= grants.size()) {
+    size_t end = std::min(grants.find(';', start), grants.size());
+    args.push_back("--role");
+    args.push_back(grants.substr(start, end - start));
+    start = end + 1;
+  }
+  RunResult r = Cli(args);
   if (r.exit_code != 0) throw std::runtime_error("token create failed: " + r.Describe());
   std::string token = r.out;
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();

@@ -60,9 +60,9 @@ class LockstepServer {
 
   // Runs `lockstep ARGS... --data <data dir>` to completion.
   RunResult Cli(std::vector<std::string> args) const;
-  // Creates a token and returns its text.
-  std::string CreateToken(const std::string& role, const std::string& repos,
-                          const std::string& name) const;
+  // Creates a token holding `grants` ("ci:apps/*;viewer": each a --role) and returns its
+  // text.
+  std::string CreateToken(const std::string& grants, const std::string& name) const;
 
   // Number of blob files stored (committed content), for "nothing was stored" checks.
   size_t StoredBlobCount() const;

@@ -14,18 +14,6 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-Status RoleAllows(const Identity& who, const std::string& method, bool invoke, bool logs) {
-  const std::string has = "token " + who.name + " has role " + std::string(RoleName(who.role));
-  if (who.role == Role::kAdmin) return Status::Ok();
-  if (invoke || logs) {
-    if (who.role == Role::kPush) return Status::Ok();
-    return PermissionDenied(has + (invoke ? "; invoking a function needs a push or admin token"
-                                          : "; reading logs needs a push or admin token"));
-  }
-  if (method == "POST") return PermissionDenied(has + "; deploy actions need an admin token");
-  return Status::Ok();
-}
-
 Status WebhookAllowed(const http::Request& req, const std::string& body,
                       const std::string& secret) {
   if (secret.empty()) {

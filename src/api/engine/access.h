@@ -1,19 +1,13 @@
-// Who may call what of the engine's API: the role a token needs for each kind of call, and
-// the git webhook's shared secret as git hosts send it. Internal to api/engine/.
+// The git webhook's shared secret as git hosts send it. (What a token may call is the route
+// table's, engine_api.h, and core/access.h's.) Internal to api/engine/.
 #pragma once
 
 #include <string>
 
 #include "base/status.h"
-#include "core/access.h"
 #include "http/exchange.h"
 
 namespace lockstep::api {
-
-// What `who`'s role may do: read any role, except logs (push or admin: a log can hold
-// what a service prints); invoke a function push or admin (the function's repository is
-// checked where it is known); every other change admin.
-Status RoleAllows(const Identity& who, const std::string& method, bool invoke, bool logs);
 
 // A push event from a git host, authenticated by the shared secret as the host sends it:
 // GitHub's X-Hub-Signature-256 (HMAC-SHA256 of the body), GitLab's X-Gitlab-Token, or

@@ -120,12 +120,15 @@ Response ApiError(const Status& status, std::string_view field) {
   return r;
 }
 
-// One request, parsed: its path segments after /api/v1, query and body.
+// One request, parsed: its path segments after /api/v1, query and body, who sent it and
+// the route it takes.
 struct EngineApi::Call {
   std::vector<std::string> path;
   std::vector<std::pair<std::string, std::string>> query;
   std::string body;
   Identity who;
+  const http::Request* request = nullptr;
+  const Route* route = nullptr;
 
   std::string Query(std::string_view name) const {
     for (const auto& [k, v] : query) {
@@ -133,7 +136,38 @@ struct EngineApi::Call {
     }
     return "";
   }
+  // For a route about a plan: whether `who` may take its action in the plan's environment.
+  Status Authorize(const std::string& environment) const {
+    return who.Check(route->action, environment);
+  }
 };
+
+std::span<const EngineApi::Route> EngineApi::Routes() {
+  using enum Subject;
+  using A = Action;
+  static const Route routes[] = {
+      {"GET", "environments", A::kView, kNone, false, &EngineApi::ListEnvironments},
+      {"GET", "environments/*", A::kView, kNone, false, &EngineApi::ShowEnvironment},
+      {"GET", "environments/*/history", A::kView, kNone, false, &EngineApi::ShowHistory},
+      {"GET", "environments/*/services/*/logs", A::kLogs, kEnvironment, false,
+       &EngineApi::ShowLogs},
+      {"POST", "environments/*/functions/*/invoke", A::kInvoke, kEnvironment, false,
+       &EngineApi::Invoke},
+      {"POST", "environments/*/plans", A::kPlan, kEnvironment, false, &EngineApi::SavePlan},
+      {"POST", "environments/*/deployments", A::kApply, kEnvironment, false,
+       &EngineApi::PlanAndApply},
+      {"POST", "environments/*/rollbacks", A::kRollback, kEnvironment, false, &EngineApi::Rollback},
+      {"POST", "environments/*/holds/*/release", A::kReleaseHold, kEnvironment, false,
+       &EngineApi::ReleaseHold},
+      {"POST", "environments/*/unlock", A::kUnlock, kEnvironment, false, &EngineApi::Unlock},
+      {"GET", "plans/*", A::kView, kNone, false, &EngineApi::ShowPlan},
+      {"POST", "deployments", A::kApply, kPlan, false, &EngineApi::ApplySaved},
+      {"GET", "deployments/*", A::kView, kNone, false, &EngineApi::ShowDeployment},
+      {"GET", "audit", A::kView, kNone, false, &EngineApi::ShowAudit},
+      {"POST", "hooks/git", A::kView, kNone, true, &EngineApi::Webhook},
+  };
+  return routes;
+}
 
 EngineApi::EngineApi(engine::Engine* engine, const auth::Authenticator* auth,
                      http::BlockingPool* pool, EngineApiOptions options)
@@ -142,6 +176,7 @@ EngineApi::EngineApi(engine::Engine* engine, const auth::Authenticator* auth,
 Task<void> EngineApi::Handle(http::Exchange& ex) {
   const http::Request& req = ex.request();
   Call call;
+  call.request = &req;
   auto url = boost::urls::parse_origin_form(req.target);
   if (!url) {
     co_await ex.Send(ApiError(InvalidArgument("the request target is not a path and query")));
@@ -166,318 +201,352 @@ Task<void> EngineApi::Handle(http::Exchange& ex) {
   co_await Dispatch(ex, call);
 }
 
-Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
-  const std::string method = ex.request().method;
-  const std::vector<std::string>& p = call.path;
-  auto is = [&](const char* shape) { return Matches(p, shape); };
+namespace {
 
-  // The webhook authenticates with its shared secret, not a token.
-  if (is("hooks/git")) {
-    if (method != "POST") {
-      co_await ex.Send(ApiError(InvalidArgument("POST the push event to /api/v1/hooks/git")));
+// The route `method` and `path` take, or why there is none.
+Result<const EngineApi::Route*> RouteOf(const std::string& method,
+                                        const std::vector<std::string>& path) {
+  std::string others;
+  for (const EngineApi::Route& route : EngineApi::Routes()) {
+    if (!Matches(path, route.shape)) continue;
+    if (route.method == method) return &route;
+    others += (others.empty() ? "" : " or ") + std::string(route.method);
+  }
+  std::string joined;
+  for (const std::string& s : path) joined += (joined.empty() ? "" : "/") + s.substr(0, 64);
+  if (!others.empty()) {
+    return NotFound("/api/v1/" + joined + " answers " + others + ", not " + method.substr(0, 16));
+  }
+  return NotFound("no endpoint " + method.substr(0, 16) + " /api/v1/" + joined);
+}
+
+// The names of the path, checked before anything reads them.
+Status CheckNames(const std::vector<std::string>& p, std::string* field) {
+  if (p.size() >= 2 && p[0] == "environments" && !IsResourceName(p[1])) {
+    *field = "environment";
+    return InvalidArgument("environment '" + p[1].substr(0, 64) +
+                           "' is not a name: 1-63 of a-z, 0-9 and '-', not starting with '-'");
+  }
+  if (p.size() >= 4 && (p[2] == "functions" || p[2] == "services" || p[2] == "holds") &&
+      !IsResourceName(p[3])) {
+    *field = "service";
+    return InvalidArgument("'" + p[3].substr(0, 64) +
+                           "' is not a service or function name: 1-63 of a-z, 0-9 and '-', not "
+                           "starting with '-'");
+  }
+  return Status::Ok();
+}
+
+// Whether `who` may take `route`. A route about a plan checks the plan's environment once it
+// has read the plan; here, that the token may take the action somewhere.
+Status Admission(const EngineApi::Route& route, const Identity& who,
+                 const std::vector<std::string>& path) {
+  switch (route.subject) {
+    case EngineApi::Subject::kNone:
+      return who.Check(route.action);
+    case EngineApi::Subject::kEnvironment:
+      return who.Check(route.action, path[1]);
+    case EngineApi::Subject::kPlan:
+      if (who.MayTake(route.action)) return Status::Ok();
+      return who.Check(route.action);
+  }
+  return Internal("route without a subject");
+}
+
+}  // namespace
+
+Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
+  Result<const Route*> route = RouteOf(ex.request().method, call.path);
+  if (!route.ok()) {
+    co_await ex.Send(ApiError(route.status()));
+    co_return;
+  }
+  call.route = *route;
+  if (!call.route->webhook) {
+    std::string authorization(ex.request().Header("authorization"));
+    Result<Identity> who =
+        co_await pool_->Run([this, &authorization] { return auth_->Identify(authorization); });
+    if (!who.ok()) {
+      co_await ex.Send(ApiError(who.status()));
       co_return;
     }
-    Status allowed = WebhookAllowed(ex.request(), call.body, options_.webhook_secret);
-    if (!allowed.ok()) {
+    call.who = std::move(*who);
+    std::string field;
+    if (Status names = CheckNames(call.path, &field); !names.ok()) {
+      co_await ex.Send(ApiError(names, field));
+      co_return;
+    }
+    if (Status allowed = Admission(*call.route, call.who, call.path); !allowed.ok()) {
       co_await ex.Send(ApiError(allowed));
       co_return;
     }
-    Status fetched = co_await pool_->Run([this] { return options_.fetch(); });
-    co_await ex.Send(Fetched(fetched));
-    co_return;
   }
-
-  std::string authorization(ex.request().Header("authorization"));
-  Result<Identity> who =
-      co_await pool_->Run([this, &authorization] { return auth_->Identify(authorization); });
-  if (!who.ok()) {
-    co_await ex.Send(ApiError(who.status()));
-    co_return;
+  // A function call runs as long as the function does: on a pool of its own, so that reads
+  // and plans are not queued behind it.
+  http::BlockingPool* pool = pool_;
+  if (call.route->handler == &EngineApi::Invoke && options_.invoke_pool != nullptr) {
+    pool = options_.invoke_pool;
   }
-  call.who = *who;
-  const bool invoke = is("environments/*/functions/*/invoke");
-  Status allowed = RoleAllows(call.who, method, invoke, is("environments/*/services/*/logs"));
-  if (!allowed.ok()) {
-    co_await ex.Send(ApiError(allowed));
-    co_return;
-  }
-  if (p.size() >= 2 && p[0] == "environments" && !IsResourceName(p[1])) {
-    co_await ex.Send(ApiError(
-        InvalidArgument("environment '" + p[1].substr(0, 64) +
-                        "' is not a name: 1-63 of a-z, 0-9 and '-', not starting with '-'"),
-        "environment"));
-    co_return;
-  }
-
-  if (p.size() >= 4 && (p[2] == "functions" || p[2] == "services") && !IsResourceName(p[3])) {
-    co_await ex.Send(ApiError(InvalidArgument("'" + p[3].substr(0, 64) +
-                                              "' is not a service or function name: 1-63 of "
-                                              "a-z, 0-9 and '-', not starting with '-'"),
-                              "service"));
-    co_return;
-  }
-
-  engine::Engine& engine = *engine_;
-  state::StateStore& store = engine.store();
-  if (method == "POST" && invoke) {
-    // Runs as long as the function does: on a pool of its own, so that reads and plans are
-    // not queued behind it.
-    http::BlockingPool* runs = options_.invoke_pool != nullptr ? options_.invoke_pool : pool_;
-    Result<Response> answer = co_await runs->Run([&]() -> Result<Response> {
-      LS_ASSIGN_OR_RETURN(engine::FunctionRun run,
-                          engine.functions().Call(p[1], p[3], call.body, call.who));
-      return InvocationResponse(run);
-    });
-    co_await ex.Send(AnswerOf(std::move(answer)));
-    co_return;
-  }
-  // A plan is of what was pushed: the mirror is fetched first. When the remote cannot be
-  // reached, the plan is of what was fetched last, and says so.
-  // Why the fetch failed; empty when it did not (or no remote is configured).
-  auto FetchFailure = [this]() -> std::string {
-    if (!options_.fetch) return "";
-    Status fetched = options_.fetch();
-    if (fetched.ok() || fetched.code() == Code::kFailedPrecondition) return "";
-    return fetched.message();
-  };
-  std::function<Result<Response>()> work;
-  if (method == "GET" && is("environments")) {
-    work = [&]() -> Result<Response> {
-      LS_ASSIGN_OR_RETURN(std::vector<state::EnvironmentRecord> envs, store.Environments());
-      bj::array out;
-      for (const state::EnvironmentRecord& e : envs) {
-        LS_ASSIGN_OR_RETURN(std::optional<state::Lease> lease, store.LeaseOf(e.name));
-        out.push_back(bj::object{{"name", e.name},
-                                 {"lineage", e.lineage},
-                                 {"serial", e.serial},
-                                 {"commit", e.commit},
-                                 {"locked_by", lease ? bj::value(lease->holder) : nullptr}});
-      }
-      return Json(200, bj::object{{"environments", std::move(out)}});
-    };
-  } else if (method == "GET" && is("environments/*")) {
-    work = [&]() -> Result<Response> { return EnvironmentStatus(engine, p[1]); };
-  } else if (method == "GET" && is("environments/*/history")) {
-    work = [&]() -> Result<Response> {
-      std::string service = call.Query("service");
-      if (!service.empty() && !IsResourceName(service)) {
-        return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
-      }
-      int limit =
-          static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
-      LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
-                          store.History(p[1], service, limit));
-      LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> deployments,
-                          store.Deployments(p[1], limit));
-      bj::array h, d;
-      for (const state::HistoryRecord& r : history) {
-        h.push_back(bj::object{{"id", r.id},
-                               {"service", r.service},
-                               {"deployment_id", r.deployment_id},
-                               {"change", state::ChangeName(r.change)},
-                               {"from_release", Nullable(r.from_release)},
-                               {"to_release", Nullable(r.to_release)},
-                               {"version", r.version},
-                               {"at", r.at}});
-      }
-      for (const state::DeploymentRecord& r : deployments) d.push_back(DeploymentJson(r));
-      LS_ASSIGN_OR_RETURN(std::vector<state::InvocationRecord> runs,
-                          store.Invocations(p[1], service, limit));
-      bj::array inv;
-      for (const state::InvocationRecord& r : runs) inv.push_back(InvocationJson(r));
-      return Json(200, bj::object{{"environment", p[1]},
-                                  {"history", std::move(h)},
-                                  {"deployments", std::move(d)},
-                                  {"invocations", std::move(inv)}});
-    };
-  } else if (method == "GET" && is("audit")) {
-    work = [&]() -> Result<Response> {
-      if (call.who.role != Role::kAdmin) {
-        return PermissionDenied("the audit log is for admin tokens; " + call.who.name +
-                                " has role " + std::string(RoleName(call.who.role)));
-      }
-      int limit =
-          static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
-      LS_ASSIGN_OR_RETURN(std::vector<state::AuditRecord> audit, store.Audit(limit));
-      bj::array out;
-      for (const state::AuditRecord& a : audit) {
-        out.push_back(bj::object{{"id", a.id},
-                                 {"at", a.at},
-                                 {"actor", a.actor},
-                                 {"action", a.action},
-                                 {"target", a.target},
-                                 {"detail", a.detail}});
-      }
-      return Json(200, bj::object{{"audit", std::move(out)}});
-    };
-  } else if (method == "GET" && is("environments/*/services/*/logs")) {
-    work = [&]() -> Result<Response> {
-      uint64_t bytes =
-          std::min<uint64_t>(ParseUint(call.Query("bytes")).value_or(64 << 10), 1 << 20);
-      LS_ASSIGN_OR_RETURN(std::string id, LogSource(store, p[1], p[3]));
-      LS_ASSIGN_OR_RETURN(std::string text, engine.target().Logs(id, bytes));
-      Response r;
-      r.body = std::move(text);
-      r.Set("Content-Type", "text/plain; charset=utf-8");
-      r.Set("X-Lockstep-Log-Of", id);
-      return r;
-    };
-  } else if (method == "POST" && is("environments/*/plans")) {
-    work = [&]() -> Result<Response> {
-      std::string revision = options_.branch;
-      if (!call.body.empty()) {
-        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "plan request"));
-        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-        LS_ASSIGN_OR_RETURN(std::optional<std::string> rev, o.OptionalString("revision"));
-        if (rev && !rev->empty()) revision = *rev;
-      }
-      std::string failure = FetchFailure();
-      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved, engine.MakePlan(p[1], revision, call.who.name));
-      if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
-      bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
-      plan.as_object()["text"] = engine::PlanText(saved.plan, false);
-      if (!failure.empty()) {
-        plan.as_object()["warning"] =
-            "the deploy repository could not be fetched, so this plan is of what was fetched "
-            "before: " +
-            failure;
-      }
-      return Json(201, plan);
-    };
-  } else if (method == "GET" && is("plans/*")) {
-    work = [&]() -> Result<Response> {
-      LS_ASSIGN_OR_RETURN(auto found, engine.FindPlan(p[1]));
-      bj::value plan = bj::parse(engine::PlanJson(found.second, found.first.id));
-      plan.as_object()["text"] = engine::PlanText(found.second, false);
-      plan.as_object()["actor"] = found.first.actor;
-      plan.as_object()["created_at"] = found.first.created_at;
-      return Json(200, plan);
-    };
-  } else if (method == "POST" && is("environments/*/unlock")) {
-    work = [&]() -> Result<Response> {
-      LS_RETURN_IF_ERROR(store.BreakLease(p[1], call.who.name));
-      return Json(200, bj::object{{"environment", p[1]}, {"unlocked", true}});
-    };
-  } else if (method == "POST" && is("environments/*/deployments")) {
-    // Plan and apply in one step (`lockstep apply ENV`), for environments without approval.
-    work = [&]() -> Result<Response> {
-      std::optional<std::string> reason;
-      if (!call.body.empty()) {
-        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
-        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
-      }
-      // Applied without a person reading the plan: it must be of what was pushed.
-      if (std::string failure = FetchFailure(); !failure.empty()) {
-        return Unavailable("the deploy repository could not be fetched (" + failure +
-                           "), so nothing was applied; to apply what was fetched before: "
-                           "`lockstep plan " +
-                           p[1] + "`, read it, then `lockstep apply PLAN_ID`");
-      }
-      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
-                          engine.MakePlan(p[1], options_.branch, call.who.name));
-      if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
-      if (saved.plan.approval_required) {
-        return FailedPrecondition(
-            p[1] +
-            " requires approval (approval = \"required\" in lockstep.toml), so it is "
-            "applied only from a saved plan: `lockstep plan " +
-            p[1] + "`, then `lockstep apply PLAN_ID` (plan " + saved.id + " is saved)");
-      }
-      return StartSaved(engine, saved, {call.who.name, reason.value_or("")});
-    };
-  } else if (method == "POST" && is("environments/*/rollbacks")) {
-    work = [&]() -> Result<Response> {
-      engine::RollbackRequest request{.environment = p[1]};
-      std::optional<std::string> reason;
-      if (!call.body.empty()) {
-        LS_ASSIGN_OR_RETURN(json::Document doc,
-                            json::Document::Parse(call.body, "rollback request"));
-        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-        LS_ASSIGN_OR_RETURN(std::optional<std::string> service, o.OptionalString("service"));
-        LS_ASSIGN_OR_RETURN(std::optional<std::string> to, o.OptionalString("to"));
-        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
-        if (service && service->empty()) {
-          return InvalidArgument(
-              "\"service\" is empty: leave it out to roll back the whole "
-              "environment");
-        }
-        request.service = service.value_or("");
-        request.to = to.value_or("").substr(0, 128);
-      }
-      if (!request.service.empty() && !IsResourceName(request.service)) {
-        return InvalidArgument("service '" + request.service.substr(0, 64) + "' is not a name");
-      }
-      if (request.service.empty() && request.to.empty()) {
-        return InvalidArgument(
-            "a rollback names a service (back to its earlier release) or, for the whole "
-            "environment, the deployment to go back to (\"to\": DEPLOYMENT_ID)");
-      }
-      LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
-                          engine.PlanRollbackOf(request, options_.branch, call.who.name));
-      return StartSaved(engine, saved, {call.who.name, reason.value_or("")});
-    };
-  } else if (method == "POST" && is("environments/*/holds/*/release")) {
-    work = [&]() -> Result<Response> {
-      if (!IsResourceName(p[3])) {
-        return InvalidArgument("service '" + p[3].substr(0, 64) + "' is not a name");
-      }
-      std::optional<std::string> reason;
-      if (!call.body.empty()) {
-        LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "hold release"));
-        LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-        LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
-      }
-      if (!reason || reason->empty()) {
-        return InvalidArgument("say why the hold ends (\"reason\"): it goes into the audit log");
-      }
-      LS_RETURN_IF_ERROR(engine.ReleaseHold(p[1], p[3], {call.who.name, *reason}));
-      return Json(200, bj::object{{"environment", p[1]}, {"service", p[3]}, {"held", false}});
-    };
-  } else if (method == "POST" && is("deployments")) {
-    work = [&]() -> Result<Response> {
-      LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
-      LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-      LS_ASSIGN_OR_RETURN(std::string plan_id, o.String("plan_id"));
-      LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
-      LS_ASSIGN_OR_RETURN(int64_t id,
-                          engine.StartApply(plan_id, {call.who.name, reason.value_or("")}));
-      Response r = Json(202, bj::object{{"deployment_id", id}});
-      r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
-      return r;
-    };
-  } else if (method == "GET" && is("deployments/*")) {
-    work = [&]() -> Result<Response> {
-      std::optional<uint64_t> id = ParseUint(p[1]);
-      if (!id || *id > INT64_MAX) return NotFound("no deployment " + p[1].substr(0, 32));
-      int64_t after = static_cast<int64_t>(
-          std::min<uint64_t>(ParseUint(call.Query("after")).value_or(0), INT64_MAX));
-      state::DeploymentRecord d;
-      {
-        LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
-        LS_ASSIGN_OR_RETURN(d, tx->Deployment(static_cast<int64_t>(*id)));
-      }
-      LS_ASSIGN_OR_RETURN(std::vector<state::JournalEntry> steps, store.Journal(d.id, after));
-      bj::array s;
-      for (const state::JournalEntry& e : steps) {
-        s.push_back(bj::object{{"seq", e.seq},
-                               {"step", e.step},
-                               {"service", Nullable(e.service)},
-                               {"detail", e.detail},
-                               {"at", e.at}});
-      }
-      return Json(200, bj::object{{"deployment", DeploymentJson(d)}, {"steps", std::move(s)}});
-    };
-  } else {
-    co_await ex.Send(ApiError(NotFound("no endpoint " + method + " /api/v1/" + [&] {
-      std::string joined;
-      for (const std::string& s : p) joined += (joined.empty() ? "" : "/") + s.substr(0, 64);
-      return joined;
-    }())));
-    co_return;
-  }
-  Result<Response> answer = co_await pool_->Run(work);
+  Handler handler = call.route->handler;
+  Result<Response> answer = co_await pool->Run([&] { return (this->*handler)(call); });
   co_await ex.Send(AnswerOf(std::move(answer)));
+}
+
+// A plan is of what was pushed: the mirror is fetched first. When the remote cannot be
+// reached, the plan is of what was fetched last, and says so.
+std::string EngineApi::FetchFailure() const {
+  if (!options_.fetch) return "";
+  Status fetched = options_.fetch();
+  if (fetched.ok() || fetched.code() == Code::kFailedPrecondition) return "";
+  return fetched.message();
+}
+
+Result<Response> EngineApi::Webhook(const Call& call) {
+  LS_RETURN_IF_ERROR(WebhookAllowed(*call.request, call.body, options_.webhook_secret));
+  if (!options_.fetch) return Json(200, bj::object{{"fetched", false}});
+  return Fetched(options_.fetch());
+}
+
+Result<Response> EngineApi::ListEnvironments(const Call&) {
+  state::StateStore& store = engine_->store();
+  LS_ASSIGN_OR_RETURN(std::vector<state::EnvironmentRecord> envs, store.Environments());
+  bj::array out;
+  for (const state::EnvironmentRecord& e : envs) {
+    LS_ASSIGN_OR_RETURN(std::optional<state::Lease> lease, store.LeaseOf(e.name));
+    out.push_back(bj::object{{"name", e.name},
+                             {"lineage", e.lineage},
+                             {"serial", e.serial},
+                             {"commit", e.commit},
+                             {"locked_by", lease ? bj::value(lease->holder) : nullptr}});
+  }
+  return Json(200, bj::object{{"environments", std::move(out)}});
+}
+
+Result<Response> EngineApi::ShowEnvironment(const Call& call) {
+  return EnvironmentStatus(*engine_, call.path[1]);
+}
+
+Result<Response> EngineApi::ShowHistory(const Call& call) {
+  state::StateStore& store = engine_->store();
+  const std::string& env = call.path[1];
+  std::string service = call.Query("service");
+  if (!service.empty() && !IsResourceName(service)) {
+    return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
+  }
+  int limit =
+      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
+  LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
+                      store.History(env, service, limit));
+  LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> deployments,
+                      store.Deployments(env, limit));
+  bj::array h, d;
+  for (const state::HistoryRecord& r : history) {
+    h.push_back(bj::object{{"id", r.id},
+                           {"service", r.service},
+                           {"deployment_id", r.deployment_id},
+                           {"change", state::ChangeName(r.change)},
+                           {"from_release", Nullable(r.from_release)},
+                           {"to_release", Nullable(r.to_release)},
+                           {"version", r.version},
+                           {"at", r.at}});
+  }
+  for (const state::DeploymentRecord& r : deployments) d.push_back(DeploymentJson(r));
+  LS_ASSIGN_OR_RETURN(std::vector<state::InvocationRecord> runs,
+                      store.Invocations(env, service, limit));
+  bj::array inv;
+  for (const state::InvocationRecord& r : runs) inv.push_back(InvocationJson(r));
+  return Json(200, bj::object{{"environment", env},
+                              {"history", std::move(h)},
+                              {"deployments", std::move(d)},
+                              {"invocations", std::move(inv)}});
+}
+
+Result<Response> EngineApi::ShowAudit(const Call& call) {
+  int limit =
+      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
+  std::string since_text = call.Query("since");
+  std::optional<uint64_t> since = ParseUint(since_text);
+  if (!since_text.empty() && (!since || *since > INT64_MAX)) {
+    return InvalidArgument("since=" + since_text.substr(0, 32) +
+                           " is not a time: seconds since the epoch");
+  }
+  LS_ASSIGN_OR_RETURN(std::vector<state::AuditRecord> audit,
+                      engine_->store().Audit(static_cast<int64_t>(since.value_or(0)), limit));
+  bj::array out;
+  for (const state::AuditRecord& a : audit) {
+    out.push_back(bj::object{{"id", a.id},
+                             {"at", a.at},
+                             {"actor", a.actor},
+                             {"action", a.action},
+                             {"target", a.target},
+                             {"detail", a.detail}});
+  }
+  return Json(200, bj::object{{"audit", std::move(out)}});
+}
+
+Result<Response> EngineApi::ShowLogs(const Call& call) {
+  uint64_t bytes = std::min<uint64_t>(ParseUint(call.Query("bytes")).value_or(64 << 10), 1 << 20);
+  LS_ASSIGN_OR_RETURN(std::string id, LogSource(engine_->store(), call.path[1], call.path[3]));
+  LS_ASSIGN_OR_RETURN(std::string text, engine_->target().Logs(id, bytes));
+  Response r;
+  r.body = std::move(text);
+  r.Set("Content-Type", "text/plain; charset=utf-8");
+  r.Set("X-Lockstep-Log-Of", id);
+  return r;
+}
+
+Result<Response> EngineApi::Invoke(const Call& call) {
+  LS_ASSIGN_OR_RETURN(engine::FunctionRun run, engine_->functions().Call(call.path[1], call.path[3],
+                                                                         call.body, call.who.name));
+  return InvocationResponse(run);
+}
+
+Result<Response> EngineApi::SavePlan(const Call& call) {
+  std::string revision = options_.branch;
+  if (!call.body.empty()) {
+    LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "plan request"));
+    LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> rev, o.OptionalString("revision"));
+    if (rev && !rev->empty()) revision = *rev;
+  }
+  std::string failure = FetchFailure();
+  LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
+                      engine_->MakePlan(call.path[1], revision, call.who.name));
+  if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
+  bj::value plan = bj::parse(engine::PlanJson(saved.plan, saved.id));
+  plan.as_object()["text"] = engine::PlanText(saved.plan, false);
+  if (!failure.empty()) {
+    plan.as_object()["warning"] =
+        "the deploy repository could not be fetched, so this plan is of what was fetched "
+        "before: " +
+        failure;
+  }
+  return Json(201, plan);
+}
+
+Result<Response> EngineApi::ShowPlan(const Call& call) {
+  LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(call.path[1]));
+  bj::value plan = bj::parse(engine::PlanJson(found.second, found.first.id));
+  plan.as_object()["text"] = engine::PlanText(found.second, false);
+  plan.as_object()["actor"] = found.first.actor;
+  plan.as_object()["created_at"] = found.first.created_at;
+  return Json(200, plan);
+}
+
+Result<Response> EngineApi::Unlock(const Call& call) {
+  LS_RETURN_IF_ERROR(engine_->store().BreakLease(call.path[1], call.who.name));
+  return Json(200, bj::object{{"environment", call.path[1]}, {"unlocked", true}});
+}
+
+// Plan and apply in one step (`lockstep apply ENV`), for environments without approval.
+Result<Response> EngineApi::PlanAndApply(const Call& call) {
+  const std::string& env = call.path[1];
+  std::optional<std::string> reason;
+  if (!call.body.empty()) {
+    LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
+    LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+    LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+  }
+  // Applied without a person reading the plan: it must be of what was pushed.
+  if (std::string failure = FetchFailure(); !failure.empty()) {
+    return Unavailable("the deploy repository could not be fetched (" + failure +
+                       "), so nothing was applied; to apply what was fetched before: "
+                       "`lockstep plan " +
+                       env + "`, read it, then `lockstep apply PLAN_ID`");
+  }
+  LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
+                      engine_->MakePlan(env, options_.branch, call.who.name));
+  if (!saved.problems.empty()) return ProblemsResponse(saved.problems);
+  if (saved.plan.approval_required) {
+    return FailedPrecondition(env +
+                              " requires approval (approval = \"required\" in lockstep.toml), so "
+                              "it is applied only from a saved plan: `lockstep plan " +
+                              env + "`, then `lockstep apply PLAN_ID` (plan " + saved.id +
+                              " is saved)");
+  }
+  return StartSaved(*engine_, saved, {call.who.name, reason.value_or("")});
+}
+
+Result<Response> EngineApi::Rollback(const Call& call) {
+  engine::RollbackRequest request{.environment = call.path[1]};
+  std::optional<std::string> reason;
+  if (!call.body.empty()) {
+    LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "rollback request"));
+    LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> service, o.OptionalString("service"));
+    LS_ASSIGN_OR_RETURN(std::optional<std::string> to, o.OptionalString("to"));
+    LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+    if (service && service->empty()) {
+      return InvalidArgument(
+          "\"service\" is empty: leave it out to roll back the whole "
+          "environment");
+    }
+    request.service = service.value_or("");
+    request.to = to.value_or("").substr(0, 128);
+  }
+  if (!request.service.empty() && !IsResourceName(request.service)) {
+    return InvalidArgument("service '" + request.service.substr(0, 64) + "' is not a name");
+  }
+  if (request.service.empty() && request.to.empty()) {
+    return InvalidArgument(
+        "a rollback names a service (back to its earlier release) or, for the whole "
+        "environment, the deployment to go back to (\"to\": DEPLOYMENT_ID)");
+  }
+  LS_ASSIGN_OR_RETURN(engine::SavedPlan saved,
+                      engine_->PlanRollbackOf(request, options_.branch, call.who.name));
+  return StartSaved(*engine_, saved, {call.who.name, reason.value_or("")});
+}
+
+Result<Response> EngineApi::ReleaseHold(const Call& call) {
+  std::optional<std::string> reason;
+  if (!call.body.empty()) {
+    LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "hold release"));
+    LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+    LS_ASSIGN_OR_RETURN(reason, o.OptionalString("reason"));
+  }
+  if (!reason || reason->empty()) {
+    return InvalidArgument("say why the hold ends (\"reason\"): it goes into the audit log");
+  }
+  LS_RETURN_IF_ERROR(engine_->ReleaseHold(call.path[1], call.path[3], {call.who.name, *reason}));
+  return Json(
+      200, bj::object{{"environment", call.path[1]}, {"service", call.path[3]}, {"held", false}});
+}
+
+Result<Response> EngineApi::ApplySaved(const Call& call) {
+  LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "apply request"));
+  LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+  LS_ASSIGN_OR_RETURN(std::string plan_id, o.String("plan_id"));
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
+  LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(plan_id));
+  LS_RETURN_IF_ERROR(call.Authorize(found.second.environment));
+  LS_ASSIGN_OR_RETURN(int64_t id,
+                      engine_->StartApply(plan_id, {call.who.name, reason.value_or("")}));
+  Response r = Json(202, bj::object{{"deployment_id", id}});
+  r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
+  return r;
+}
+
+Result<Response> EngineApi::ShowDeployment(const Call& call) {
+  std::optional<uint64_t> id = ParseUint(call.path[1]);
+  if (!id || *id > INT64_MAX) return NotFound("no deployment " + call.path[1].substr(0, 32));
+  int64_t after = static_cast<int64_t>(
+      std::min<uint64_t>(ParseUint(call.Query("after")).value_or(0), INT64_MAX));
+  state::StateStore& store = engine_->store();
+  state::DeploymentRecord d;
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
+    LS_ASSIGN_OR_RETURN(d, tx->Deployment(static_cast<int64_t>(*id)));
+  }
+  LS_ASSIGN_OR_RETURN(std::vector<state::JournalEntry> steps, store.Journal(d.id, after));
+  bj::array s;
+  for (const state::JournalEntry& e : steps) {
+    s.push_back(bj::object{{"seq", e.seq},
+                           {"step", e.step},
+                           {"service", Nullable(e.service)},
+                           {"detail", e.detail},
+                           {"at", e.at}});
+  }
+  return Json(200, bj::object{{"deployment", DeploymentJson(d)}, {"steps", std::move(s)}});
 }
 
 }  // namespace lockstep::api

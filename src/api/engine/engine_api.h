@@ -14,22 +14,24 @@
 //   GET  /api/v1/plans/ID                           a saved plan
 //   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
 //   GET  /api/v1/deployments/ID                     ?after=SEQ: its record and its steps
-//   GET  /api/v1/audit                              ?limit=N: every state-changing call (admin)
+//   GET  /api/v1/audit                              ?since=EPOCH&limit=N: every state change
 //   POST /api/v1/hooks/git                          a git host's push: fetch now
 //
-// Every request but the webhook needs a token: reads any role, logs push or admin,
-// invoking a function admin or a push token that may push to its image's repository, other
-// changes the admin role. A one-step apply refuses (503) when the deploy repository cannot
-// be fetched; a plan is then of what was fetched before, and says so.
+// Every request but the webhook needs a token, and each endpoint the action of
+// core/access.h its table (`Routes()`) names, about the environment of its path or of the
+// plan it names. A one-step apply refuses (503) when the deploy repository cannot be
+// fetched; a plan is then of what was fetched before, and says so.
 // Errors are {"error": {"code", "message", "field"?}} with a stable code. What blocks
 // (the store, git, the target) runs on the blocking pool, never on a connection's thread;
 // an apply is a job whose id comes back at once.
 #pragma once
 
 #include <functional>
+#include <span>
 #include <string>
 
 #include "auth/auth.h"
+#include "core/access.h"
 #include "engine/engine.h"
 #include "http/blocking_pool.h"
 #include "http/exchange.h"
@@ -52,9 +54,47 @@ class EngineApi {
 
   http::Task<void> Handle(http::Exchange& ex);
 
- private:
+  // What an endpoint's action is about.
+  enum class Subject {
+    kNone,         // nothing in particular (reads of recorded state)
+    kEnvironment,  // the environment of its path (segment 1)
+    kPlan,         // the environment of the saved plan it names, checked once it is read
+  };
   struct Call;
+  using Handler = Result<http::Response> (EngineApi::*)(const Call& call);
+  struct Route {
+    std::string_view method;
+    std::string_view shape;  // path segments after /api/v1, "*" for any one
+    Action action;
+    Subject subject;
+    bool webhook = false;  // authenticated by the webhook's secret, not a token
+    Handler handler = nullptr;
+  };
+  // Every endpoint, once: the one table of what each needs.
+  static std::span<const Route> Routes();
+
+ private:
   http::Task<void> Dispatch(http::Exchange& ex, Call& call);
+
+  Result<http::Response> ListEnvironments(const Call& call);
+  Result<http::Response> ShowEnvironment(const Call& call);
+  Result<http::Response> ShowHistory(const Call& call);
+  Result<http::Response> ShowAudit(const Call& call);
+  Result<http::Response> ShowLogs(const Call& call);
+  Result<http::Response> Invoke(const Call& call);
+  Result<http::Response> SavePlan(const Call& call);
+  Result<http::Response> ShowPlan(const Call& call);
+  Result<http::Response> Unlock(const Call& call);
+  Result<http::Response> PlanAndApply(const Call& call);
+  Result<http::Response> Rollback(const Call& call);
+  Result<http::Response> ReleaseHold(const Call& call);
+  Result<http::Response> ApplySaved(const Call& call);
+  Result<http::Response> ShowDeployment(const Call& call);
+  Result<http::Response> Webhook(const Call& call);
+
+  // Why fetching the deploy repository failed; empty when it did not (or no remote is
+  // configured).
+  std::string FetchFailure() const;
 
   engine::Engine* engine_;
   const auth::Authenticator* auth_;

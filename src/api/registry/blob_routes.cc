@@ -48,8 +48,11 @@ http::Task<void> HandleBlob(RegistryCall& call) {
   const std::string& method = call.req.method;
 
   if (method == "DELETE") {
-    Status s =
-        co_await call.blocking.Run([&] { return call.registry.DeleteBlob(call.repo, *digest); });
+    Status s = co_await call.blocking.Run([&] {
+      Status deleted = call.registry.DeleteBlob(call.repo, *digest);
+      if (deleted.ok()) call.Audited("delete blob", call.repo + "@" + digest->str());
+      return deleted;
+    });
     if (!s.ok()) co_return co_await call.FailDelete(s, "BLOB_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }

@@ -37,7 +37,12 @@ http::Task<void> HandleManifest(RegistryCall& call) {
   }
 
   if (method == "DELETE") {
-    Status s = co_await call.blocking.Run([&] { return registry.DeleteManifest(call.repo, *ref); });
+    Status s = co_await call.blocking.Run([&] {
+      Status deleted = registry.DeleteManifest(call.repo, *ref);
+      if (deleted.ok())
+        call.Audited("delete manifest", call.repo + (ref->is_digest() ? "@" : ":") + call.ref);
+      return deleted;
+    });
     if (!s.ok()) co_return co_await call.FailDelete(s, "MANIFEST_UNKNOWN");
     co_return co_await call.ex.Send(http::Response::Empty(202));
   }
@@ -53,8 +58,17 @@ http::Task<void> HandleManifest(RegistryCall& call) {
   std::string content_type(call.req.Header("content-type"));
   if (size_t semi = content_type.find(';'); semi != std::string::npos) content_type.resize(semi);
   std::vector<std::string> tags = call.Params("tag");
-  Result<registry::PutManifestResult> put = co_await call.blocking.Run(
-      [&] { return registry.PutManifest(call.repo, *ref, *body, content_type, tags); });
+  Result<registry::PutManifestResult> put = co_await call.blocking.Run([&] {
+    Result<registry::PutManifestResult> stored =
+        registry.PutManifest(call.repo, *ref, *body, content_type, tags);
+    if (stored.ok()) {
+      if (!ref->is_digest()) tags.insert(tags.begin(), call.ref);
+      std::string detail;
+      for (const std::string& tag : tags) detail += (detail.empty() ? "tags " : ", ") + tag;
+      call.Audited("push manifest", call.repo + "@" + stored->digest.str(), detail);
+    }
+    return stored;
+  });
   if (!put.ok()) co_return co_await call.Fail(put.status(), "MANIFEST_INVALID");
   http::Response r;
   r.status = 201;

@@ -17,7 +17,8 @@ constexpr std::string_view kService = "lockstep";
 
 enum class Kind { kBase, kCatalog, kBlob, kUploadStart, kUpload, kManifest, kTags, kReferrers };
 
-struct Route {
+// A request's path, split.
+struct PathParts {
   Kind kind = Kind::kBase;
   std::string repo;
   std::string ref;
@@ -25,8 +26,8 @@ struct Route {
 
 // Splits the decoded segments after "v2" into a route, or fails with NAME_INVALID /
 // NAME_UNKNOWN-style errors for anything that is not an API path.
-Result<Route> Parse(const std::vector<std::string>& seg) {
-  Route r;
+Result<PathParts> Parse(const std::vector<std::string>& seg) {
+  PathParts r;
   size_t n = seg.size();
   auto repo_of = [&](size_t count) {
     std::string name;
@@ -62,31 +63,67 @@ Result<Route> Parse(const std::vector<std::string>& seg) {
   return r;
 }
 
-Action ActionFor(Kind kind, std::string_view method) {
-  if (method == "GET" || method == "HEAD") return Action::kPull;
-  // Cancelling an upload deletes nothing stored: it is part of pushing.
-  if (method == "DELETE" && kind != Kind::kUpload) return Action::kDelete;
-  return Action::kPush;
-}
-
-bool MethodAllowed(Kind kind, std::string_view m) {
+// The form of a kind's paths, as the route table names them.
+std::string_view PathForm(Kind kind) {
   switch (kind) {
     case Kind::kBase:
+      return "/v2/";
     case Kind::kCatalog:
-    case Kind::kTags:
-    case Kind::kReferrers:
-      return m == "GET" || m == "HEAD";
+      return "/v2/_catalog";
     case Kind::kBlob:
-      return m == "GET" || m == "HEAD" || m == "DELETE";
+      return "/v2/NAME/blobs/DIGEST";
     case Kind::kUploadStart:
-      return m == "POST";
+      return "/v2/NAME/blobs/uploads/";
     case Kind::kUpload:
-      return m == "GET" || m == "PATCH" || m == "PUT" || m == "DELETE";
+      return "/v2/NAME/blobs/uploads/ID";
     case Kind::kManifest:
-      return m == "GET" || m == "HEAD" || m == "PUT" || m == "DELETE";
+      return "/v2/NAME/manifests/REFERENCE";
+    case Kind::kTags:
+      return "/v2/NAME/tags/list";
+    case Kind::kReferrers:
+      return "/v2/NAME/referrers/DIGEST";
   }
-  return false;
+  return "";
 }
+
+// The route of `kind` and `method`; null when the method is not one the path answers.
+const RegistryApi::Route* RouteOf(Kind kind, std::string_view method) {
+  for (const RegistryApi::Route& route : RegistryApi::Routes()) {
+    if (route.path == PathForm(kind) && route.method == method) return &route;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::span<const RegistryApi::Route> RegistryApi::Routes() {
+  using A = Action;
+  static const Route routes[] = {
+      {"/v2/", "GET", A::kPull},
+      {"/v2/", "HEAD", A::kPull},
+      {"/v2/_catalog", "GET", A::kPull},
+      {"/v2/NAME/blobs/DIGEST", "GET", A::kPull},
+      {"/v2/NAME/blobs/DIGEST", "HEAD", A::kPull},
+      {"/v2/NAME/blobs/DIGEST", "DELETE", A::kDelete},
+      {"/v2/NAME/blobs/uploads/", "POST", A::kPush},
+      {"/v2/NAME/blobs/uploads/ID", "GET", A::kPush},
+      {"/v2/NAME/blobs/uploads/ID", "PATCH", A::kPush},
+      {"/v2/NAME/blobs/uploads/ID", "PUT", A::kPush},
+      // Cancelling an upload deletes nothing stored: it is part of pushing.
+      {"/v2/NAME/blobs/uploads/ID", "DELETE", A::kPush},
+      {"/v2/NAME/manifests/REFERENCE", "GET", A::kPull},
+      {"/v2/NAME/manifests/REFERENCE", "HEAD", A::kPull},
+      {"/v2/NAME/manifests/REFERENCE", "PUT", A::kPush},
+      {"/v2/NAME/manifests/REFERENCE", "DELETE", A::kDelete},
+      {"/v2/NAME/tags/list", "GET", A::kPull},
+      {"/v2/NAME/tags/list", "HEAD", A::kPull},
+      {"/v2/NAME/referrers/DIGEST", "GET", A::kPull},
+      {"/v2/NAME/referrers/DIGEST", "HEAD", A::kPull},
+  };
+  return routes;
+}
+
+namespace {
 
 http::Response Challenge(std::string_view realm, std::string_view repo, Action action,
                          const Status& why) {
@@ -145,23 +182,20 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
   if (url->path() == "/auth/token") co_return co_await HandleToken(ex, query);
   segments.erase(segments.begin());  // "v2"
 
-  Result<Route> route = Parse(segments);
+  Result<PathParts> route = Parse(segments);
   if (!route.ok()) co_return co_await ex.Send(OciError(route.status(), "NAME_INVALID"));
-  if (!MethodAllowed(route->kind, req.method)) {
+  const Route* table_route = RouteOf(route->kind, req.method);
+  if (table_route == nullptr) {
     co_return co_await ex.Send(OciError(
         405, "UNSUPPORTED", req.method + " is not supported at " + std::string(url->path())));
   }
-
-  Action action = ActionFor(route->kind, req.method);
+  Action action = table_route->action;
   std::string authorization(req.Header("authorization"));
   Result<Identity> who =
       co_await lookups_->Run([this, &authorization] { return auth_->Identify(authorization); });
   if (!who.ok()) co_return co_await ex.Send(Challenge(realm_, route->repo, action, who.status()));
   if (!route->repo.empty() && !who->Allows(action, route->repo)) {
-    co_return co_await ex.Send(OciError(
-        403, "DENIED",
-        "token '" + who->name + "' (role " + std::string(RoleName(who->role)) + ", repositories " +
-            who->repos.str() + ") may not " + std::string(ActionName(action)) + " " + route->repo));
+    co_return co_await ex.Send(OciError(403, "DENIED", who->Check(action, route->repo).message()));
   }
 
   if (route->kind == Kind::kBase) {
@@ -173,8 +207,8 @@ http::Task<void> RegistryApi::Handle(http::Exchange& ex) {
   }
   if (route->kind == Kind::kCatalog) co_return co_await HandleCatalog(ex, *who);
 
-  RegistryCall call{ex,   req,         *registry_, *commits_,
-                    *who, route->repo, route->ref, std::move(query)};
+  RegistryCall call{ex,          req,        *registry_,       *commits_, *who,
+                    route->repo, route->ref, std::move(query), audit_};
   switch (route->kind) {
     case Kind::kBlob:
       co_return co_await HandleBlob(call);

@@ -2,12 +2,14 @@
 // Internal to the server module.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "api/registry/oci_errors.h"
+#include "api/registry/registry_api.h"
 #include "core/access.h"
 #include "http/blocking_pool.h"
 #include "http/exchange.h"
@@ -29,6 +31,17 @@ struct RegistryCall {
   std::string repo;
   std::string ref;  // the last path segment (reference, digest or upload id); may be empty
   std::vector<std::pair<std::string, std::string>> query;
+  const AuditSink& audit;
+
+  // Records a change this request made (on the blocking pool, after it is stored).
+  void Audited(std::string action, std::string target, std::string detail = "") const {
+    if (audit) {
+      audit({.actor = who.name,
+             .action = std::move(action),
+             .target = std::move(target),
+             .detail = std::move(detail)});
+    }
+  }
 
   // The first query parameter of that name, if present.
   std::optional<std::string> Param(std::string_view name) const;
