@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -145,7 +146,8 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
   }
   engine::ApplyOptions options{
       .health_timeout = std::chrono::milliseconds(config.health_timeout_ms),
-      .max_plan_age = std::chrono::seconds(config.max_plan_age_seconds)};
+      .max_plan_age = std::chrono::seconds(config.max_plan_age_seconds),
+      .approval_max_age = std::chrono::seconds(config.approval_max_age_seconds)};
   if (const char* kill = std::getenv("LOCKSTEP_TEST_KILL_AFTER_STEP")) {
     options.kill_after_step = static_cast<int64_t>(ParseUint(kill).value_or(0));
   }
@@ -282,6 +284,8 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     }
   }
   // The audit log is the engine's, and holds the registry's changes too, engine or not.
+  // (A failure to write it is said on `out`, from the commit pool's threads.)
+  std::mutex out_mu;
   LS_ASSIGN_OR_RETURN(
       engine.store, state::OpenSqliteStateStore((options.data_dir / "engine.db").string(), &clock));
   api.emplace(&registry, &auth, &commits, &lookups, public_url,

@@ -36,7 +36,7 @@ TEST_F(AuthenticatorTest, ABearerActsAsItsToken) {
 }
 
 TEST_F(AuthenticatorTest, ABearerEndsWithItsTokenAndNeverComesBack) {
-  std::string old_token = tokens_->Create("reuse", ParseGrants("pull").value()).value();
+  std::string old_token = tokens_->Create("reuse", ParseGrants("pull:**").value()).value();
   std::string bearer = BearerFor(old_token);
   ASSERT_TRUE(auth_.Identify(bearer).ok());
   ASSERT_TRUE(tokens_->Revoke("reuse").ok());
@@ -51,7 +51,7 @@ TEST_F(AuthenticatorTest, ABearerEndsWithItsTokenAndNeverComesBack) {
 }
 
 TEST_F(AuthenticatorTest, BearersExpireAndForgeriesAreRefused) {
-  std::string token = tokens_->Create("ci", ParseGrants("ci").value()).value();
+  std::string token = tokens_->Create("ci", ParseGrants("ci:**").value()).value();
   std::string bearer = BearerFor(token);
   std::string forged = bearer;
   forged[forged.size() - 2] = forged[forged.size() - 2] == 'A' ? 'B' : 'A';

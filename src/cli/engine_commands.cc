@@ -61,6 +61,30 @@ struct RollbackArgs {
   ServerFlags server;
 };
 
+struct DecideArgs {
+  std::string plan_id;
+  std::string comment;
+  ServerFlags server;
+};
+
+struct PlansArgs {
+  std::string environment;
+  bool all = false;
+  ServerFlags server;
+};
+
+// "bob 2026-12-07T10:02:00Z, carol ..." of a JSON array of decisions.
+std::string Deciders(const bj::value* decisions) {
+  std::string out;
+  if (decisions == nullptr || !decisions->is_array()) return out;
+  for (const bj::value& d : decisions->as_array()) {
+    const bj::value* at = d.as_object().if_contains("at");
+    out += (out.empty() ? "" : ", ") + Str(d, "by") +
+           (at != nullptr && at->is_int64() ? " " + FormatRfc3339(at->as_int64()) : "");
+  }
+  return out;
+}
+
 struct EnvArgs {
   std::string environment, service;
   int limit = 20;
@@ -255,6 +279,11 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         if (!a.out.empty()) LS_RETURN_IF_ERROR(os::WriteFileAtomic(a.out, bj::serialize(o) + "\n"));
         if (g.output == "json") {
           std::cout << bj::serialize(o) << "\n";
+        } else if (Str(plan, "approval") == "required" && Flag(plan, "changes")) {
+          std::cout << text << "plan " << Str(plan, "plan_id") << " needs "
+                    << Str(plan, "approvals_needed") << " approval(s) by approvers of "
+                    << a.environment << " other than you: lockstep approve " << Str(plan, "plan_id")
+                    << "; then lockstep apply " << Str(plan, "plan_id") << "\n";
         } else {
           std::cout << text << "plan " << Str(plan, "plan_id")
                     << (Flag(plan, "changes") ? ": lockstep apply " + Str(plan, "plan_id") : "")
@@ -302,6 +331,84 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
           LS_RETURN_IF_ERROR(started.status());
         }
         *exit = Started(client, *started, plan_id, a.detach, g);
+        return Status::Ok();
+      });
+
+  for (const bool approve : {true, false}) {
+    DefineCommand<DecideArgs>(
+        app, exit, approve ? "approve" : "reject",
+        approve ? "approve a saved plan of an environment that requires approval (an approver "
+                  "of it, not the plan's author)"
+                : "reject a saved plan: it is never applied",
+        [&g](CLI::App& sub, DecideArgs& a) {
+          sub.add_option("PLAN_ID", a.plan_id, "the saved plan")->required();
+          sub.add_option("--comment", a.comment, "why, for history and the audit log");
+          AddServerFlags(sub, a.server);
+          AddOutputOption(sub, g);
+        },
+        [&g, approve](DecideArgs& a) -> Status {
+          if (!IsPlanId(a.plan_id)) {
+            return InvalidArgument("'" + a.plan_id.substr(0, 64) +
+                                   "' is not a plan id (16 hex digits, as `lockstep plan` prints)");
+          }
+          EngineClient client(a.server);
+          bj::object body{{"decision", approve ? "approve" : "reject"}};
+          if (!a.comment.empty()) body["comment"] = a.comment;
+          LS_ASSIGN_OR_RETURN(bj::value answer,
+                              client.Post("plans/" + a.plan_id + "/approvals", body));
+          if (g.output == "json") {
+            std::cout << bj::serialize(answer) << "\n";
+            return Status::Ok();
+          }
+          const bj::value& approvals = answer.as_object().at("approvals");
+          if (!approve) {
+            std::cout << "plan " << a.plan_id << " rejected: it is never applied\n";
+          } else if (Flag(approvals, "satisfied")) {
+            std::cout << "plan " << a.plan_id << " approved by "
+                      << Deciders(approvals.as_object().if_contains("approved_by"))
+                      << ": lockstep apply " << a.plan_id << "\n";
+          } else {
+            std::cout << "plan " << a.plan_id << " has "
+                      << approvals.as_object().at("approved_by").as_array().size() << " of "
+                      << Str(approvals, "needed") << " approvals ("
+                      << Deciders(approvals.as_object().if_contains("approved_by")) << ")\n";
+          }
+          return Status::Ok();
+        });
+  }
+
+  DefineCommand<PlansArgs>(
+      app, exit, "plans", "the saved plans of ENV waiting for approval or to be applied",
+      [&g](CLI::App& sub, PlansArgs& a) {
+        sub.add_option("ENV", a.environment, "the environment")->required();
+        sub.add_flag("--all", a.all, "every saved plan: applied, rejected and stale ones too");
+        AddServerFlags(sub, a.server);
+        AddOutputOption(sub, g);
+      },
+      [&g](PlansArgs& a) -> Status {
+        LS_RETURN_IF_ERROR(CheckName("environment", a.environment));
+        EngineClient client(a.server);
+        LS_ASSIGN_OR_RETURN(bj::value answer, client.Get("environments/" + a.environment +
+                                                         "/plans" + (a.all ? "?all=1" : "")));
+        if (g.output == "json") {
+          std::cout << bj::serialize(answer) << "\n";
+          return Status::Ok();
+        }
+        for (const bj::value& p : answer.as_object().at("plans").as_array()) {
+          const bj::value& approvals = p.as_object().at("approvals");
+          const bj::value* at = p.as_object().if_contains("created_at");
+          std::cout << Str(p, "plan_id") << "  " << Str(p, "state") << "  by " << Str(p, "actor")
+                    << "  "
+                    << (at != nullptr && at->is_int64() ? FormatRfc3339(at->as_int64()) : "")
+                    << "  " << Str(p, "commit").substr(0, 12);
+          if (Str(approvals, "needed") != "0") {
+            std::cout << "  approvals " << approvals.as_object().at("approved_by").as_array().size()
+                      << "/" << Str(approvals, "needed");
+            std::string by = Deciders(approvals.as_object().if_contains("approved_by"));
+            if (!by.empty()) std::cout << " (" << by << ")";
+          }
+          std::cout << "\n";
+        }
         return Status::Ok();
       });
 
@@ -447,7 +554,9 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
                     << "  " << Str(d, "outcome") << "  by " << Str(d, "actor") << "  plan "
                     << Str(d, "plan_id")
                     << (Str(d, "why").empty() ? "" : "  \"" + Str(d, "why") + "\"")
-                    << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason")) << "\n";
+                    << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason"));
+          std::string approved = Deciders(d.as_object().if_contains("approvals"));
+          std::cout << (approved.empty() ? "" : "  approved by " + approved) << "\n";
         }
         for (const bj::value& c : h.as_object().at("history").as_array()) {
           std::string from = Str(c, "from_release"), to = Str(c, "to_release");

@@ -52,6 +52,17 @@ void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     registry::Registry store(g.data_dir / "registry", config->registry, &clock);
     Result<registry::GcReport> report = registry::CollectGarbage(store, clock, options);
     if (!report.ok()) return void(*exit = Fail(report.status()));
+    if (!args->dry_run && (!report->manifests_removed.empty() || !report->blobs_removed.empty())) {
+      std::string manifests;
+      for (size_t i = 0; i < report->manifests_removed.size() && i < 20; ++i) {
+        manifests += (i == 0 ? ": " : ", ") + report->manifests_removed[i];
+      }
+      if (report->manifests_removed.size() > 20) manifests += ", ...";
+      AuditLocally(g, "gc", "registry",
+                   "removed " + std::to_string(report->manifests_removed.size()) + " manifests, " +
+                       std::to_string(report->blobs_removed.size()) + " blobs (" +
+                       HumanBytes(report->bytes_freed) + ")" + manifests);
+    }
     if (g.output == "json") {
       boost::json::array manifests, blobs;
       for (const auto& m : report->manifests_removed) manifests.emplace_back(m);

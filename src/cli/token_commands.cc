@@ -4,9 +4,6 @@
 //
 // These work on the data directory directly (the server sees changes on its next
 // request), so the first admin token can be made before any token exists.
-#include <pwd.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <ctime>
@@ -18,7 +15,6 @@
 #include "os/clock.h"
 #include "os/file.h"
 #include "os/random.h"
-#include "state/engine_state.h"
 #include "state/token_store.h"
 
 namespace lockstep::cli {
@@ -36,13 +32,15 @@ struct TokenArgs {
 Result<std::vector<Grant>> GrantsOf(const TokenArgs& args) {
   std::vector<Grant> out;
   bool used_repos = false;
-  for (const std::string& text : args.roles) {
-    LS_ASSIGN_OR_RETURN(Grant grant, Grant::Parse(text));
-    if (!args.repos.empty() && ScopeOf(grant.role) == Scope::kRepository &&
-        text.find(':') == std::string::npos) {
-      LS_ASSIGN_OR_RETURN(grant.covers, Patterns::Parse(args.repos));
-      used_repos = true;
+  for (std::string text : args.roles) {
+    if (!args.repos.empty() && text.find(':') == std::string::npos) {
+      Result<Role> role = ParseRole(text);
+      if (role.ok() && ScopeOf(*role) == Scope::kRepository) {
+        text += ":" + args.repos;
+        used_repos = true;
+      }
     }
+    LS_ASSIGN_OR_RETURN(Grant grant, Grant::Parse(text));
     out.push_back(std::move(grant));
   }
   if (!args.repos.empty() && !used_repos) {
@@ -56,21 +54,6 @@ Result<std::vector<Grant>> GrantsOf(const TokenArgs& args) {
 Result<std::unique_ptr<state::TokenStore>> OpenStore(const Globals& g, const os::Clock* clock) {
   LS_RETURN_IF_ERROR(os::MakePrivateDir(g.data_dir));
   return state::TokenStore::Open((g.data_dir / "state.db").string(), clock);
-}
-
-// Writes a token change into the audit log of the data directory's engine, as done by the
-// local user who ran the command (the server reads the same database).
-Status AuditLocally(const Globals& g, const os::Clock* clock, std::string action,
-                    std::string target, std::string detail) {
-  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::StateStore> store,
-                      state::OpenSqliteStateStore((g.data_dir / "engine.db").string(), clock));
-  const passwd* user = ::getpwuid(::geteuid());
-  std::string actor = "local:" + (user != nullptr ? std::string(user->pw_name)
-                                                  : "uid " + std::to_string(::geteuid()));
-  return store->Audited({.actor = std::move(actor),
-                         .action = std::move(action),
-                         .target = std::move(target),
-                         .detail = std::move(detail)});
 }
 
 }  // namespace
@@ -104,10 +87,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (!store.ok()) return void(*exit = Fail(store.status()));
     Result<std::string> minted = (*store)->Create(name, *grants);
     if (!minted.ok()) return void(*exit = Fail(minted.status()));
-    if (Status audited = AuditLocally(g, &clock, "create token", name, GrantsString(*grants));
-        !audited.ok()) {
-      std::cerr << "lockstep: warning: the audit log missed this: " << audited.ToString() << "\n";
-    }
+    AuditLocally(g, "create token", name, GrantsString(*grants));
     // Which server knows it: the one serving this data directory.
     std::cerr << "lockstep: created token '" << name << "' (" << GrantsString(*grants)
               << ") for the server of " << g.data_dir.string() << "; it is shown only now:\n";
@@ -150,9 +130,7 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit) {
     if (!store.ok()) return void(*exit = Fail(store.status()));
     Status s = (*store)->Revoke(*revoke_name);
     if (!s.ok()) return void(*exit = Fail(s));
-    if (Status audited = AuditLocally(g, &clock, "revoke token", *revoke_name, ""); !audited.ok()) {
-      std::cerr << "lockstep: warning: the audit log missed this: " << audited.ToString() << "\n";
-    }
+    AuditLocally(g, "revoke token", *revoke_name, "");
     std::cerr << "lockstep: revoked token '" << *revoke_name << "'\n";
   });
 }

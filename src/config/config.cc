@@ -168,11 +168,15 @@ Status ParseDeploy(const std::filesystem::path& path, const toml::table& table,
     } else if (k == "max_plan_age") {
       LS_ASSIGN_OR_RETURN(int64_t ms, duration(1000, 365LL * 86'400'000, "24h"));
       deploy.max_plan_age_seconds = ms / 1000;
+    } else if (k == "approval_max_age") {
+      LS_ASSIGN_OR_RETURN(int64_t ms, duration(1000, 365LL * 86'400'000, "24h"));
+      deploy.approval_max_age_seconds = ms / 1000;
     } else {
       return ConfigError(path, node.source(),
                          "unknown key deploy." + k +
                              " (known: repo, branch, fetch_interval, webhook_secret, ssh_key, "
-                             "known_hosts, https_token_file, health_timeout, max_plan_age)");
+                             "known_hosts, https_token_file, health_timeout, max_plan_age, "
+                             "approval_max_age)");
     }
   }
   return Status::Ok();

@@ -24,6 +24,7 @@
 //   https_token_file = "/etc/lockstep/git-token"  # for https://
 //   health_timeout = "120s"      # new instances of an apply are healthy within this
 //   max_plan_age = "24h"         # an older saved plan is not applied
+//   approval_max_age = "24h"     # an older approval of a plan no longer counts
 //
 //   [server]
 //   public_url = "https://registry.example"  # where clients reach this server (behind a
@@ -63,6 +64,7 @@ struct DeployConfig {
   std::string https_token_file;
   int64_t health_timeout_ms = 120'000;
   int64_t max_plan_age_seconds = 86400;
+  int64_t approval_max_age_seconds = 86400;
 };
 
 struct ServerConfig {

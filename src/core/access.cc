@@ -187,9 +187,17 @@ Result<Grant> Grant::Parse(std::string_view text) {
   size_t colon = text.find(':');
   LS_ASSIGN_OR_RETURN(Role role, ParseRole(text.substr(0, colon)));
   Grant grant{.role = role};
-  if (colon == std::string_view::npos) return grant;
-  std::string_view covers = text.substr(colon + 1);
   Scope scope = ScopeOf(role);
+  if (colon == std::string_view::npos) {
+    if (scope == Scope::kNone) return grant;
+    std::string name(RoleName(role));
+    return InvalidArgument("role " + name + " covers " +
+                           (scope == Scope::kEnvironment
+                                ? "environments: name them, " + name + ":dev,staging"
+                                : "repositories: name them, " + name + ":apps/**") +
+                           " (" + name + ":** for all)");
+  }
+  std::string_view covers = text.substr(colon + 1);
   if (scope == Scope::kNone) {
     return InvalidArgument(
         "role " + std::string(RoleName(role)) +

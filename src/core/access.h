@@ -5,9 +5,9 @@
 //   role      covers          may
 //   admin     everything      everything
 //   deployer  environments    plan, apply, roll back, release holds, invoke, read logs
-//   approver  environments    approve and reject plans, merge proposals
-//   ci        repositories    push artifacts, propose version bumps
-//   viewer    everything      read recorded state and pull images; never logs or secrets
+//   approver  environments    approve and reject plans
+//   ci        repositories    push artifacts, propose versions
+//   viewer    everything      read recorded state and pull images; never logs
 //   pull      repositories    pull images (one credential per environment's account)
 //
 // A token holds one or more grants, each a role and, for the roles that cover something,
@@ -88,7 +88,8 @@ struct Grant {
   Role role = Role::kViewer;
   Patterns covers = Patterns::All();
 
-  // "ROLE" or "ROLE:PATTERNS". A scoped role given without patterns covers everything.
+  // "ROLE" or "ROLE:PATTERNS"; a role that covers environments or repositories names
+  // them ("deployer:**" for every environment).
   static Result<Grant> Parse(std::string_view text);
   std::string str() const;  // the form Parse reads
 };

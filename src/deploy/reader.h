@@ -24,8 +24,8 @@ constexpr std::string_view kTop = "lockstep.toml";
 // The keys each table of the format may hold.
 inline const std::vector<std::string_view> kTopKeys = {"registry", "environment"};
 inline const std::vector<std::string_view> kEnvironmentKeys = {
-    "name", "target",    "promote_from", "approval",
-    "soak", "self_heal", "volumes",      "rollback_window"};
+    "name",      "target",  "promote_from",    "approval", "approvals",
+    "self_heal", "volumes", "rollback_window", "soak"};
 inline const std::vector<std::string_view> kServiceKeys = {
     "kind",     "image", "entrypoint", "command", "user",
     "schedule", "env",   "limits",     "grants",  "service"};

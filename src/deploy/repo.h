@@ -49,6 +49,7 @@ struct Environment {
   std::string target = "local";
   std::string promote_from;  // empty: pins are set here by hand (or CI)
   Approval approval = Approval::kNone;
+  int approvals = 1;         // distinct approvers a plan needs where approval is required
   int64_t soak_seconds = 0;  // how long a release runs here before it may be promoted
   bool self_heal = false;    // put back what drifted from the repository
   std::vector<std::string> volumes;

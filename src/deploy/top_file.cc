@@ -128,6 +128,17 @@ void Reader::ReadEnvironment(const std::string& file, const toml::table& t) {
       }
     }
   }
+  if (const toml::node* node = t.get("approvals")) {
+    if (auto count = Integer(file, *node, "approvals", 1, 10)) {
+      env.approvals = static_cast<int>(*count);
+      if (env.approval != Approval::kRequired) {
+        Add(file, node->source(),
+            "approvals = " + std::to_string(*count) +
+                " counts approvers, but plans of this environment need none: add approval = "
+                "\"required\"");
+      }
+    }
+  }
   if (const toml::node* node = t.get("soak")) {
     if (auto s = Duration(file, *node, "soak", false, 30 * 86400)) env.soak_seconds = *s;
   }

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "base/strings.h"
+#include "engine/approvals.h"
 #include "engine/recovery.h"
 #include "engine/saved_plan.h"
 
@@ -28,7 +29,8 @@ std::string Ago(int64_t seconds) {
   return std::to_string(seconds / 3600) + " h";
 }
 
-// Why a plan made against `plan` no longer fits the environment as recorded, or "".
+}  // namespace
+
 std::string Staleness(const state::PlanRecord& plan,
                       const std::optional<state::EnvironmentRecord>& env) {
   std::string redo = ": make a new plan (lockstep plan " + plan.environment + ")";
@@ -50,6 +52,8 @@ std::string Staleness(const state::PlanRecord& plan,
   }
   return "";
 }
+
+namespace {
 
 bool IsApplied(const ServicePlan& s, const Plan& plan) {
   if (s.action == Action::kAdd || s.action == Action::kChange) return true;
@@ -81,19 +85,35 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
     LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> env,
                         tx->FindEnvironment(record.environment));
     if (std::string why = Staleness(record, env); !why.empty()) return FailedPrecondition(why);
+    // Approvals are read in the transaction that records the deployment: one given or
+    // withdrawn meanwhile is either seen here or comes after the apply began.
+    std::string approved_by;
+    std::string approvals;
+    if (plan.approval_required) {
+      LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(record.id));
+      ApprovalState approval =
+          EvaluateApprovals(record, plan.approvals_needed, decisions, clock.NowSeconds(),
+                            options.approval_max_age.count());
+      if (!approval.Satisfied()) return FailedPrecondition(approval.Missing(record));
+      for (const state::ApprovalRecord& a : approval.counted) {
+        approved_by += (approved_by.empty() ? ", approved by " : ", ") + a.approver;
+      }
+      approvals = ApprovalsJson(approval.counted);
+    }
     LS_ASSIGN_OR_RETURN(int64_t deployment, tx->StartDeployment({.environment = record.environment,
                                                                  .plan_id = record.id,
                                                                  .commit = record.commit,
                                                                  .actor = requester.actor,
                                                                  .why = requester.reason,
-                                                                 .kind = plan.kind}));
+                                                                 .kind = plan.kind,
+                                                                 .approvals = approvals}));
     // Audited with the deployment, in the same transaction.
     LS_RETURN_IF_ERROR(
         tx->AppendAudit({.actor = requester.actor,
                          .action = plan.kind,
                          .target = record.environment,
                          .detail = "plan " + record.id + ", deployment " +
-                                   std::to_string(deployment) +
+                                   std::to_string(deployment) + approved_by +
                                    (requester.reason.empty() ? "" : ": " + requester.reason)})
             .status());
     LS_RETURN_IF_ERROR(tx->Commit());

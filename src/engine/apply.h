@@ -47,12 +47,19 @@ struct ApplyOptions {
   std::chrono::milliseconds health_poll{1};
   // A saved plan older than this is refused.
   std::chrono::seconds max_plan_age{24 * 3600};
+  // An approval older than this no longer counts.
+  std::chrono::seconds approval_max_age{24 * 3600};
   // For the crash tests only: the process kills itself (SIGKILL) right after journaling
   // the Nth step of an apply, before taking it. 0: never.
   int64_t kill_after_step = 0;
 };
 
 // Who applies, and why (for history and the audit log).
+// Why `plan` no longer fits the environment as recorded (`env`: its record, if any): its
+// lineage or serial moved since. "" while it fits.
+std::string Staleness(const state::PlanRecord& plan,
+                      const std::optional<state::EnvironmentRecord>& env);
+
 struct Requester {
   std::string actor;
   std::string reason;
@@ -62,7 +69,8 @@ class Apply {
  public:
   // Takes the environment's lease and refuses, changing nothing, a plan that is stale
   // (the environment's lineage or serial moved since, or the plan is older than
-  // max_plan_age) or whose environment is locked; then records the deployment as running.
+  // max_plan_age), not approved as its environment requires (approvals.h), or whose
+  // environment is locked; then records the deployment as running, with its approvals.
   static Result<std::unique_ptr<Apply>> Begin(state::StateStore& store, runtime::Target& target,
                                               const os::Clock& clock, const state::PlanRecord& plan,
                                               const Requester& requester,

@@ -44,17 +44,23 @@ class ApplyTest : public ::testing::Test {
   void SetUp() override {
     store_ = std::move(state::OpenSqliteStateStore((dir_.path() / "engine.db").string(), &clock_))
                  .value();
-    engine_ =
-        std::make_unique<Engine>(PlanSources{nullptr, store_.get(), &target_, "127.0.0.1:5000"},
-                                 clock_, ApplyOptions{.health_timeout = std::chrono::seconds(5)});
+    engine_ = std::make_unique<Engine>(
+        PlanSources{nullptr, store_.get(), &target_, "127.0.0.1:5000"}, clock_,
+        ApplyOptions{.health_timeout = std::chrono::seconds(5),
+                     .approval_max_age = std::chrono::hours(1)});
   }
 
-  // Plans prod to run `desired` and saves the plan.
+  // Plans prod to run `desired` and saves the plan, made by alice; `approvals` > 0: prod
+  // requires that many.
   std::string Save(const std::map<std::string, deploy::DeployedService>& desired,
-                   int64_t rollback_window = 0) {
+                   int64_t rollback_window = 0, int approvals = 0) {
     Result<Plan> plan = PlanDesired(*store_, target_, "prod", kCommit, desired);
     EXPECT_TRUE(plan.ok()) << plan.status().ToString();
-    if (plan.ok()) plan->rollback_window_seconds = rollback_window;
+    if (plan.ok()) {
+      plan->rollback_window_seconds = rollback_window;
+      plan->approval_required = approvals > 0;
+      plan->approvals_needed = approvals;
+    }
     auto tx = std::move(store_->Begin()).value();
     std::string id = std::move(tx->PutPlan(ToPlanRecord(*plan, "alice"))).value();
     EXPECT_TRUE(tx->Commit().ok());

@@ -109,6 +109,74 @@ TEST_F(ApplyTest, APlanTooOldIsRefused) {
       << old.status().message();
 }
 
+TEST_F(ApplyTest, AnApprovedPlanGoesOutOnlyWithEnoughApprovalsFromOthersThanItsAuthor) {
+  const std::string plan = Save(Desired('a', 'a', 'a'), 0, /*approvals=*/2);
+  Result<int64_t> early = engine_->StartApply(plan, {"alice", ""});
+  ASSERT_EQ(early.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(early.status().message().find("needs 2 approvals from approvers of prod other than "
+                                          "its author alice; it has 0"),
+            std::string::npos)
+      << early.status().message();
+  EXPECT_FALSE(Locked()) << "a refusal frees the lock";
+
+  Result<ApprovalState> own = engine_->Decide(plan, true, {"alice", ""});
+  EXPECT_EQ(own.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(own.status().message().find("its author's approval does not count"), std::string::npos);
+  Result<ApprovalState> bob = engine_->Decide(plan, true, {"bob", "looks right"});
+  ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+  EXPECT_EQ(bob->counted.size(), 1u);
+  EXPECT_EQ(engine_->Decide(plan, true, {"bob", ""}).status().code(), Code::kAlreadyExists)
+      << "one approver counts once";
+  Result<int64_t> one = engine_->StartApply(plan, {"alice", ""});
+  ASSERT_FALSE(one.ok());
+  EXPECT_NE(one.status().message().find("it has 1 (bob at "), std::string::npos)
+      << one.status().message();
+  EXPECT_TRUE(Current().empty()) << "nothing applied";
+
+  ASSERT_TRUE(engine_->Decide(plan, true, {"carol", ""}).value().Satisfied());
+  state::DeploymentRecord d = ApplyPlan(plan);
+  EXPECT_EQ(d.outcome, state::Outcome::kSucceeded) << d.reason;
+  EXPECT_NE(d.approvals.find("\"by\":\"bob\""), std::string::npos) << d.approvals;
+  EXPECT_NE(d.approvals.find("\"comment\":\"looks right\""), std::string::npos) << d.approvals;
+  EXPECT_NE(d.approvals.find("\"by\":\"carol\""), std::string::npos) << d.approvals;
+  EXPECT_EQ(engine_->Decide(plan, true, {"dave", ""}).status().code(), Code::kFailedPrecondition)
+      << "an applied plan takes no more approvals";
+  std::vector<state::AuditRecord> audit = std::move(store_->Audit(0, 20)).value();
+  int approvals = 0;
+  for (const state::AuditRecord& a : audit) {
+    if (a.action == "approve") ++approvals;
+    if (a.action == "apply") {
+      EXPECT_NE(a.detail.find("approved by bob, carol"), std::string::npos) << a.detail;
+    }
+  }
+  EXPECT_EQ(approvals, 2) << "refused decisions are not recorded";
+}
+
+TEST_F(ApplyTest, ARejectedPlanNeverGoesOutAndAnOldApprovalNoLongerCounts) {
+  const std::string rejected = Save(Desired('a', 'a', 'a'), 0, 1);
+  ASSERT_TRUE(engine_->Decide(rejected, false, {"dave", "wrong window"}).ok());
+  EXPECT_EQ(engine_->Decide(rejected, true, {"bob", ""}).status().code(),
+            Code::kFailedPrecondition);
+  Result<int64_t> refused = engine_->StartApply(rejected, {"alice", ""});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("rejected by dave"), std::string::npos)
+      << refused.status().message();
+
+  const std::string plan = Save(Desired('a', 'a', 'a'), 0, 1);
+  ASSERT_TRUE(engine_->Decide(plan, true, {"bob", ""}).ok());
+  clock_.Advance(3601);
+  Result<int64_t> stale = engine_->StartApply(plan, {"alice", ""});
+  ASSERT_FALSE(stale.ok());
+  EXPECT_NE(stale.status().message().find("expired: bob"), std::string::npos)
+      << stale.status().message();
+  ASSERT_TRUE(engine_->Decide(plan, true, {"bob", "again"}).ok()) << "an expired one is renewed";
+  EXPECT_EQ(ApplyPlan(plan).outcome, state::Outcome::kSucceeded);
+
+  const std::string free = Save(Desired('b', 'a', 'a'));
+  EXPECT_EQ(engine_->Decide(free, true, {"bob", ""}).status().code(), Code::kFailedPrecondition)
+      << "an environment without approval takes none";
+}
+
 TEST_F(ApplyTest, ANoOpApplyLeavesTheSerialAlone) {
   ASSERT_EQ(ApplyPlan(Save(Desired('a', 'a', 'a'))).outcome, state::Outcome::kSucceeded);
   state::DeploymentRecord d = ApplyPlan(Save(Desired('a', 'a', 'a')));
@@ -220,6 +288,9 @@ class FlakyStore final : public state::StateStore {
     return inner_.Audit(since, limit);
   }
   Status Audited(const state::AuditRecord& r) override { return inner_.Audited(r); }
+  Result<std::vector<state::PlanListing>> Plans(const std::string& e, int limit) override {
+    return inner_.Plans(e, limit);
+  }
   Result<std::vector<state::JournalEntry>> Journal(int64_t d, int64_t after) override {
     return inner_.Journal(d, after);
   }
@@ -307,6 +378,13 @@ class FlakyStore final : public state::StateStore {
     Result<std::string> PutPlan(const state::PlanRecord& r) override { return inner_->PutPlan(r); }
     Result<state::PlanRecord> FindPlan(const std::string& id) override {
       return inner_->FindPlan(id);
+    }
+    Status AddApproval(const state::ApprovalRecord& a) override { return inner_->AddApproval(a); }
+    Result<std::vector<state::ApprovalRecord>> Approvals(const std::string& id) override {
+      return inner_->Approvals(id);
+    }
+    Result<int64_t> DeploymentOfPlan(const std::string& id) override {
+      return inner_->DeploymentOfPlan(id);
     }
     Result<int64_t> AppendJournal(const state::JournalEntry& e) override {
       return inner_->AppendJournal(e);

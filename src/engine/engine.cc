@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "base/strings.h"
 #include "engine/planner.h"
 #include "engine/recovery.h"
 #include "engine/saved_plan.h"
@@ -150,6 +151,113 @@ std::vector<std::string> Engine::RetireExpiredStandbys(int64_t now) {
     (void)sources_.store->ReleaseLease(*lease);
   }
   return retired;
+}
+
+Result<ApprovalState> Engine::ApprovalsOf(const state::PlanRecord& record, const Plan& plan) {
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(record.id));
+  return EvaluateApprovals(record, plan.approvals_needed, decisions, clock_.NowSeconds(),
+                           options_.approval_max_age.count());
+}
+
+Result<std::vector<PlanStatus>> Engine::Plans(const std::string& environment, int limit) {
+  LS_ASSIGN_OR_RETURN(std::vector<state::PlanListing> listings,
+                      sources_.store->Plans(environment, limit));
+  std::optional<state::EnvironmentRecord> env;
+  {
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+    LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(environment));
+  }
+  const int64_t now = clock_.NowSeconds();
+  std::vector<PlanStatus> out;
+  for (state::PlanListing& listing : listings) {
+    PlanStatus s;
+    Result<Plan> plan = FromPlanRecord(listing.plan);
+    if (!plan.ok()) continue;  // written by another lockstep: never applied by this one
+    s.plan = std::move(*plan);
+    s.approvals = EvaluateApprovals(listing.plan, s.plan.approvals_needed, listing.approvals, now,
+                                    options_.approval_max_age.count());
+    std::string stale = Staleness(listing.plan, env);
+    if (stale.empty() && now - listing.plan.created_at > options_.max_plan_age.count()) {
+      stale = "plan " + listing.plan.id + " is older than [deploy] max_plan_age: make a new plan";
+    }
+    if (listing.deployment_id != 0) {
+      s.state = "applied";
+    } else if (s.approvals.rejection) {
+      s.state = "rejected";
+      s.why = s.approvals.Missing(listing.plan);
+    } else if (!stale.empty()) {
+      s.state = "stale";
+      s.why = stale;
+    } else if (!s.plan.approval_required) {
+      s.state = "ready";
+    } else if (s.approvals.Satisfied()) {
+      s.state = "approved";
+    } else {
+      s.state = "pending";
+      s.why = s.approvals.Missing(listing.plan);
+    }
+    s.listing = std::move(listing);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+Result<ApprovalState> Engine::Decide(const std::string& plan_id, bool approve,
+                                     const Requester& requester) {
+  LS_ASSIGN_OR_RETURN(auto found, FindPlan(plan_id));
+  const auto& [record, plan] = found;
+  if (!plan.approval_required) {
+    return FailedPrecondition(
+        "plan " + plan_id + " is of " + record.environment + ", which needs no approval (its " +
+        "lockstep.toml has no approval = \"required\", or this is a rollback): apply it with " +
+        "`lockstep apply " + plan_id + "`");
+  }
+  if (approve && requester.actor == record.actor) {
+    return PermissionDenied("plan " + plan_id + " was made by " + record.actor +
+                            ", and its author's approval does not count: another approver of " +
+                            record.environment + " approves it");
+  }
+  const int64_t now = clock_.NowSeconds();
+  if (approve && now - record.created_at > options_.max_plan_age.count()) {
+    return FailedPrecondition(
+        "plan " + plan_id + " is too old to be applied (made " + FormatRfc3339(record.created_at) +
+        "), so it is not approved: make a new plan (lockstep plan " + record.environment + ")");
+  }
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
+  LS_ASSIGN_OR_RETURN(int64_t deployment, tx->DeploymentOfPlan(plan_id));
+  if (deployment != 0) {
+    return FailedPrecondition("plan " + plan_id + " went out in deployment " +
+                              std::to_string(deployment) +
+                              "; approvals are for plans not applied yet");
+  }
+  LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(plan_id));
+  ApprovalState before = EvaluateApprovals(record, plan.approvals_needed, decisions, now,
+                                           options_.approval_max_age.count());
+  if (before.rejection) return FailedPrecondition(before.Missing(record));
+  for (const state::ApprovalRecord& a : before.counted) {
+    if (approve && a.approver == requester.actor) {
+      return AlreadyExists(requester.actor + " approved plan " + plan_id + " at " +
+                           FormatRfc3339(a.at) + "; one approver counts once");
+    }
+  }
+  state::ApprovalRecord decision{.plan_id = plan_id,
+                                 .approver = requester.actor,
+                                 .approved = approve,
+                                 .comment = requester.reason};
+  LS_RETURN_IF_ERROR(tx->AddApproval(decision));
+  LS_RETURN_IF_ERROR(
+      tx->AppendAudit({.actor = requester.actor,
+                       .action = approve ? "approve" : "reject",
+                       .target = record.environment,
+                       .detail = "plan " + plan_id +
+                                 (requester.reason.empty() ? "" : ": " + requester.reason)})
+          .status());
+  LS_RETURN_IF_ERROR(tx->Commit());
+  decision.at = now;
+  decisions.push_back(decision);
+  return EvaluateApprovals(record, plan.approvals_needed, decisions, now,
+                           options_.approval_max_age.count());
 }
 
 Status Engine::ReleaseHold(const std::string& environment, const std::string& service,

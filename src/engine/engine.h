@@ -14,12 +14,25 @@
 #include <vector>
 
 #include "engine/apply.h"
+#include "engine/approvals.h"
 #include "engine/functions.h"
 #include "engine/planner.h"
 #include "engine/rollback.h"
 #include "engine/write_back.h"
 
 namespace lockstep::engine {
+
+// A saved plan as `lockstep plans` lists it.
+struct PlanStatus {
+  state::PlanListing listing;
+  Plan plan;
+  ApprovalState approvals;
+  // "applied", "rejected", "stale" (the environment moved, or the plan is too old),
+  // "approved" (enough approvals), "pending" (waiting for approvals) or "ready" (its
+  // environment needs none).
+  std::string state;
+  std::string why;  // for "stale" and "pending": what it lacks
+};
 
 // A plan the engine made: saved (with its id) unless the repository had problems.
 struct SavedPlan {
@@ -56,6 +69,17 @@ class Engine {
   // environment under its lease (one being applied is left for the next call); returns
   // what it retired, for the log.
   std::vector<std::string> RetireExpiredStandbys(int64_t now);
+
+  // An approver's decision on a saved plan of an environment that requires approval
+  // (audited with its comment, `requester.reason`). Refused: an approval by the plan's
+  // author, of a plan already applied, too old to apply or rejected, or a second approval
+  // while the approver's first still counts. Returns the plan's approvals as they stand.
+  Result<ApprovalState> Decide(const std::string& plan_id, bool approve,
+                               const Requester& requester);
+  // The approvals of a saved plan as an apply would count them now.
+  Result<ApprovalState> ApprovalsOf(const state::PlanRecord& record, const Plan& plan);
+  // The newest `limit` saved plans of `environment`, each with its state.
+  Result<std::vector<PlanStatus>> Plans(const std::string& environment, int limit);
 
   // Lets a held service move again (audited); kNotFound when it is not held.
   Status ReleaseHold(const std::string& environment, const std::string& service,

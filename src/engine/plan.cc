@@ -395,6 +395,7 @@ std::string PlanJson(const Plan& plan, const std::string& plan_id) {
                                   {"lineage", plan.lineage},
                                   {"serial", plan.serial},
                                   {"approval", plan.approval_required ? "required" : "none"},
+                                  {"approvals_needed", plan.approvals_needed},
                                   {"changes", plan.HasChanges()},
                                   {"drift", plan.HasDrift()},
                                   {"services", services},

@@ -68,6 +68,7 @@ struct Plan {
   // The environment says `approval = "required"`: only a saved plan, applied by its id,
   // goes out there (never `lockstep apply ENV`).
   bool approval_required = false;
+  int approvals_needed = 0;  // distinct approvers, not the plan's author (where required)
   // How long the instance each service ran before stays ready for an instant rollback
   // (the environment's rollback_window); 0: it is retired at once.
   int64_t rollback_window_seconds = 0;

@@ -45,6 +45,7 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
   LS_ASSIGN_OR_RETURN(Plan plan,
                       PlanDesired(*sources.store, *sources.target, environment, commit, desired));
   plan.approval_required = read.repo.Find(environment)->approval == deploy::Approval::kRequired;
+  plan.approvals_needed = plan.approval_required ? read.repo.Find(environment)->approvals : 0;
   plan.rollback_window_seconds = read.repo.Find(environment)->rollback_window_seconds;
   return PlanOrProblems(std::move(plan));
 }

@@ -1,5 +1,6 @@
 #include "engine/saved_plan.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
 
 #include "base/json.h"
@@ -78,6 +79,12 @@ Result<Plan> Decode(const state::PlanRecord& record) {
   plan.serial = record.serial;
   LS_ASSIGN_OR_RETURN(std::optional<std::string> approval, root.OptionalString("approval"));
   plan.approval_required = approval == "required";
+  if (root.Has("approvals")) {
+    LS_ASSIGN_OR_RETURN(int64_t needed, root.Int("approvals"));
+    plan.approvals_needed = static_cast<int>(std::clamp<int64_t>(needed, 0, 10));
+  } else if (plan.approval_required) {
+    plan.approvals_needed = 1;  // saved before approvals were counted
+  }
   LS_ASSIGN_OR_RETURN(std::optional<std::string> kind, root.OptionalString("kind"));
   plan.kind = kind.value_or("apply");
   if (plan.kind != "apply" && plan.kind != "rollback") return InvalidArgument("kind " + plan.kind);
@@ -149,6 +156,7 @@ state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
                                          {"kind", plan.kind},
                                          {"rollback_window", plan.rollback_window_seconds},
                                          {"approval", plan.approval_required ? "required" : "none"},
+                                         {"approvals", plan.approvals_needed},
                                          {"services", std::move(services)},
                                          {"held", std::move(held)},
                                          {"desired", std::move(desired)}});

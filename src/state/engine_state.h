@@ -75,6 +75,8 @@ struct DeploymentRecord {
   int64_t committed_at = 0;    // when its state transaction committed (0: not, or not yet)
   std::string why;             // the requester's reason (--reason), for history
   std::string kind = "apply";  // "apply" or "rollback"
+  // The approvals it went out with, as JSON: [{"by", "at", "comment"}] ("" for none).
+  std::string approvals;
 };
 
 // A service no automated path moves (a rollback holds what it put back) until a person
@@ -98,6 +100,24 @@ struct PlanRecord {
   std::string actor;
   int64_t created_at = 0;  // set by the store
   std::string body;        // the plan, as the engine encodes it
+};
+
+// One approver's decision on a saved plan. Append-only: a rejection is final, and an
+// approval counts until it is older than the approval age (then it may be given again).
+struct ApprovalRecord {
+  std::string plan_id;
+  std::string approver;  // the token's name
+  bool approved = true;  // false: rejected
+  std::string comment;
+  int64_t at = 0;  // set by the store
+};
+
+// A saved plan as listed: the plan, the deployment that applied it (0: none yet) and every
+// decision on it, oldest first.
+struct PlanListing {
+  PlanRecord plan;
+  int64_t deployment_id = 0;
+  std::vector<ApprovalRecord> approvals;
 };
 
 // One step of a deployment, recorded before it is taken.
@@ -241,6 +261,11 @@ class Transaction {
   virtual Result<std::string> PutPlan(const PlanRecord& record) = 0;
   // kNotFound for an unknown id.
   virtual Result<PlanRecord> FindPlan(const std::string& id) = 0;
+  virtual Status AddApproval(const ApprovalRecord& record) = 0;
+  // Oldest first.
+  virtual Result<std::vector<ApprovalRecord>> Approvals(const std::string& plan_id) = 0;
+  // The deployment that applied `plan_id`, or 0.
+  virtual Result<int64_t> DeploymentOfPlan(const std::string& plan_id) = 0;
   virtual Result<int64_t> AppendJournal(const JournalEntry& entry) = 0;
   // The deployment reached its commit point: what it applied is the recorded state.
   virtual Status MarkCommitted(int64_t deployment_id) = 0;
@@ -283,6 +308,8 @@ class StateStore {
   // Newest first; `service` empty for every service of the environment.
   virtual Result<std::vector<HistoryRecord>> History(const std::string& environment,
                                                      const std::string& service, int limit) = 0;
+  // The saved plans of `environment`, newest first.
+  virtual Result<std::vector<PlanListing>> Plans(const std::string& environment, int limit) = 0;
   // Newest first, at most `limit` of those at or after `since` (seconds since the epoch).
   virtual Result<std::vector<AuditRecord>> Audit(int64_t since, int limit) = 0;
   // One audit record, in a transaction of its own: for a change made elsewhere (the

@@ -36,14 +36,15 @@ WriteBackState WriteBackStateFrom(const std::string& name);
 // The columns of a deployment row, in the order ReadDeployment takes them.
 inline constexpr const char* kDeploymentColumns =
     "id, environment, plan_id, commit_id, actor, started_at, finished_at, outcome, reason, "
-    "committed_at, why, kind";
+    "committed_at, why, kind, approvals";
 inline DeploymentRecord ReadDeployment(SQLite::Statement& q) {
   return {q.getColumn(0).getInt64(),   q.getColumn(1).getString(),
           q.getColumn(2).getString(),  q.getColumn(3).getString(),
           q.getColumn(4).getString(),  q.getColumn(5).getInt64(),
           q.getColumn(6).getInt64(),   OutcomeFrom(q.getColumn(7).getString()),
           q.getColumn(8).getString(),  q.getColumn(9).getInt64(),
-          q.getColumn(10).getString(), q.getColumn(11).getString()};
+          q.getColumn(10).getString(), q.getColumn(11).getString(),
+          q.getColumn(12).getString()};
 }
 
 // Takes the database at `path` (for errors) to this build's schema, one numbered migration

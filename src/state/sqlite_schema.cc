@@ -104,6 +104,18 @@ const std::vector<std::string> kMigrations = {
     " environment TEXT NOT NULL, service TEXT NOT NULL, release_id TEXT NOT NULL,"
     " version TEXT NOT NULL, instance_id TEXT NOT NULL, deployment_id INTEGER NOT NULL,"
     " until INTEGER NOT NULL, PRIMARY KEY (environment, service));",
+    // 7: approvals of saved plans, and those a deployment went out with.
+    "CREATE TABLE approvals ("
+    " plan_id TEXT NOT NULL REFERENCES plans(id), approver TEXT NOT NULL,"
+    " approved INTEGER NOT NULL, comment TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX approvals_of_plan ON approvals (plan_id, at);"
+    "CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals"
+    " BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;"
+    "CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals"
+    " BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END;"
+    "CREATE INDEX plans_by_environment ON plans (environment, created_at);"
+    "CREATE INDEX deployments_by_plan ON deployments (plan_id);"
+    "ALTER TABLE deployments ADD COLUMN approvals TEXT NOT NULL DEFAULT '';",
 };
 
 }  // namespace

@@ -161,6 +161,33 @@ class SqliteStateStore final : public StateStore {
     });
   }
 
+  Result<std::vector<PlanListing>> Plans(const std::string& environment, int limit) override {
+    LS_ASSIGN_OR_RETURN(
+        std::vector<std::string> ids,
+        InTransaction([&](SQLite::Database& db) -> Result<std::vector<std::string>> {
+          SQLite::Statement q(db,
+                              "SELECT id FROM plans WHERE environment = ? "
+                              "ORDER BY created_at DESC, rowid DESC LIMIT ?");
+          q.bind(1, environment);
+          q.bind(2, limit);
+          std::vector<std::string> out;
+          while (q.executeStep()) out.push_back(q.getColumn(0).getString());
+          return out;
+        }));
+    // Plans never change and approvals are only added: a second transaction reads each
+    // as it is.
+    LS_ASSIGN_OR_RETURN(std::unique_ptr<Transaction> tx, Begin());
+    std::vector<PlanListing> out;
+    for (const std::string& id : ids) {
+      PlanListing listing;
+      LS_ASSIGN_OR_RETURN(listing.plan, tx->FindPlan(id));
+      LS_ASSIGN_OR_RETURN(listing.deployment_id, tx->DeploymentOfPlan(id));
+      LS_ASSIGN_OR_RETURN(listing.approvals, tx->Approvals(id));
+      out.push_back(std::move(listing));
+    }
+    return out;
+  }
+
   Result<std::vector<DeploymentRecord>> Unfinished() override {
     return InTransaction([&](SQLite::Database& db) -> Result<std::vector<DeploymentRecord>> {
       SQLite::Statement q(db, std::string("SELECT ") + sqlite::kDeploymentColumns +

@@ -115,6 +115,43 @@ TEST_F(StateStoreTest, CurrentReleasesHistoryAndDeploymentsAreRecorded) {
   EXPECT_EQ(history[0].to_release, "r1");
 }
 
+TEST_F(StateStoreTest, ApprovalsAreAppendOnlyAndPlansListWithTheirDeploymentAndApprovals) {
+  auto store = Open();
+  std::string older, newer;
+  {
+    auto tx = Begin(*store);
+    older = tx->PutPlan({.environment = "prod", .actor = "alice", .body = "{}"}).value();
+    clock_.Advance(10);
+    newer = tx->PutPlan({.environment = "prod", .actor = "alice", .body = "{}"}).value();
+    ASSERT_TRUE(tx->PutPlan({.environment = "dev", .actor = "alice", .body = "{}"}).ok());
+    ASSERT_TRUE(tx->AddApproval({.plan_id = older, .approver = "bob", .comment = "ok"}).ok());
+    clock_.Advance(1);
+    ASSERT_TRUE(tx->AddApproval({.plan_id = older, .approver = "carol", .approved = false}).ok());
+    DeploymentRecord d{.environment = "prod", .plan_id = older, .actor = "alice"};
+    d.approvals = R"([{"by":"bob"}])";
+    int64_t id = tx->StartDeployment(d).value();
+    EXPECT_EQ(tx->DeploymentOfPlan(older).value(), id);
+    EXPECT_EQ(tx->DeploymentOfPlan(newer).value(), 0);
+    EXPECT_EQ(tx->Deployment(id).value().approvals, R"([{"by":"bob"}])");
+    ASSERT_TRUE(tx->Commit().ok());
+  }
+  std::vector<PlanListing> plans = store->Plans("prod", 10).value();
+  ASSERT_EQ(plans.size(), 2u);
+  EXPECT_EQ(plans[0].plan.id, newer) << "newest first";
+  EXPECT_EQ(plans[0].deployment_id, 0);
+  EXPECT_TRUE(plans[0].approvals.empty());
+  EXPECT_EQ(plans[1].deployment_id, store->Deployments("prod", 1).value()[0].id);
+  ASSERT_EQ(plans[1].approvals.size(), 2u);
+  EXPECT_EQ(plans[1].approvals[0].approver, "bob");
+  EXPECT_TRUE(plans[1].approvals[0].approved);
+  EXPECT_EQ(plans[1].approvals[0].comment, "ok");
+  EXPECT_FALSE(plans[1].approvals[1].approved);
+  // Whoever writes to the database: no approval is changed or taken back.
+  SQLite::Database db(path_, SQLite::OPEN_READWRITE);
+  EXPECT_THROW(db.exec("UPDATE approvals SET approved = 1"), SQLite::Exception);
+  EXPECT_THROW(db.exec("DELETE FROM approvals"), SQLite::Exception);
+}
+
 TEST_F(StateStoreTest, HoldsAreSetReplacedAndReleasedAndDeploymentsKeepTheirKind) {
   auto store = Open();
   {
@@ -366,7 +403,7 @@ TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
-                                          "knows (6): upgrade lockstep"),
+                                          "knows (7): upgrade lockstep"),
             std::string::npos)
       << store.status().message();
 }

@@ -323,8 +323,8 @@ class SqliteTransaction final : public Transaction {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,
                           "INSERT INTO deployments (environment, plan_id, commit_id, actor, "
-                          "started_at, finished_at, outcome, reason, why, kind) VALUES (?, ?, ?, "
-                          "?, ?, 0, ?, ?, ?, ?)");
+                          "started_at, finished_at, outcome, reason, why, kind, approvals) VALUES "
+                          "(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
       q.bind(1, d.environment);
       q.bind(2, d.plan_id);
       q.bind(3, d.commit);
@@ -334,6 +334,7 @@ class SqliteTransaction final : public Transaction {
       q.bind(7, d.reason);
       q.bind(8, d.why);
       q.bind(9, d.kind);
+      q.bind(10, d.approvals);
       q.exec();
       return db_.getLastInsertRowid();
     });
@@ -421,6 +422,43 @@ class SqliteTransaction final : public Transaction {
                         q.getColumn(4).getString(),
                         q.getColumn(5).getInt64(),
                         q.getColumn(6).getString()};
+    });
+  }
+
+  Status AddApproval(const ApprovalRecord& a) override {
+    return Guard([&]() -> Status {
+      SQLite::Statement q(db_, "INSERT INTO approvals VALUES (?, ?, ?, ?, ?)");
+      q.bind(1, a.plan_id);
+      q.bind(2, a.approver);
+      q.bind(3, a.approved ? 1 : 0);
+      q.bind(4, a.comment);
+      q.bind(5, clock_->NowSeconds());
+      q.exec();
+      return Status::Ok();
+    });
+  }
+
+  Result<std::vector<ApprovalRecord>> Approvals(const std::string& plan_id) override {
+    return Guard([&]() -> Result<std::vector<ApprovalRecord>> {
+      SQLite::Statement q(db_,
+                          "SELECT approver, approved, comment, at FROM approvals WHERE plan_id = ? "
+                          "ORDER BY at, rowid");
+      q.bind(1, plan_id);
+      std::vector<ApprovalRecord> out;
+      while (q.executeStep()) {
+        out.push_back({plan_id, q.getColumn(0).getString(), q.getColumn(1).getInt() != 0,
+                       q.getColumn(2).getString(), q.getColumn(3).getInt64()});
+      }
+      return out;
+    });
+  }
+
+  Result<int64_t> DeploymentOfPlan(const std::string& plan_id) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_, "SELECT MIN(id) FROM deployments WHERE plan_id = ?");
+      q.bind(1, plan_id);
+      q.executeStep();
+      return q.getColumn(0).isNull() ? 0 : q.getColumn(0).getInt64();
     });
   }
 

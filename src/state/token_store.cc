@@ -63,9 +63,19 @@ std::string DeepenStars(const std::string& patterns) {
 
 // Schema version 2: a token holds grants ("ci:apps/**;viewer") instead of one role and one
 // pattern list. A push token becomes ci over its repositories, a pull token pull over them.
-std::string GrantsOfVersion1(const std::string& role, const std::string& repos) {
-  if (role == "admin") return "admin";
-  return (role == "push" ? "ci:" : "pull:") + repos;
+Result<std::string> GrantsOfVersion1(const std::string& name, const std::string& role,
+                                     const std::string& repos) {
+  std::string grants = role == "admin"  ? "admin"
+                       : role == "push" ? "ci:" + repos
+                       : role == "pull" ? "pull:" + repos
+                                        : "";
+  if (grants.empty() || !ParseGrants(grants).ok()) {
+    return Internal("token " + name + " has role '" + role.substr(0, 32) + "' and repositories '" +
+                    repos.substr(0, 200) +
+                    "', which no lockstep wrote: nothing was migrated; revoke the token with the "
+                    "lockstep that made it, or fix the row");
+  }
+  return grants;
 }
 
 void CreateTable(SQLite::Database& db, const std::string& name) {
@@ -102,10 +112,12 @@ Status Migrate(SQLite::Database& db, const std::string& path) {
     while (q.executeStep()) {
       std::string repos = q.getColumn(3).getString();
       if (version < 1) repos = DeepenStars(repos);
+      LS_ASSIGN_OR_RETURN(std::string grants, GrantsOfVersion1(q.getColumn(1).getString(),
+                                                               q.getColumn(2).getString(), repos));
       SQLite::Statement u(db, "INSERT INTO tokens_v2 VALUES (?, ?, ?, ?, ?)");
       u.bind(1, q.getColumn(0).getString());
       u.bind(2, q.getColumn(1).getString());
-      u.bind(3, GrantsOfVersion1(q.getColumn(2).getString(), repos));
+      u.bind(3, grants);
       u.bind(4, q.getColumn(4).getString());
       u.bind(5, q.getColumn(5).getInt64());
       u.exec();

@@ -33,7 +33,7 @@ TEST_F(TokenStoreTest, CreatedTokenAuthenticatesWithItsRole) {
 }
 
 TEST_F(TokenStoreTest, OnlyTheHashIsStored) {
-  std::string token = store_->Create("ci", Grants("ci")).value();
+  std::string token = store_->Create("ci", Grants("ci:**")).value();
   std::string secret = token.substr(21);  // after "lst_", the 16-character id and '_'
   ASSERT_EQ(token.substr(0, 4), "lst_");
   ASSERT_EQ(token[20], '_');
@@ -96,6 +96,23 @@ TEST(TokenStoreMigration, OldPatternsKeepTheirMeaningAndRolesBecomeGrants) {
   EXPECT_EQ(store->List().value().size(), 4u);
 }
 
+TEST(TokenStoreMigration, ARowNoLockstepWroteStopsTheMigrationAndChangesNothing) {
+  os::testing::TempDir dir;
+  std::string path = (dir.path() / "state.db").string();
+  WriteOldDatabase(path, 1);
+  {
+    SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    db.exec("UPDATE tokens SET role = 'owner' WHERE name = 'prod'");
+  }
+  Result<std::unique_ptr<TokenStore>> store = TokenStore::Open(path, nullptr);
+  ASSERT_FALSE(store.ok());
+  EXPECT_NE(store.status().message().find("token prod has role 'owner'"), std::string::npos)
+      << store.status().message();
+  SQLite::Database db(path, SQLite::OPEN_READONLY);
+  EXPECT_EQ(db.execAndGet("PRAGMA user_version").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("SELECT count(*) FROM tokens WHERE role != ''").getInt(), 3);
+}
+
 TEST(TokenStoreMigration, Version1PatternsAreKeptAsTheyAre) {
   os::testing::TempDir dir;
   std::string path = (dir.path() / "state.db").string();
@@ -120,7 +137,7 @@ TEST(TokenStoreMigration, ANewerSchemaIsRefused) {
 }
 
 TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {
-  std::string token = store_->Create("ci", Grants("ci")).value();
+  std::string token = store_->Create("ci", Grants("ci:**")).value();
   std::string tampered = token;
   tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
   EXPECT_EQ(store_->Authenticate(tampered).status().code(), Code::kUnauthenticated);
@@ -132,9 +149,9 @@ TEST_F(TokenStoreTest, WrongSecretsAndRevokedTokensAreRefused) {
 }
 
 TEST_F(TokenStoreTest, NamesAreUniqueAndValidated) {
-  ASSERT_TRUE(store_->Create("ci", Grants("ci")).ok());
-  EXPECT_EQ(store_->Create("ci", Grants("pull")).status().code(), Code::kAlreadyExists);
-  EXPECT_EQ(store_->Create("../x", Grants("pull")).status().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(store_->Create("ci", Grants("ci:**")).ok());
+  EXPECT_EQ(store_->Create("ci", Grants("pull:**")).status().code(), Code::kAlreadyExists);
+  EXPECT_EQ(store_->Create("../x", Grants("pull:**")).status().code(), Code::kInvalidArgument);
   auto list = store_->List().value();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].name, "ci");

@@ -127,7 +127,7 @@ TEST_F(Access, TokenCliListsWithoutSecretsAndStoresOnlyHashes) {
   for (const std::string& t : {admin_, ci_, prod_, other_}) {
     EXPECT_EQ(db.find(t.substr(21)), std::string::npos);
   }
-  RunResult dup = server_.Cli({"token", "create", "--role", "pull", "--name", "ci"});
+  RunResult dup = server_.Cli({"token", "create", "--role", "pull:**", "--name", "ci"});
   EXPECT_EQ(dup.exit_code, 1);
   EXPECT_NE(dup.err.find("exists"), std::string::npos);
   RunResult bad = server_.Cli({"token", "create", "--role", "owner"});

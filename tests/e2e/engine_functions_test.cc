@@ -176,7 +176,7 @@ TEST_F(EngineFunctions, WhatIsNotAFunctionOrNotThereIsRefusedClearly) {
 TEST_F(EngineFunctions, TokensInvokeAndReadLogsOnlyAsTheirRoleAndScopeAllow) {
   const std::string tools = server_->CreateToken("deployer:dev", "dev-deployer");
   const std::string other = server_->CreateToken("deployer:prod", "prod-deployer");
-  const std::string reader = server_->CreateToken("viewer;ci", "reader");
+  const std::string reader = server_->CreateToken("viewer;ci:**", "reader");
   auto as = [&](const std::string& token, const std::string& method, const std::string& path) {
     return Send({.method = method,
                  .url = server_->url(path),

@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <fstream>
+#include <map>
 
 #include "tests/support/deploy_repo.h"
 #include "tests/support/http.h"
@@ -59,6 +60,7 @@ volumes = ["uploads"]
 name = "prod"
 promote_from = "dev"
 approval = "required"
+approvals = 2
 )");
     repo_->Write("services/web.toml", kWeb);
     Pin("dev", "web", v1_, "1.0.0", "[service]\nport = " + std::to_string(port_) + "\n");
@@ -89,6 +91,23 @@ approval = "required"
     args.push_back("--server");
     args.push_back(server_->url(""));
     return Lockstep(args);
+  }
+
+  // The same with the token named `name` (made on first use, holding `grants`).
+  RunResult CliAs(const std::string& name, std::vector<std::string> args,
+                  const std::string& grants = "approver:prod") {
+    if (!tokens_.contains(name)) tokens_[name] = server_->CreateToken(grants, name);
+    args.push_back("--server");
+    args.push_back(server_->url(""));
+    return Lockstep(args, {"LOCKSTEP_TOKEN=" + tokens_[name]});
+  }
+
+  // Prod's two approvals of `plan_id`, by bob and carol.
+  void ApproveTwice(const std::string& plan_id) {
+    for (const char* approver : {"bob", "carol"}) {
+      RunResult approved = CliAs(approver, {"approve", plan_id});
+      ASSERT_EQ(approved.exit_code, 0) << approved.Describe();
+    }
   }
 
   std::string Through() { return Get("http://127.0.0.1:" + std::to_string(port_) + "/").body; }
@@ -125,6 +144,7 @@ approval = "required"
   std::unique_ptr<DeployRepoDirs> repo_;
   std::unique_ptr<LockstepServer> server_;
   std::string v1_, v2_;
+  std::map<std::string, std::string> tokens_;  // by name
   uint16_t port_ = 0;
 };
 
@@ -285,12 +305,89 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
   RunResult nothing = Cli({"status", "prod"});
   EXPECT_EQ(nothing.exit_code, 1) << "nothing was applied: " << nothing.Describe();
 
-  RunResult plan = Cli({"plan", "prod", "--output", "json"});
+  // alice plans prod; her own approval does not count, and prod asks for two.
+  const std::string alice = "deployer:prod;approver:prod";
+  RunResult plan = CliAs("alice", {"plan", "prod", "--output", "json"}, alice);
   ASSERT_EQ(plan.exit_code, 2) << plan.Describe();
   bj::value p = Json(plan);
   EXPECT_EQ(p.at("approval").as_string(), "required");
-  RunResult apply = Cli({"apply", std::string(p.at("plan_id").as_string())});
+  EXPECT_EQ(p.at("approvals_needed").as_int64(), 2);
+  const std::string id(p.at("plan_id").as_string());
+  RunResult text = CliAs("alice", {"plan", "prod"}, alice);
+  EXPECT_NE(text.out.find("needs 2 approval(s) by approvers of prod other than you: lockstep "
+                          "approve "),
+            std::string::npos)
+      << text.Describe();
+  RunResult own = CliAs("alice", {"approve", id}, alice);
+  EXPECT_EQ(own.exit_code, 1) << own.Describe();
+  EXPECT_NE(own.err.find("its author's approval does not count"), std::string::npos) << own.err;
+  RunResult viewer = CliAs("vic", {"approve", id}, "viewer");
+  EXPECT_EQ(viewer.exit_code, 1) << viewer.Describe();
+  EXPECT_NE(viewer.err.find("token vic (viewer) may not approve plans of the plan's environment: "
+                            "that needs admin or approver covering the plan's environment"),
+            std::string::npos)
+      << viewer.err;
+
+  RunResult bob = CliAs("bob", {"approve", id, "--comment", "change window open"});
+  ASSERT_EQ(bob.exit_code, 0) << bob.Describe();
+  EXPECT_NE(bob.out.find("has 1 of 2 approvals (bob "), std::string::npos) << bob.out;
+  EXPECT_EQ(CliAs("bob", {"approve", id}).exit_code, 1) << "bob counts once";
+  // Waiting: alice's two (json and text) and the one `apply prod` saved.
+  auto pending = [&] {
+    RunResult listed = Cli({"plans", "prod", "--output", "json"});
+    EXPECT_EQ(listed.exit_code, 0) << listed.Describe();
+    std::map<std::string, std::string> by_id;
+    bj::value plans = Json(listed);
+    for (const bj::value& e : plans.at("plans").as_array()) {
+      by_id[std::string(e.at("plan_id").as_string())] = e.at("state").as_string();
+    }
+    return by_id;
+  };
+  ASSERT_EQ(pending().size(), 3u);
+  EXPECT_EQ(pending()[id], "pending");
+  RunResult early = CliAs("alice", {"apply", id}, alice);
+  EXPECT_EQ(early.exit_code, 1) << early.Describe();
+  EXPECT_NE(early.err.find("needs 2 approvals from approvers of prod other than its author "
+                           "alice; it has 1 (bob at "),
+            std::string::npos)
+      << early.err;
+  EXPECT_EQ(Cli({"status", "prod"}).exit_code, 1) << "nothing was applied";
+
+  ASSERT_EQ(CliAs("carol", {"approve", id}).exit_code, 0);
+  RunResult apply = CliAs("alice", {"apply", id, "--reason", "release 1.0.0"}, alice);
   EXPECT_EQ(apply.exit_code, 0) << apply.Describe() << server_->Logs();
+  RunResult history = Cli({"history", "prod"});
+  EXPECT_NE(history.out.find("approved by bob "), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find(", carol "), std::string::npos) << history.out;
+  bj::value h = Json(Cli({"history", "prod", "--output", "json"}));
+  const bj::array& approvals = h.at("deployments").as_array()[0].at("approvals").as_array();
+  ASSERT_EQ(approvals.size(), 2u) << h;
+  EXPECT_EQ(approvals[0].at("by").as_string(), "bob");
+  EXPECT_EQ(approvals[0].at("comment").as_string(), "change window open");
+  EXPECT_GT(approvals[1].at("at").as_int64(), 0);
+  EXPECT_FALSE(pending().contains(id)) << "the applied plan waits no more";
+
+  // A changed plan is another plan, approved on its own; a rejected one never goes out.
+  Pin("prod", "web", v2_, "2.0.0", "[service]\nport = " + std::to_string(FreePort()) + "\n");
+  repo_->CommitAndPush("prod 2.0.0");
+  RunResult next = CliAs("alice", {"plan", "prod", "--output", "json"}, alice);
+  const std::string next_id(Json(next).at("plan_id").as_string());
+  ASSERT_NE(next_id, id);
+  ASSERT_EQ(CliAs("bob", {"reject", next_id, "--comment", "not on a Friday"}).exit_code, 0);
+  ASSERT_EQ(CliAs("carol", {"approve", next_id}).exit_code, 1) << "a rejected plan stays so";
+  RunResult rejected = CliAs("alice", {"apply", next_id}, alice);
+  EXPECT_EQ(rejected.exit_code, 1) << rejected.Describe();
+  EXPECT_NE(rejected.err.find("was rejected by bob"), std::string::npos) << rejected.err;
+  EXPECT_NE(rejected.err.find("not on a Friday"), std::string::npos) << rejected.err;
+  bj::value audit = Json(Cli({"audit", "--output", "json"}));
+  std::string actions;
+  for (const bj::value& a : audit.at("audit").as_array()) {
+    actions += std::string(a.at("actor").as_string()) + " " +
+               std::string(a.at("action").as_string()) + "\n";
+  }
+  EXPECT_NE(actions.find("bob reject"), std::string::npos) << actions;
+  EXPECT_NE(actions.find("carol approve"), std::string::npos) << actions;
+  EXPECT_EQ(actions.find("alice approve"), std::string::npos) << actions;
 }
 
 TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAudited) {
@@ -322,7 +419,9 @@ TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAu
   repo_->CommitAndPush("prod");
   RunResult prod_plan = Cli({"plan", "prod", "--output", "json"});
   ASSERT_EQ(prod_plan.exit_code, 2) << prod_plan.Describe();
-  RunResult prod = Cli({"apply", std::string(Json(prod_plan).at("plan_id").as_string())});
+  std::string prod_id(Json(prod_plan).at("plan_id").as_string());
+  ApproveTwice(prod_id);
+  RunResult prod = Cli({"apply", prod_id});
   EXPECT_EQ(prod.exit_code, 0) << prod.Describe() << server_->Logs();
   EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(prod_port) + "/").body, "one\n");
   EXPECT_FALSE(Json(Cli({"status", "dev", "--output", "json"})).at("locked_by").is_null())

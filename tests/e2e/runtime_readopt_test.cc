@@ -162,11 +162,15 @@ TEST(Readopt, AnInvocationWhoseCallerWasKilledIsCleanedUp) {
       {LockstepBinary(), "run", fixture.server().host() + "/test/tools:1.0.0", "--insecure",
        "--data", fixture.node().string(), "--timeout", "60s", "--", "/bin/busybox", "sleep", "60"},
       fixture.node().parent_path() / "run-logs");
+  // Running, not only listed: runc lists a container while it is still being created,
+  // before its cgroup is there (seen under ASan's slower start).
   std::string id;
   ASSERT_TRUE(WaitFor([&] {
     RunResult list = RunCommand({"runc", "--root", runc_root.string(), "list", "-q"});
     id = list.OutLine();
-    return id.starts_with("inv-");
+    if (!id.starts_with("inv-")) return false;
+    RunResult state = RunCommand({"runc", "--root", runc_root.string(), "state", id});
+    return state.out.find("\"status\": \"running\"") != std::string::npos;
   })) << run.Stderr();
   run.Stop(SIGKILL);  // the caller dies; runc's container does not
   ASSERT_TRUE(CgroupExists(id));

@@ -51,7 +51,28 @@ bj::object DeploymentJson(const state::DeploymentRecord& d) {
           {"reason", d.reason},
           {"why", d.why},
           {"kind", d.kind},
-          {"committed", d.committed_at != 0}};
+          {"committed", d.committed_at != 0},
+          // Recorded by this server: JSON it wrote, or "" for none.
+          {"approvals", d.approvals.empty() ? bj::value(bj::array()) : bj::parse(d.approvals)}};
+}
+
+namespace {
+
+bj::object DecisionJson(const state::ApprovalRecord& a) {
+  return {{"by", a.approver}, {"at", a.at}, {"comment", a.comment}};
+}
+
+}  // namespace
+
+bj::object ApprovalStateJson(const engine::ApprovalState& a) {
+  bj::array counted, expired;
+  for (const state::ApprovalRecord& r : a.counted) counted.push_back(DecisionJson(r));
+  for (const state::ApprovalRecord& r : a.expired) expired.push_back(DecisionJson(r));
+  return {{"needed", a.needed},
+          {"satisfied", a.Satisfied()},
+          {"approved_by", std::move(counted)},
+          {"expired", std::move(expired)},
+          {"rejected_by", a.rejection ? bj::value(DecisionJson(*a.rejection)) : nullptr}};
 }
 
 bj::object InvocationJson(const state::InvocationRecord& r) {

@@ -20,6 +20,8 @@ http::Response Json(int status, const boost::json::value& body);
 boost::json::value Nullable(const std::string& s);
 
 boost::json::object DeploymentJson(const state::DeploymentRecord& d);
+// {needed, satisfied, approved_by: [{by, at, comment}], expired: [...], rejected_by}.
+boost::json::object ApprovalStateJson(const engine::ApprovalState& a);
 boost::json::object InvocationJson(const state::InvocationRecord& r);
 // A function's answer as a Lambda's: its output is the body, whatever its exit code; the
 // outcome is in headers (X-Lockstep-Function-Error names a failure).

@@ -11,7 +11,9 @@
 //   POST /api/v1/environments/ENV/rollbacks         {"service", "to", "reason"} → 202, as an apply
 //   POST /api/v1/environments/ENV/holds/S/release   {"reason"}: S may move again (audited)
 //   POST /api/v1/environments/ENV/unlock            ends the lease early (audited)
-//   GET  /api/v1/plans/ID                           a saved plan
+//   GET  /api/v1/environments/ENV/plans             ?all=1: saved plans waiting (or every one)
+//   GET  /api/v1/plans/ID                           a saved plan, with its approvals
+//   POST /api/v1/plans/ID/approvals                 {"decision", "comment"}: approve or reject
 //   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
 //   GET  /api/v1/deployments/ID                     ?after=SEQ: its record and its steps
 //   GET  /api/v1/audit                              ?since=EPOCH&limit=N: every state change
@@ -84,6 +86,8 @@ class EngineApi {
   Result<http::Response> Invoke(const Call& call);
   Result<http::Response> SavePlan(const Call& call);
   Result<http::Response> ShowPlan(const Call& call);
+  Result<http::Response> ListPlans(const Call& call);
+  Result<http::Response> DecidePlan(const Call& call);
   Result<http::Response> Unlock(const Call& call);
   Result<http::Response> PlanAndApply(const Call& call);
   Result<http::Response> Rollback(const Call& call);
