@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <boost/json.hpp>
 #include <csignal>
 #include <iostream>
 #include <mutex>
@@ -13,6 +14,7 @@
 #include "api/registry/registry_api.h"
 #include "app/fetcher.h"
 #include "app/periodic.h"
+#include "attest/attestation.h"
 #include "auth/auth.h"
 #include "base/strings.h"
 #include "config/config.h"
@@ -23,6 +25,7 @@
 #include "os/clock.h"
 #include "os/process.h"
 #include "proxy/proxy.h"
+#include "registry/attach.h"
 #include "registry/embedded_fetch.h"
 #include "registry/registry.h"
 #include "runtime/local/local_target.h"
@@ -110,14 +113,36 @@ Status StartRuntime(const config::RuntimeConfig& config, const std::filesystem::
 // mirror (when one is configured), recovery of what a crash left, and its API.
 struct EngineParts {
   std::unique_ptr<state::StateStore> store;
+  std::unique_ptr<attest::Signer> signer;  // the attestation key
   std::unique_ptr<git::Mirror> mirror;
   std::unique_ptr<Fetcher> fetcher;  // fetches `mirror` on the interval and when asked
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<api::EngineApi> api;
 };
 
+// Publishes an attestation as a referrer of its image in `registry`, when the image is
+// there (an image of another registry keeps its attestations here only).
+Status PublishAttestation(registry::Registry& registry, const state::AttestationRecord& a) {
+  LS_ASSIGN_OR_RETURN(attest::Attestation statement, attest::ParsePayload(a.payload));
+  LS_ASSIGN_OR_RETURN(Digest subject, Digest::Parse(a.digest));
+  if (!registry.RepositoryExists(statement.repository)) {
+    return FailedPrecondition(statement.repository + " is not in this server's registry");
+  }
+  std::string envelope = boost::json::serialize(boost::json::object{
+      {"payload", a.payload}, {"signature", a.signature}, {"key_id", a.key_id}});
+  return registry::Attach(
+             registry, statement.repository, subject,
+             {.artifact_type = std::string(attest::kMediaType),
+              .content = std::move(envelope),
+              .annotations = {{"dev.lockstep.attestation.kind", a.kind},
+                              {"dev.lockstep.environment", a.environment},
+                              {"org.opencontainers.image.created", FormatRfc3339(a.at)}}})
+      .status();
+}
+
 Status StartEngine(const config::DeployConfig& config, const std::filesystem::path& data,
-                   const os::Clock& clock, runtime::Target& target, const auth::Authenticator& auth,
+                   registry::Registry& registry, state::TokenStore& tokens, const os::Clock& clock,
+                   runtime::Target& target, const auth::Authenticator& auth,
                    http::BlockingPool& pool, http::BlockingPool& invocations, EngineParts& parts,
                    std::ostream& out) {
   if (parts.store == nullptr) {
@@ -147,15 +172,27 @@ Status StartEngine(const config::DeployConfig& config, const std::filesystem::pa
   engine::ApplyOptions options{
       .health_timeout = std::chrono::milliseconds(config.health_timeout_ms),
       .max_plan_age = std::chrono::seconds(config.max_plan_age_seconds),
-      .approval_max_age = std::chrono::seconds(config.approval_max_age_seconds)};
+      .approval_max_age = std::chrono::seconds(config.approval_max_age_seconds),
+      .branch = config.branch,
+      // An approval counts while its token still approves the environment.
+      .approver_stands = [&tokens](const std::string& approver, const std::string& environment) {
+        Result<Identity> who = tokens.FindByName(approver);
+        return who.ok() && who->Allows(Action::kApprove, environment);
+      }};
   if (const char* kill = std::getenv("LOCKSTEP_TEST_KILL_AFTER_STEP")) {
     options.kill_after_step = static_cast<int64_t>(ParseUint(kill).value_or(0));
   }
+  LS_ASSIGN_OR_RETURN(parts.signer,
+                      attest::Signer::LoadOrCreate(data / "secrets" / "attestation.key"));
+  out << "lockstep: attestations signed with key " << parts.signer->key_id().substr(0, 16)
+      << " (public at /api/v1/attestations/key)\n";
   parts.engine = std::make_unique<engine::Engine>(
       // Releases name the embedded registry "embedded", not by an address that changes
       // with --listen; the local target fetches those from the store.
       engine::PlanSources{parts.mirror.get(), parts.store.get(), &target, registry::kEmbedded},
-      clock, options);
+      clock, options, parts.signer.get());
+  parts.engine->attestor().SetPublish(
+      [&registry](const state::AttestationRecord& a) { return PublishAttestation(registry, a); });
   LS_ASSIGN_OR_RETURN(std::vector<std::string> recovered, parts.engine->Recover());
   for (const std::string& line : recovered) out << "lockstep: recovered " << line << "\n";
   if (parts.mirror != nullptr) {
@@ -289,10 +326,12 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
   LS_ASSIGN_OR_RETURN(
       engine.store, state::OpenSqliteStateStore((options.data_dir / "engine.db").string(), &clock));
   api.emplace(&registry, &auth, &commits, &lookups, public_url,
-              [store = engine.store.get(), &out](const state::AuditRecord& record) {
+              [store = engine.store.get(), &out, &out_mu](const state::AuditRecord& record) {
                 if (Status s = store->Audited(record); !s.ok()) {
+                  std::lock_guard lock(out_mu);
                   out << "lockstep: the audit log missed " << record.action << " " << record.target
-                      << " by " << record.actor << ": " << s.ToString() << "\n";
+                      << " by " << record.actor << ": " << s.ToString() << "\n"
+                      << std::flush;
                 }
               });
 
@@ -320,10 +359,13 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
     out << std::flush;
   }
   if (runtime.target != nullptr) {
-    Status started = StartEngine(config.deploy, options.data_dir, clock, *runtime.target, auth,
-                                 engine_work, invocations, engine, out);
+    Status started = StartEngine(config.deploy, options.data_dir, registry, *tokens, clock,
+                                 *runtime.target, auth, engine_work, invocations, engine, out);
     if (!started.ok()) {
+      // The store stays: the registry's audit log is written there.
+      std::unique_ptr<state::StateStore> store = std::move(engine.store);
       engine = EngineParts{};
+      engine.store = std::move(store);
       engine_off = "the engine is off: " + started.ToString();
       out << "lockstep: " << engine_off << "\n";
     }
@@ -343,6 +385,13 @@ Status Serve(const ServeOptions& options, std::ostream& out) {
             << std::flush;
       for (const std::string& line : e->RetireExpiredStandbys(clock.NowSeconds())) {
         out << "lockstep: rollback window ended: retired " << line << "\n" << std::flush;
+      }
+      Result<std::vector<std::string>> attested = e->AttestSoaks();
+      if (!attested.ok()) {
+        out << "lockstep: soaks: " << attested.status().ToString() << "\n" << std::flush;
+      }
+      for (const std::string& line : attested.ok() ? *attested : std::vector<std::string>{}) {
+        out << "lockstep: " << line << "\n" << std::flush;
       }
     });
   }

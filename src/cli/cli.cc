@@ -54,6 +54,7 @@ int Main(int argc, char** argv, std::span<const AddCommand> more) {
   AddValidateCommand(app, globals, &exit);
   AddEngineCommands(app, globals, &exit);
   AddFunctionCommands(app, globals, &exit);
+  AddPromoteCommands(app, globals, &exit);
 
   try {
     app.parse(argc, argv);

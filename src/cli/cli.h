@@ -42,17 +42,18 @@ void AddTokenCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddRegistryCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit);
 void AddFunctionCommands(CLI::App& app, Globals& g, ExitCode* exit);
+void AddPromoteCommands(CLI::App& app, Globals& g, ExitCode* exit);
 
 // Adds --data to a subcommand.
 void AddDataOption(CLI::App& sub, Globals& g);
 // Adds --output text|json to a read command.
 void AddOutputOption(CLI::App& sub, Globals& g);
-// Prints "lockstep: <message>" to stderr and returns kError.
 // Writes a change made by this command to the data directory (tokens, a GC) into the audit
 // log of its engine, as done by the local user who ran it (the server reads the same
 // database). A failure is said on stderr: the change is made already.
 void AuditLocally(const Globals& g, std::string action, std::string target, std::string detail);
 
+// Prints "lockstep: <message>" to stderr and returns kError.
 ExitCode Fail(const std::string& message);
 // The same for a failed status: its message, then on a line of its own what to do about it
 // (the status's reason), when it has one.

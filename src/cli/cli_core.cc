@@ -39,7 +39,8 @@ void AuditLocally(const Globals& g, std::string action, std::string target, std:
   std::string actor = "local:" + (user != nullptr ? std::string(user->pw_name)
                                                   : "uid " + std::to_string(::geteuid()));
   // Run through sudo: who asked, too.
-  if (const char* sudo = std::getenv("SUDO_USER"); sudo != nullptr && *sudo != '\0') {
+  const char* sudo = ::getuid() == 0 ? std::getenv("SUDO_USER") : nullptr;
+  if (sudo != nullptr && *sudo != '\0') {
     actor += " (sudo from " + std::string(sudo).substr(0, 64) + ")";
   }
   Result<std::unique_ptr<state::StateStore>> store =

@@ -7,6 +7,23 @@
 
 namespace lockstep::cli {
 
+std::string Str(const boost::json::value& v, std::string_view key) {
+  const boost::json::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  if (m == nullptr || m->is_null()) return "";
+  if (m->is_string()) return std::string(m->as_string());
+  return boost::json::serialize(*m);
+}
+
+bool Flag(const boost::json::value& v, std::string_view key) {
+  const boost::json::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  return m != nullptr && m->is_bool() && m->as_bool();
+}
+
+int64_t Number(const boost::json::value& v, std::string_view key) {
+  const boost::json::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
+  return m != nullptr && m->is_int64() ? m->as_int64() : 0;
+}
+
 namespace bj = boost::json;
 
 void AddServerFlags(CLI::App& sub, ServerFlags& flags) {

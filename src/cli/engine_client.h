@@ -18,6 +18,12 @@ struct ServerFlags {
 };
 void AddServerFlags(CLI::App& sub, ServerFlags& flags);
 
+// Fields of an answer, for printing: a string as it is, any other value as JSON, "" (or
+// false, 0) when absent or null.
+std::string Str(const boost::json::value& v, std::string_view key);
+bool Flag(const boost::json::value& v, std::string_view key);
+int64_t Number(const boost::json::value& v, std::string_view key);
+
 class EngineClient {
  public:
   explicit EngineClient(const ServerFlags& flags);

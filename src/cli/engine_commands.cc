@@ -32,25 +32,13 @@ namespace bj = boost::json;
 
 namespace {
 
-std::string Str(const bj::value& v, std::string_view key) {
-  const bj::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
-  if (m == nullptr || m->is_null()) return "";
-  if (m->is_string()) return std::string(m->as_string());
-  return bj::serialize(*m);
-}
-
-bool Flag(const bj::value& v, std::string_view key) {
-  const bj::value* m = v.is_object() ? v.as_object().if_contains(key) : nullptr;
-  return m != nullptr && m->is_bool() && m->as_bool();
-}
-
 struct PlanArgs {
   std::string environment, commit, out;
   ServerFlags server;
 };
 
 struct ApplyArgs {
-  std::string what, reason;
+  std::string what, reason, override_attestation;
   bool detach = false;
   ServerFlags server;
 };
@@ -281,9 +269,10 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
           std::cout << bj::serialize(o) << "\n";
         } else if (Str(plan, "approval") == "required" && Flag(plan, "changes")) {
           std::cout << text << "plan " << Str(plan, "plan_id") << " needs "
-                    << Str(plan, "approvals_needed") << " approval(s) by approvers of "
-                    << a.environment << " other than you: lockstep approve " << Str(plan, "plan_id")
-                    << "; then lockstep apply " << Str(plan, "plan_id") << "\n";
+                    << Str(plan, "approvals_needed") << " approval(s): ask approvers of "
+                    << a.environment << " (not you, its author) to run lockstep approve "
+                    << Str(plan, "plan_id") << "; then lockstep apply " << Str(plan, "plan_id")
+                    << "\n";
         } else {
           std::cout << text << "plan " << Str(plan, "plan_id")
                     << (Flag(plan, "changes") ? ": lockstep apply " + Str(plan, "plan_id") : "")
@@ -299,6 +288,9 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
       [&g](CLI::App& sub, ApplyArgs& a) {
         sub.add_option("PLAN", a.what, "a plan id, a plan file, or an environment")->required();
         sub.add_option("--reason", a.reason, "why, for history");
+        sub.add_option("--override-attestation", a.override_attestation,
+                       "(admin) apply although a digest lacks the attestation of the "
+                       "environment this one promotes from; the reason is audited");
         sub.add_flag("--detach", a.detach, "return once the apply has started");
         AddServerFlags(sub, a.server);
         AddOutputOption(sub, g);
@@ -312,6 +304,11 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
         if (!a.reason.empty()) body["reason"] = a.reason;
         Result<bj::value> started = Internal("no request");
         if (!IsPlanId(a.what) && CheckName("environment", a.what).ok()) {
+          if (!a.override_attestation.empty()) {
+            return InvalidArgument(
+                "--override-attestation applies a saved plan someone read: `lockstep plan " +
+                a.what + "`, then `lockstep apply PLAN_ID --override-attestation REASON`");
+          }
           // Planned and applied by the server in one step (refused where approval is
           // required).
           started = client.Post("environments/" + a.what + "/deployments", body);
@@ -327,6 +324,8 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
             LS_ASSIGN_OR_RETURN(plan_id, PlanIdOfFile(a.what));
           }
           body["plan_id"] = plan_id;
+          if (!a.override_attestation.empty())
+            body["override_attestation"] = a.override_attestation;
           started = client.Post("deployments", body);
           LS_RETURN_IF_ERROR(started.status());
         }
@@ -556,7 +555,11 @@ void AddEngineCommands(CLI::App& app, Globals& g, ExitCode* exit) {
                     << (Str(d, "why").empty() ? "" : "  \"" + Str(d, "why") + "\"")
                     << (Str(d, "reason").empty() ? "" : "  " + Str(d, "reason"));
           std::string approved = Deciders(d.as_object().if_contains("approvals"));
-          std::cout << (approved.empty() ? "" : "  approved by " + approved) << "\n";
+          std::cout << (approved.empty() ? "" : "  approved by " + approved)
+                    << (Str(d, "attestation_override").empty()
+                            ? ""
+                            : "  WITHOUT ATTESTATION: " + Str(d, "attestation_override"))
+                    << "\n";
         }
         for (const bj::value& c : h.as_object().at("history").as_array()) {
           std::string from = Str(c, "from_release"), to = Str(c, "to_release");

@@ -4,7 +4,8 @@
 //
 //   role      covers          may
 //   admin     everything      everything
-//   deployer  environments    plan, apply, roll back, release holds, invoke, read logs
+//   deployer  environments    plan, apply, roll back, promote into, release holds, invoke,
+//                             read logs
 //   approver  environments    approve and reject plans
 //   ci        repositories    push artifacts, propose versions
 //   viewer    everything      read recorded state and pull images; never logs
@@ -41,6 +42,7 @@ enum class Action {
   kRollback,     // roll an environment or one of its services back
   kReleaseHold,  // end a rollback's hold on a service
   kInvoke,       // call one of an environment's functions
+  kPromote,      // pin an environment to what the one it promotes from runs
   kUnlock,       // break an environment's lease (someone else's apply)
   kApprove,      // approve or reject a plan of an environment
   kPropose,      // propose a new version of an artifact (a repository)

@@ -228,4 +228,21 @@ Result<Rewritten> RewriteToSay(std::string_view current, std::string_view wanted
   return Rewritten{std::move(out), true};
 }
 
+Result<Rewritten> WithPin(std::string_view current, const std::string& version,
+                          const std::string& digest, const std::string& file) {
+  std::optional<toml::table> table = current.empty() ? toml::table{} : TryParse(current);
+  if (!table) {
+    return InvalidArgument(file + " does not parse as TOML: fix it by hand, then pin again");
+  }
+  table->insert_or_assign("version", version);
+  table->insert_or_assign("digest", digest);
+  // Basic strings ("…"), as people write pins: a spliced value takes the wanted spelling.
+  std::ostringstream wanted;
+  wanted << toml::toml_formatter(*table, toml::toml_formatter::default_flags &
+                                             ~toml::format_flags::allow_literal_strings)
+         << "\n";
+  if (current.empty()) return Rewritten{wanted.str(), true};
+  return RewriteToSay(current, wanted.str(), file);
+}
+
 }  // namespace lockstep::deploy

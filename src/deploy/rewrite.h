@@ -26,4 +26,10 @@ struct Rewritten {
 Result<Rewritten> RewriteToSay(std::string_view current, std::string_view wanted,
                                const std::string& file);
 
+// `current` (an environment's file of a service, "" when there is none yet) pinned to
+// `version` and `digest`, every other value as it was. kInvalidArgument, naming `file`,
+// when `current` does not parse.
+Result<Rewritten> WithPin(std::string_view current, const std::string& version,
+                          const std::string& digest, const std::string& file);
+
 }  // namespace lockstep::deploy

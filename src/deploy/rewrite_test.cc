@@ -102,3 +102,36 @@ TEST(Rewrite, TheSameMeaningIsNoChangeAndWhatCannotBeSplicedIsWrittenWhole) {
 
 }  // namespace
 }  // namespace lockstep::deploy
+
+namespace lockstep::deploy {
+namespace {
+
+TEST(WithPin, OnlyTheVersionAndDigestMoveTheEnvironmentsOwnSettingsStay) {
+  const std::string current =
+      "# prod's web: bigger than dev's\n"
+      "version = \"1.0.0\"   # set by promote\n"
+      "digest = \"sha256:aaaa\"\n"
+      "\n"
+      "[limits]\n"
+      "memory = \"512Mi\"  # prod only\n";
+  Result<Rewritten> pinned = WithPin(current, "2.0.0", "sha256:bbbb", "environments/prod/web.toml");
+  ASSERT_TRUE(pinned.ok()) << pinned.status().ToString();
+  EXPECT_TRUE(pinned->spliced);
+  EXPECT_EQ(pinned->text,
+            "# prod's web: bigger than dev's\n"
+            "version = \"2.0.0\"   # set by promote\n"
+            "digest = \"sha256:bbbb\"\n"
+            "\n"
+            "[limits]\n"
+            "memory = \"512Mi\"  # prod only\n");
+  Result<Rewritten> fresh = WithPin("", "2.0.0", "sha256:bbbb", "environments/prod/api.toml");
+  ASSERT_TRUE(fresh.ok());
+  EXPECT_NE(fresh->text.find("version = "), std::string::npos) << fresh->text;
+  EXPECT_NE(fresh->text.find("2.0.0"), std::string::npos) << fresh->text;
+  EXPECT_NE(fresh->text.find("sha256:bbbb"), std::string::npos) << fresh->text;
+  EXPECT_EQ(WithPin("version = ", "2", "d", "environments/prod/x.toml").status().code(),
+            Code::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace lockstep::deploy

@@ -8,6 +8,7 @@
 
 #include "base/strings.h"
 #include "engine/approvals.h"
+#include "engine/attestations.h"
 #include "engine/recovery.h"
 #include "engine/saved_plan.h"
 
@@ -65,9 +66,10 @@ bool IsApplied(const ServicePlan& s, const Plan& plan) {
 
 Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::Target& target,
                                             const os::Clock& clock, const state::PlanRecord& record,
-                                            const Requester& requester,
-                                            const ApplyOptions& options) {
+                                            const Requester& requester, const ApplyOptions& options,
+                                            const std::optional<deploy::Environment>& at_head) {
   LS_ASSIGN_OR_RETURN(Plan plan, FromPlanRecord(record));
+  if (at_head) plan.Tighten(*at_head);
   int64_t age = clock.NowSeconds() - record.created_at;
   if (age > options.max_plan_age.count()) {
     return FailedPrecondition("plan " + record.id + " was made " + Ago(age) +
@@ -84,6 +86,14 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
     LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, store.Begin());
     LS_ASSIGN_OR_RETURN(std::optional<state::EnvironmentRecord> env,
                         tx->FindEnvironment(record.environment));
+    // One plan, one deployment: a plan that went out (even one that failed) is not taken
+    // again, so its approvals and rejections stay about one apply.
+    LS_ASSIGN_OR_RETURN(int64_t earlier, tx->DeploymentOfPlan(record.id));
+    if (earlier != 0) {
+      return FailedPrecondition(
+          "plan " + record.id + " went out in deployment " + std::to_string(earlier) +
+          " already: make a new plan, `lockstep plan " + record.environment + "`");
+    }
     if (std::string why = Staleness(record, env); !why.empty()) return FailedPrecondition(why);
     // Approvals are read in the transaction that records the deployment: one given or
     // withdrawn meanwhile is either seen here or comes after the apply began.
@@ -91,22 +101,45 @@ Result<std::unique_ptr<Apply>> Apply::Begin(state::StateStore& store, runtime::T
     std::string approvals;
     if (plan.approval_required) {
       LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(record.id));
-      ApprovalState approval =
-          EvaluateApprovals(record, plan.approvals_needed, decisions, clock.NowSeconds(),
-                            options.approval_max_age.count());
+      ApprovalState approval = EvaluateApprovals(
+          record, plan.approvals_needed, decisions, clock.NowSeconds(),
+          options.approval_max_age.count(), StandsIn(options.approver_stands, record.environment));
       if (!approval.Satisfied()) return FailedPrecondition(approval.Missing(record));
       for (const state::ApprovalRecord& a : approval.counted) {
         approved_by += (approved_by.empty() ? ", approved by " : ", ") + a.approver;
       }
       approvals = ApprovalsJson(approval.counted);
     }
-    LS_ASSIGN_OR_RETURN(int64_t deployment, tx->StartDeployment({.environment = record.environment,
-                                                                 .plan_id = record.id,
-                                                                 .commit = record.commit,
-                                                                 .actor = requester.actor,
-                                                                 .why = requester.reason,
-                                                                 .kind = plan.kind,
-                                                                 .approvals = approvals}));
+    std::vector<std::string> unattested = MissingAttestations(*tx, plan, options.attestation_key);
+    std::string overridden;
+    if (!unattested.empty()) {
+      std::string lines;
+      for (const std::string& u : unattested) lines += (lines.empty() ? "" : "; ") + u;
+      if (requester.attestation_override.empty()) {
+        return FailedPrecondition("plan " + record.id + " brings what has not proved itself in " +
+                                  plan.promote_from + ": " + lines +
+                                  ". An admin may apply it anyway, audited: lockstep apply " +
+                                  record.id + " --override-attestation REASON");
+      }
+      overridden = requester.attestation_override + " (lacking: " + lines + ")";
+    }
+    LS_ASSIGN_OR_RETURN(int64_t deployment,
+                        tx->StartDeployment({.environment = record.environment,
+                                             .plan_id = record.id,
+                                             .commit = record.commit,
+                                             .actor = requester.actor,
+                                             .why = requester.reason,
+                                             .kind = plan.kind,
+                                             .approvals = approvals,
+                                             .attestation_override = overridden}));
+    if (!overridden.empty()) {
+      LS_RETURN_IF_ERROR(tx->AppendAudit({.actor = requester.actor,
+                                          .action = "override attestation",
+                                          .target = record.environment,
+                                          .detail = "plan " + record.id + ", deployment " +
+                                                    std::to_string(deployment) + ": " + overridden})
+                             .status());
+    }
     // Audited with the deployment, in the same transaction.
     LS_RETURN_IF_ERROR(
         tx->AppendAudit({.actor = requester.actor,

@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <stop_token>
@@ -49,32 +50,47 @@ struct ApplyOptions {
   std::chrono::seconds max_plan_age{24 * 3600};
   // An approval older than this no longer counts.
   std::chrono::seconds approval_max_age{24 * 3600};
+  // The public key (PEM) attestations are checked with; empty: none verifies.
+  std::string attestation_key;
+  // The deploy repository's branch: its head's lockstep.toml says what an apply needs.
+  std::string branch = "main";
+  // Whether `approver` (a token's name) still approves plans of `environment`: an approval
+  // by a token revoked or narrowed since does not count. Unset: every approval stands.
+  std::function<bool(const std::string& approver, const std::string& environment)> approver_stands;
   // For the crash tests only: the process kills itself (SIGKILL) right after journaling
   // the Nth step of an apply, before taking it. 0: never.
   int64_t kill_after_step = 0;
 };
 
-// Who applies, and why (for history and the audit log).
 // Why `plan` no longer fits the environment as recorded (`env`: its record, if any): its
 // lineage or serial moved since. "" while it fits.
 std::string Staleness(const state::PlanRecord& plan,
                       const std::optional<state::EnvironmentRecord>& env);
 
+// Who applies, and why (for history and the audit log).
 struct Requester {
   std::string actor;
   std::string reason;
+  // An admin's reason to apply a plan that brings a digest without the upstream
+  // attestation it needs (the caller checked the role); empty: none is missing.
+  std::string attestation_override;
 };
 
 class Apply {
  public:
   // Takes the environment's lease and refuses, changing nothing, a plan that is stale
   // (the environment's lineage or serial moved since, or the plan is older than
-  // max_plan_age), not approved as its environment requires (approvals.h), or whose
-  // environment is locked; then records the deployment as running, with its approvals.
+  // max_plan_age), not approved as its environment requires (approvals.h), bringing a
+  // digest without an attestation from the environment it promotes from (attestations.h;
+  // unless `requester` overrides that, audited), or whose environment is locked; then
+  // records the deployment as running, with its approvals.
+  // `at_head`: the environment as lockstep.toml at the branch's head says (Plan::Tighten),
+  // when it could be read.
   static Result<std::unique_ptr<Apply>> Begin(state::StateStore& store, runtime::Target& target,
                                               const os::Clock& clock, const state::PlanRecord& plan,
                                               const Requester& requester,
-                                              const ApplyOptions& options);
+                                              const ApplyOptions& options,
+                                              const std::optional<deploy::Environment>& at_head);
   ~Apply();
 
   int64_t deployment_id() const { return deployment_id_; }

@@ -92,11 +92,19 @@ TEST_F(ApplyTest, AStalePlanIsRefusedAfterAnotherApply) {
       << stale.status().message();
   Result<int64_t> again = engine_->StartApply(third, {"bob", ""});
   ASSERT_FALSE(again.ok());
-  EXPECT_NE(again.status().message().find("made at serial 1 of prod, which another apply has "
-                                          "since moved to serial 2"),
+  EXPECT_NE(again.status().message().find("went out in deployment 2 already"), std::string::npos)
+      << "one plan, one deployment: " << again.status().message();
+  // A plan another apply overtook is stale.
+  std::string fourth = Save(Desired('c', 'b', 'a'));
+  std::string fifth = Save(Desired('d', 'b', 'a'));
+  ASSERT_EQ(ApplyPlan(fourth).outcome, state::Outcome::kSucceeded);
+  Result<int64_t> overtaken = engine_->StartApply(fifth, {"bob", ""});
+  ASSERT_FALSE(overtaken.ok());
+  EXPECT_NE(overtaken.status().message().find("made at serial 2 of prod, which another apply has "
+                                              "since moved to serial 3"),
             std::string::npos)
-      << again.status().message();
-  EXPECT_EQ(Current()["web"].version, "1.b");
+      << overtaken.status().message();
+  EXPECT_EQ(Current()["web"].version, "1.c");
   EXPECT_FALSE(Locked()) << "a refusal frees the lock";
 }
 
@@ -291,6 +299,11 @@ class FlakyStore final : public state::StateStore {
   Result<std::vector<state::PlanListing>> Plans(const std::string& e, int limit) override {
     return inner_.Plans(e, limit);
   }
+  Result<std::vector<state::AttestationRecord>> ListAttestations(const std::string& s,
+                                                                 const std::string& d,
+                                                                 int limit) override {
+    return inner_.ListAttestations(s, d, limit);
+  }
   Result<std::vector<state::JournalEntry>> Journal(int64_t d, int64_t after) override {
     return inner_.Journal(d, after);
   }
@@ -385,6 +398,13 @@ class FlakyStore final : public state::StateStore {
     }
     Result<int64_t> DeploymentOfPlan(const std::string& id) override {
       return inner_->DeploymentOfPlan(id);
+    }
+    Result<int64_t> AddAttestation(const state::AttestationRecord& a) override {
+      return inner_->AddAttestation(a);
+    }
+    Result<std::vector<state::AttestationRecord>> Attestations(const std::string& e,
+                                                               const std::string& d) override {
+      return inner_->Attestations(e, d);
     }
     Result<int64_t> AppendJournal(const state::JournalEntry& e) override {
       return inner_->AppendJournal(e);

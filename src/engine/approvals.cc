@@ -24,19 +24,28 @@ std::string ApprovalState::Missing(const state::PlanRecord& plan) const {
   for (const state::ApprovalRecord& a : counted) {
     has += (has.empty() ? "" : ", ") + a.approver + " at " + FormatRfc3339(a.at);
   }
-  std::string old;
+  std::string old, gone;
   for (const state::ApprovalRecord& a : expired) old += (old.empty() ? "" : ", ") + a.approver;
+  for (const state::ApprovalRecord& a : revoked) gone += (gone.empty() ? "" : ", ") + a.approver;
   return "plan " + plan.id + " of " + plan.environment + " needs " + std::to_string(needed) +
          " approval" + (needed == 1 ? "" : "s") + " from approvers of " + plan.environment +
          " other than its author " + plan.actor + "; it has " + std::to_string(counted.size()) +
          (has.empty() ? "" : " (" + has + ")") +
-         (old.empty() ? "" : "; expired: " + old + " (approve it again)") + ": `lockstep approve " +
-         plan.id + "` with an approver's token";
+         (old.empty() ? "" : "; expired: " + old + " (approve it again)") +
+         (gone.empty() ? "" : "; no longer approvers of " + plan.environment + ": " + gone) +
+         ": `lockstep approve " + plan.id + "` with an approver's token";
+}
+
+ApproverStands StandsIn(const std::function<bool(const std::string&, const std::string&)>& stands,
+                        const std::string& environment) {
+  if (!stands) return nullptr;
+  return
+      [stands, environment](const std::string& approver) { return stands(approver, environment); };
 }
 
 ApprovalState EvaluateApprovals(const state::PlanRecord& plan, int needed,
                                 const std::vector<state::ApprovalRecord>& decisions, int64_t now,
-                                int64_t max_age_seconds) {
+                                int64_t max_age_seconds, const ApproverStands& stands) {
   ApprovalState out;
   out.needed = needed;
   // Each approver's newest approval, in the order approvers first decided.
@@ -58,7 +67,12 @@ ApprovalState EvaluateApprovals(const state::PlanRecord& plan, int needed,
     }
   }
   for (const state::ApprovalRecord& d : newest) {
-    (now - d.at > max_age_seconds ? out.expired : out.counted).push_back(d);
+    if (stands && !stands(d.approver)) {
+      out.revoked.push_back(d);
+      continue;
+    }
+    // One dated after now (a clock that stepped back) never counts: it would never expire.
+    (now - d.at > max_age_seconds || d.at > now ? out.expired : out.counted).push_back(d);
   }
   return out;
 }

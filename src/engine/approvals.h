@@ -4,6 +4,7 @@
 // them (Engine::Decide) and an apply checks them in the transaction that records it.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,6 +17,7 @@ struct ApprovalState {
   int needed = 0;
   std::vector<state::ApprovalRecord> counted;  // approvals that count, oldest first
   std::vector<state::ApprovalRecord> expired;  // approvals too old to count
+  std::vector<state::ApprovalRecord> revoked;  // by tokens that no longer approve here
   std::optional<state::ApprovalRecord> rejection;
 
   // Enough approvals and no rejection.
@@ -24,10 +26,18 @@ struct ApprovalState {
   std::string Missing(const state::PlanRecord& plan) const;
 };
 
-// The state of `plan`'s approvals at `now`, from every decision on it.
+// Whether an approver (a token's name) still approves plans of the environment.
+using ApproverStands = std::function<bool(const std::string& approver)>;
+
+// `stands` (approver, environment) for one environment; unset when `stands` is.
+ApproverStands StandsIn(const std::function<bool(const std::string&, const std::string&)>& stands,
+                        const std::string& environment);
+
+// The state of `plan`'s approvals at `now`, from every decision on it; an approval by one
+// `stands` denies (revoked, or narrowed since) does not count.
 ApprovalState EvaluateApprovals(const state::PlanRecord& plan, int needed,
                                 const std::vector<state::ApprovalRecord>& decisions, int64_t now,
-                                int64_t max_age_seconds);
+                                int64_t max_age_seconds, const ApproverStands& stands = nullptr);
 
 // The approvals a deployment goes out with, as recorded with it: [{"by", "at", "comment"}].
 std::string ApprovalsJson(const std::vector<state::ApprovalRecord>& counted);

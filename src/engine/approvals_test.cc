@@ -51,6 +51,18 @@ TEST(Approvals, ARejectionStopsThePlanWhateverTheApprovals) {
   EXPECT_NE(s.Missing(kPlan).find("not today"), std::string::npos);
 }
 
+TEST(Approvals, AnApprovalByATokenThatNoLongerApprovesOrFromTheFutureDoesNotCount) {
+  auto stands = [](const std::string& approver) { return approver != "carol"; };
+  ApprovalState s =
+      EvaluateApprovals(kPlan, 2, {Approved("bob", 1), Approved("carol", 2)}, 10, kDay, stands);
+  EXPECT_FALSE(s.Satisfied());
+  ASSERT_EQ(s.revoked.size(), 1u);
+  EXPECT_NE(s.Missing(kPlan).find("no longer approvers of prod: carol"), std::string::npos)
+      << s.Missing(kPlan);
+  ApprovalState future = EvaluateApprovals(kPlan, 1, {Approved("bob", 500)}, 10, kDay);
+  EXPECT_FALSE(future.Satisfied()) << "a clock that stepped back never makes it count for good";
+}
+
 TEST(Approvals, WhatIsMissingSaysHowManyWhoHasAndWhatToRun) {
   ApprovalState s = EvaluateApprovals(kPlan, 2, {Approved("bob", 0)}, 10, kDay);
   EXPECT_EQ(s.Missing(kPlan),

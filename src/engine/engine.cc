@@ -9,12 +9,16 @@
 
 namespace lockstep::engine {
 
-Engine::Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options)
+Engine::Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options,
+               const attest::Signer* signer)
     : sources_(std::move(sources)),
       clock_(clock),
-      options_(options),
+      options_(std::move(options)),
+      attestor_(*sources_.store, *sources_.target, signer, clock_),
       functions_(*sources_.store, *sources_.target),
-      write_backs_(*sources_.store, sources_.mirror, clock_) {}
+      write_backs_(*sources_.store, sources_.mirror, clock_) {
+  if (signer != nullptr) options_.attestation_key = signer->public_key_pem();
+}
 
 Engine::~Engine() {
   stopping_ = true;
@@ -53,6 +57,9 @@ Result<SavedPlan> Engine::MakePlan(const std::string& environment, const std::st
     return saved;
   }
   saved.plan = std::get<Plan>(std::move(made));
+  if (std::optional<deploy::Environment> head = EnvironmentAtHead(environment)) {
+    saved.plan.Tighten(*head);
+  }
   LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
   LS_ASSIGN_OR_RETURN(saved.id, tx->PutPlan(ToPlanRecord(saved.plan, actor)));
   LS_RETURN_IF_ERROR(tx->Commit());
@@ -64,6 +71,10 @@ Result<std::pair<state::PlanRecord, Plan>> Engine::FindPlan(const std::string& i
   LS_ASSIGN_OR_RETURN(state::PlanRecord record, tx->FindPlan(id));
   tx.reset();
   LS_ASSIGN_OR_RETURN(Plan plan, FromPlanRecord(record));
+  // What an apply of it would need now.
+  if (std::optional<deploy::Environment> head = EnvironmentAtHead(record.environment)) {
+    plan.Tighten(*head);
+  }
   return std::pair{std::move(record), std::move(plan)};
 }
 
@@ -157,7 +168,42 @@ Result<ApprovalState> Engine::ApprovalsOf(const state::PlanRecord& record, const
   LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
   LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(record.id));
   return EvaluateApprovals(record, plan.approvals_needed, decisions, clock_.NowSeconds(),
-                           options_.approval_max_age.count());
+                           options_.approval_max_age.count(),
+                           StandsIn(options_.approver_stands, record.environment));
+}
+
+Result<PromoteResult> Engine::Promote(PromoteRequest request, const Requester& requester) {
+  request.reason = requester.reason;
+  return engine::Promote(sources_, attestor_, clock_, request, requester.actor);
+}
+
+Result<std::optional<deploy::DeployRepo>> Engine::RepoAtHead() {
+  if (sources_.mirror == nullptr) return std::optional<deploy::DeployRepo>();
+  std::lock_guard lock(head_mutex_);
+  LS_ASSIGN_OR_RETURN(std::string head, sources_.mirror->Resolve(options_.branch));
+  if (head != head_commit_) {
+    LS_ASSIGN_OR_RETURN(deploy::ReadResult read,
+                        ReadRepoAt(*sources_.mirror, head, sources_.embedded_registry));
+    head_repo_.reset();
+    if (read.problems.empty()) head_repo_ = std::move(read.repo);
+    head_commit_ = head;
+  }
+  return head_repo_;
+}
+
+std::optional<deploy::Environment> Engine::EnvironmentAtHead(const std::string& environment) {
+  Result<std::optional<deploy::DeployRepo>> repo = RepoAtHead();
+  if (!repo.ok() || !*repo) return std::nullopt;
+  const deploy::Environment* env = (*repo)->Find(environment);
+  if (env == nullptr) return std::nullopt;
+  return *env;
+}
+
+Result<std::vector<std::string>> Engine::AttestSoaks() {
+  LS_ASSIGN_OR_RETURN(std::optional<deploy::DeployRepo> repo, RepoAtHead());
+  // A repository that does not read promotes nothing: its plans say why.
+  if (!repo) return std::vector<std::string>{};
+  return attestor_.AttestSoaks(*repo);
 }
 
 Result<std::vector<PlanStatus>> Engine::Plans(const std::string& environment, int limit) {
@@ -169,14 +215,17 @@ Result<std::vector<PlanStatus>> Engine::Plans(const std::string& environment, in
     LS_ASSIGN_OR_RETURN(env, tx->FindEnvironment(environment));
   }
   const int64_t now = clock_.NowSeconds();
+  std::optional<deploy::Environment> head = EnvironmentAtHead(environment);
   std::vector<PlanStatus> out;
   for (state::PlanListing& listing : listings) {
     PlanStatus s;
     Result<Plan> plan = FromPlanRecord(listing.plan);
     if (!plan.ok()) continue;  // written by another lockstep: never applied by this one
     s.plan = std::move(*plan);
+    if (head) s.plan.Tighten(*head);
     s.approvals = EvaluateApprovals(listing.plan, s.plan.approvals_needed, listing.approvals, now,
-                                    options_.approval_max_age.count());
+                                    options_.approval_max_age.count(),
+                                    StandsIn(options_.approver_stands, listing.plan.environment));
     std::string stale = Staleness(listing.plan, env);
     if (stale.empty() && now - listing.plan.created_at > options_.max_plan_age.count()) {
       stale = "plan " + listing.plan.id + " is older than [deploy] max_plan_age: make a new plan";
@@ -233,7 +282,8 @@ Result<ApprovalState> Engine::Decide(const std::string& plan_id, bool approve,
   }
   LS_ASSIGN_OR_RETURN(std::vector<state::ApprovalRecord> decisions, tx->Approvals(plan_id));
   ApprovalState before = EvaluateApprovals(record, plan.approvals_needed, decisions, now,
-                                           options_.approval_max_age.count());
+                                           options_.approval_max_age.count(),
+                                           StandsIn(options_.approver_stands, record.environment));
   if (before.rejection) return FailedPrecondition(before.Missing(record));
   for (const state::ApprovalRecord& a : before.counted) {
     if (approve && a.approver == requester.actor) {
@@ -257,7 +307,8 @@ Result<ApprovalState> Engine::Decide(const std::string& plan_id, bool approve,
   decision.at = now;
   decisions.push_back(decision);
   return EvaluateApprovals(record, plan.approvals_needed, decisions, now,
-                           options_.approval_max_age.count());
+                           options_.approval_max_age.count(),
+                           StandsIn(options_.approver_stands, record.environment));
 }
 
 Status Engine::ReleaseHold(const std::string& environment, const std::string& service,
@@ -293,9 +344,9 @@ Result<int64_t> Engine::StartApply(const std::string& plan_id, const Requester& 
     LS_ASSIGN_OR_RETURN(std::unique_ptr<state::Transaction> tx, sources_.store->Begin());
     LS_ASSIGN_OR_RETURN(record, tx->FindPlan(plan_id));
   }
-  LS_ASSIGN_OR_RETURN(
-      std::unique_ptr<Apply> apply,
-      Apply::Begin(*sources_.store, *sources_.target, clock_, record, requester, options_));
+  LS_ASSIGN_OR_RETURN(std::unique_ptr<Apply> apply,
+                      Apply::Begin(*sources_.store, *sources_.target, clock_, record, requester,
+                                   options_, EnvironmentAtHead(record.environment)));
   int64_t id = apply->deployment_id();
   std::lock_guard lock(mutex_);
   ReapLocked();

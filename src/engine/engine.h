@@ -9,14 +9,17 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "engine/apply.h"
 #include "engine/approvals.h"
+#include "engine/attestations.h"
 #include "engine/functions.h"
 #include "engine/planner.h"
+#include "engine/promote.h"
 #include "engine/rollback.h"
 #include "engine/write_back.h"
 
@@ -43,7 +46,10 @@ struct SavedPlan {
 
 class Engine {
  public:
-  Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options);
+  // `signer` (the server's attestation key) may be null: then nothing is attested, and an
+  // apply that needs an upstream attestation is refused.
+  Engine(PlanSources sources, const os::Clock& clock, ApplyOptions options,
+         const attest::Signer* signer = nullptr);
   // Asks running applies to stop (each then undoes what it staged) and waits for them.
   ~Engine();
 
@@ -53,7 +59,8 @@ class Engine {
   // Plans `environment` at `revision` of the mirror and saves the plan.
   Result<SavedPlan> MakePlan(const std::string& environment, const std::string& revision,
                              const std::string& actor);
-  // A saved plan (kNotFound for an unknown id) and the plan it holds.
+  // A saved plan (kNotFound for an unknown id) and the plan it holds, tightened to what the
+  // environment asks at the branch's head (Plan::Tighten).
   Result<std::pair<state::PlanRecord, Plan>> FindPlan(const std::string& id);
 
   // Begins applying a saved plan: a stale plan or a held lock is refused at once; the
@@ -80,6 +87,14 @@ class Engine {
   Result<ApprovalState> ApprovalsOf(const state::PlanRecord& record, const Plan& plan);
   // The newest `limit` saved plans of `environment`, each with its state.
   Result<std::vector<PlanStatus>> Plans(const std::string& environment, int limit);
+
+  // Pins `request.to` to what runs in `request.from` (promote.h), on the deploy
+  // repository's branch, attested. `requester.reason` goes into the commit.
+  Result<PromoteResult> Promote(PromoteRequest request, const Requester& requester);
+  // Attests the soaks that completed (Attestor::AttestSoaks) by the repository at the
+  // branch's head; what it attested, for the log. Called every few seconds.
+  Result<std::vector<std::string>> AttestSoaks();
+  Attestor& attestor() { return attestor_; }
 
   // Lets a held service move again (audited); kNotFound when it is not held.
   Status ReleaseHold(const std::string& environment, const std::string& service,
@@ -111,6 +126,15 @@ class Engine {
   std::mutex mutex_;
   std::condition_variable changed_;
   std::map<int64_t, std::unique_ptr<Job>> jobs_;
+  Attestor attestor_;
+  // The repository at the branch's head (nullopt: none is configured, or it does not
+  // read), read again only when the branch moves.
+  Result<std::optional<deploy::DeployRepo>> RepoAtHead();
+  // `environment` as lockstep.toml says at the branch's head, when it reads.
+  std::optional<deploy::Environment> EnvironmentAtHead(const std::string& environment);
+  std::mutex head_mutex_;
+  std::string head_commit_;
+  std::optional<deploy::DeployRepo> head_repo_;
   Functions functions_;     // after what it uses; its runs end before they are destroyed
   WriteBacks write_backs_;  // what rollbacks owe the deploy repository
 };

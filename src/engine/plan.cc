@@ -24,6 +24,15 @@ std::string_view ActionName(Action action) {
   return "?";
 }
 
+void Plan::Tighten(const deploy::Environment& at_head) {
+  if (kind == "apply" && at_head.approval == deploy::Approval::kRequired) {
+    approval_required = true;
+    approvals_needed = std::max({approvals_needed, at_head.approvals, 1});
+  }
+  if (!at_head.promote_from.empty()) promote_from = at_head.promote_from;
+  soak_seconds = std::max(soak_seconds, at_head.soak_seconds);
+}
+
 bool Plan::HasChanges() const {
   for (const ServicePlan& s : services) {
     if (s.action != Action::kNone) return true;
@@ -387,19 +396,22 @@ std::string PlanJson(const Plan& plan, const std::string& plan_id) {
                               {"since", h.since},
                               {"wanted", ServicePlanJson(h.wanted)}});
   }
-  return bj::serialize(bj::object{{"format", 1},
-                                  {"plan_id", plan_id},
-                                  {"kind", plan.kind},
-                                  {"environment", plan.environment},
-                                  {"commit", plan.commit},
-                                  {"lineage", plan.lineage},
-                                  {"serial", plan.serial},
-                                  {"approval", plan.approval_required ? "required" : "none"},
-                                  {"approvals_needed", plan.approvals_needed},
-                                  {"changes", plan.HasChanges()},
-                                  {"drift", plan.HasDrift()},
-                                  {"services", services},
-                                  {"held", held}});
+  return bj::serialize(
+      bj::object{{"format", 1},
+                 {"plan_id", plan_id},
+                 {"kind", plan.kind},
+                 {"environment", plan.environment},
+                 {"commit", plan.commit},
+                 {"lineage", plan.lineage},
+                 {"serial", plan.serial},
+                 {"approval", plan.approval_required ? "required" : "none"},
+                 {"approvals_needed", plan.approvals_needed},
+                 {"promote_from",
+                  plan.promote_from.empty() ? bj::value(nullptr) : bj::value(plan.promote_from)},
+                 {"changes", plan.HasChanges()},
+                 {"drift", plan.HasDrift()},
+                 {"services", services},
+                 {"held", held}});
 }
 
 }  // namespace lockstep::engine

@@ -69,11 +69,21 @@ struct Plan {
   // goes out there (never `lockstep apply ENV`).
   bool approval_required = false;
   int approvals_needed = 0;  // distinct approvers, not the plan's author (where required)
+  // The environment's promote_from and soak: a digest it brings needs an attestation from
+  // there (attestations.h).
+  std::string promote_from;
+  int64_t soak_seconds = 0;
   // How long the instance each service ran before stays ready for an instant rollback
   // (the environment's rollback_window); 0: it is retired at once.
   int64_t rollback_window_seconds = 0;
   // Held services git would change (their `services` entries change nothing).
   std::vector<HeldService> held;
+
+  // What the environment asks of an apply at the branch's head, where it asks more than
+  // at the plan's commit (a plan of an older commit or another branch never escapes a
+  // policy the branch has now): approval and its count, promote_from and soak. A rollback
+  // asks no approval whatever the head says.
+  void Tighten(const deploy::Environment& at_head);
 
   bool HasChanges() const;  // any add, change or remove (drift alone is not a change)
   bool HasDrift() const;

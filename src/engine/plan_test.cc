@@ -212,3 +212,33 @@ TEST(Plan, ARecordReadBackIsTheServiceItWas) {
 
 }  // namespace
 }  // namespace lockstep::engine
+
+namespace lockstep::engine {
+namespace {
+
+TEST(PlanTighten, TheBranchsHeadAsksAtLeastWhatThePlansCommitAsked) {
+  deploy::Environment head{.name = "prod", .promote_from = "staging"};
+  head.approval = deploy::Approval::kRequired;
+  head.approvals = 2;
+  head.soak_seconds = 600;
+  Plan old;  // planned at a commit from before prod's policy
+  old.Tighten(head);
+  EXPECT_TRUE(old.approval_required);
+  EXPECT_EQ(old.approvals_needed, 2);
+  EXPECT_EQ(old.promote_from, "staging");
+  EXPECT_EQ(old.soak_seconds, 600);
+  Plan stricter;
+  stricter.approval_required = true;
+  stricter.approvals_needed = 3;
+  stricter.soak_seconds = 900;
+  stricter.Tighten(head);
+  EXPECT_EQ(stricter.approvals_needed, 3) << "never loosened";
+  EXPECT_EQ(stricter.soak_seconds, 900);
+  Plan rollback;
+  rollback.kind = "rollback";
+  rollback.Tighten(head);
+  EXPECT_FALSE(rollback.approval_required) << "a rollback puts back what ran: no approval";
+}
+
+}  // namespace
+}  // namespace lockstep::engine

@@ -46,6 +46,8 @@ Result<PlanOrProblems> PlanEnvironment(const PlanSources& sources, const std::st
                       PlanDesired(*sources.store, *sources.target, environment, commit, desired));
   plan.approval_required = read.repo.Find(environment)->approval == deploy::Approval::kRequired;
   plan.approvals_needed = plan.approval_required ? read.repo.Find(environment)->approvals : 0;
+  plan.promote_from = read.repo.Find(environment)->promote_from;
+  plan.soak_seconds = read.repo.Find(environment)->soak_seconds;
   plan.rollback_window_seconds = read.repo.Find(environment)->rollback_window_seconds;
   return PlanOrProblems(std::move(plan));
 }

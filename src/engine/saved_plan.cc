@@ -82,8 +82,15 @@ Result<Plan> Decode(const state::PlanRecord& record) {
   if (root.Has("approvals")) {
     LS_ASSIGN_OR_RETURN(int64_t needed, root.Int("approvals"));
     plan.approvals_needed = static_cast<int>(std::clamp<int64_t>(needed, 0, 10));
+    // Required means at least one, whatever was written.
+    if (plan.approval_required) plan.approvals_needed = std::max(plan.approvals_needed, 1);
   } else if (plan.approval_required) {
     plan.approvals_needed = 1;  // saved before approvals were counted
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> promote_from, root.OptionalString("promote_from"));
+  plan.promote_from = promote_from.value_or("");
+  if (root.Has("soak")) {
+    LS_ASSIGN_OR_RETURN(plan.soak_seconds, root.Int("soak"));
   }
   LS_ASSIGN_OR_RETURN(std::optional<std::string> kind, root.OptionalString("kind"));
   plan.kind = kind.value_or("apply");
@@ -157,6 +164,8 @@ state::PlanRecord ToPlanRecord(const Plan& plan, const std::string& actor) {
                                          {"rollback_window", plan.rollback_window_seconds},
                                          {"approval", plan.approval_required ? "required" : "none"},
                                          {"approvals", plan.approvals_needed},
+                                         {"promote_from", plan.promote_from},
+                                         {"soak", plan.soak_seconds},
                                          {"services", std::move(services)},
                                          {"held", std::move(held)},
                                          {"desired", std::move(desired)}});

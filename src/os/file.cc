@@ -159,8 +159,8 @@ Status WriteFileAtomic(const fs::path& path, std::string_view data, mode_t mode)
   return FsyncDir(path.parent_path());
 }
 
-Status CreateFileExclusive(const fs::path& path, std::string_view data) {
-  LS_ASSIGN_OR_RETURN(fs::path tmp, WriteTemp(path, data, 0644));
+Status CreateFileExclusive(const fs::path& path, std::string_view data, mode_t mode) {
+  LS_ASSIGN_OR_RETURN(fs::path tmp, WriteTemp(path, data, mode));
   int rc = ::link(tmp.c_str(), path.c_str());
   Status s = rc == 0 ? Status::Ok() : ErrnoStatus("link", path);
   ::unlink(tmp.c_str());

@@ -88,7 +88,7 @@ bool IsTempName(std::string_view name);
 
 // Creates `path` with `data` only if no file of that name exists, atomically (via
 // link(2) of a fsynced temporary file). Returns kAlreadyExists when one does.
-Status CreateFileExclusive(const fs::path& path, std::string_view data);
+Status CreateFileExclusive(const fs::path& path, std::string_view data, mode_t mode = 0644);
 
 Status MakeDirs(const fs::path& dir);
 // Creates `dir` (its parents as MakeDirs does) readable only by its owner (0700). An

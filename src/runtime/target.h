@@ -56,6 +56,7 @@ struct InstanceHealth {
   HealthState state = HealthState::kStarting;
   uint32_t restarts = 0;
   std::string last_error;  // the last failed check or exit, for people
+  int64_t since_unix = 0;  // when `state` began (Unix seconds; 0: not known)
 };
 
 // A routing change for one environment: service → instance id (for services). Services of

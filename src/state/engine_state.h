@@ -77,6 +77,8 @@ struct DeploymentRecord {
   std::string kind = "apply";  // "apply" or "rollback"
   // The approvals it went out with, as JSON: [{"by", "at", "comment"}] ("" for none).
   std::string approvals;
+  // Why an admin applied it without the upstream attestation it lacked ("" for none).
+  std::string attestation_override;
 };
 
 // A service no automated path moves (a rollback holds what it put back) until a person
@@ -110,6 +112,23 @@ struct ApprovalRecord {
   bool approved = true;  // false: rejected
   std::string comment;
   int64_t at = 0;  // set by the store
+};
+
+// A signed statement the engine made (attest/): as stored, with the fields it is looked up
+// by. Append-only. What it says is its payload, which only a valid signature vouches for.
+struct AttestationRecord {
+  int64_t id = 0;    // assigned by the store
+  std::string kind;  // "soak" or "promotion"
+  std::string service;
+  std::string digest;  // the image manifest's
+  std::string release_id;
+  std::string environment;  // where it soaked, or where it was promoted to
+  std::string from;         // a promotion: where it came from
+  int64_t soak_seconds = 0;
+  std::string payload;
+  std::string signature;
+  std::string key_id;
+  int64_t at = 0;
 };
 
 // A saved plan as listed: the plan, the deployment that applied it (0: none yet) and every
@@ -266,6 +285,10 @@ class Transaction {
   virtual Result<std::vector<ApprovalRecord>> Approvals(const std::string& plan_id) = 0;
   // The deployment that applied `plan_id`, or 0.
   virtual Result<int64_t> DeploymentOfPlan(const std::string& plan_id) = 0;
+  virtual Result<int64_t> AddAttestation(const AttestationRecord& record) = 0;
+  // Those of `environment` about `digest`, oldest first.
+  virtual Result<std::vector<AttestationRecord>> Attestations(const std::string& environment,
+                                                              const std::string& digest) = 0;
   virtual Result<int64_t> AppendJournal(const JournalEntry& entry) = 0;
   // The deployment reached its commit point: what it applied is the recorded state.
   virtual Status MarkCommitted(int64_t deployment_id) = 0;
@@ -308,6 +331,10 @@ class StateStore {
   // Newest first; `service` empty for every service of the environment.
   virtual Result<std::vector<HistoryRecord>> History(const std::string& environment,
                                                      const std::string& service, int limit) = 0;
+  // Attestations of `service` (empty: any) about `digest` (empty: any), newest first.
+  virtual Result<std::vector<AttestationRecord>> ListAttestations(const std::string& service,
+                                                                  const std::string& digest,
+                                                                  int limit) = 0;
   // The saved plans of `environment`, newest first.
   virtual Result<std::vector<PlanListing>> Plans(const std::string& environment, int limit) = 0;
   // Newest first, at most `limit` of those at or after `since` (seconds since the epoch).

@@ -36,7 +36,18 @@ WriteBackState WriteBackStateFrom(const std::string& name);
 // The columns of a deployment row, in the order ReadDeployment takes them.
 inline constexpr const char* kDeploymentColumns =
     "id, environment, plan_id, commit_id, actor, started_at, finished_at, outcome, reason, "
-    "committed_at, why, kind, approvals";
+    "committed_at, why, kind, approvals, attestation_override";
+// The columns of an attestation row, in the order ReadAttestation takes them.
+inline constexpr const char* kAttestationColumns =
+    "id, kind, service, digest, release_id, environment, from_environment, soak_seconds, "
+    "payload, signature, key_id, at";
+inline AttestationRecord ReadAttestation(SQLite::Statement& q) {
+  return {q.getColumn(0).getInt64(),  q.getColumn(1).getString(),  q.getColumn(2).getString(),
+          q.getColumn(3).getString(), q.getColumn(4).getString(),  q.getColumn(5).getString(),
+          q.getColumn(6).getString(), q.getColumn(7).getInt64(),   q.getColumn(8).getString(),
+          q.getColumn(9).getString(), q.getColumn(10).getString(), q.getColumn(11).getInt64()};
+}
+
 inline DeploymentRecord ReadDeployment(SQLite::Statement& q) {
   return {q.getColumn(0).getInt64(),   q.getColumn(1).getString(),
           q.getColumn(2).getString(),  q.getColumn(3).getString(),
@@ -44,7 +55,7 @@ inline DeploymentRecord ReadDeployment(SQLite::Statement& q) {
           q.getColumn(6).getInt64(),   OutcomeFrom(q.getColumn(7).getString()),
           q.getColumn(8).getString(),  q.getColumn(9).getInt64(),
           q.getColumn(10).getString(), q.getColumn(11).getString(),
-          q.getColumn(12).getString()};
+          q.getColumn(12).getString(), q.getColumn(13).getString()};
 }
 
 // Takes the database at `path` (for errors) to this build's schema, one numbered migration

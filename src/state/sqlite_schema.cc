@@ -116,6 +116,19 @@ const std::vector<std::string> kMigrations = {
     "CREATE INDEX plans_by_environment ON plans (environment, created_at);"
     "CREATE INDEX deployments_by_plan ON deployments (plan_id);"
     "ALTER TABLE deployments ADD COLUMN approvals TEXT NOT NULL DEFAULT '';",
+    // 8: attestations, and why an apply went out without one.
+    "CREATE TABLE attestations ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, service TEXT NOT NULL,"
+    " digest TEXT NOT NULL, release_id TEXT NOT NULL, environment TEXT NOT NULL,"
+    " from_environment TEXT NOT NULL, soak_seconds INTEGER NOT NULL, payload TEXT NOT NULL,"
+    " signature TEXT NOT NULL, key_id TEXT NOT NULL, at INTEGER NOT NULL);"
+    "CREATE INDEX attestations_by_digest ON attestations (environment, digest);"
+    "CREATE INDEX attestations_by_service ON attestations (service, id);"
+    "CREATE TRIGGER attestations_no_update BEFORE UPDATE ON attestations"
+    " BEGIN SELECT RAISE(ABORT, 'attestations are append-only'); END;"
+    "CREATE TRIGGER attestations_no_delete BEFORE DELETE ON attestations"
+    " BEGIN SELECT RAISE(ABORT, 'attestations are append-only'); END;"
+    "ALTER TABLE deployments ADD COLUMN attestation_override TEXT NOT NULL DEFAULT '';",
 };
 
 }  // namespace

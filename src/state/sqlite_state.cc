@@ -161,6 +161,24 @@ class SqliteStateStore final : public StateStore {
     });
   }
 
+  Result<std::vector<AttestationRecord>> ListAttestations(const std::string& service,
+                                                          const std::string& digest,
+                                                          int limit) override {
+    return InTransaction([&](SQLite::Database& db) -> Result<std::vector<AttestationRecord>> {
+      SQLite::Statement q(db, std::string("SELECT ") + sqlite::kAttestationColumns +
+                                  " FROM attestations WHERE (? = '' OR service = ?) AND "
+                                  "(? = '' OR digest = ?) ORDER BY id DESC LIMIT ?");
+      q.bind(1, service);
+      q.bind(2, service);
+      q.bind(3, digest);
+      q.bind(4, digest);
+      q.bind(5, limit);
+      std::vector<AttestationRecord> out;
+      while (q.executeStep()) out.push_back(sqlite::ReadAttestation(q));
+      return out;
+    });
+  }
+
   Result<std::vector<PlanListing>> Plans(const std::string& environment, int limit) override {
     LS_ASSIGN_OR_RETURN(
         std::vector<std::string> ids,

@@ -403,7 +403,7 @@ TEST_F(StateStoreTest, ADatabaseOfANewerOrBrokenSchemaIsRefused) {
   Result<std::unique_ptr<StateStore>> store = OpenSqliteStateStore(path_, &clock_);
   ASSERT_FALSE(store.ok());
   EXPECT_NE(store.status().message().find("has schema version 99, newer than this lockstep "
-                                          "knows (7): upgrade lockstep"),
+                                          "knows (8): upgrade lockstep"),
             std::string::npos)
       << store.status().message();
 }

@@ -323,8 +323,8 @@ class SqliteTransaction final : public Transaction {
     return Guard([&]() -> Result<int64_t> {
       SQLite::Statement q(db_,
                           "INSERT INTO deployments (environment, plan_id, commit_id, actor, "
-                          "started_at, finished_at, outcome, reason, why, kind, approvals) VALUES "
-                          "(?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)");
+                          "started_at, finished_at, outcome, reason, why, kind, approvals, "
+                          "attestation_override) VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)");
       q.bind(1, d.environment);
       q.bind(2, d.plan_id);
       q.bind(3, d.commit);
@@ -335,6 +335,7 @@ class SqliteTransaction final : public Transaction {
       q.bind(8, d.why);
       q.bind(9, d.kind);
       q.bind(10, d.approvals);
+      q.bind(11, d.attestation_override);
       q.exec();
       return db_.getLastInsertRowid();
     });
@@ -459,6 +460,42 @@ class SqliteTransaction final : public Transaction {
       q.bind(1, plan_id);
       q.executeStep();
       return q.getColumn(0).isNull() ? 0 : q.getColumn(0).getInt64();
+    });
+  }
+
+  Result<int64_t> AddAttestation(const AttestationRecord& a) override {
+    return Guard([&]() -> Result<int64_t> {
+      SQLite::Statement q(db_,
+                          "INSERT INTO attestations (kind, service, digest, release_id, "
+                          "environment, from_environment, soak_seconds, payload, signature, "
+                          "key_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      q.bind(1, a.kind);
+      q.bind(2, a.service);
+      q.bind(3, a.digest);
+      q.bind(4, a.release_id);
+      q.bind(5, a.environment);
+      q.bind(6, a.from);
+      q.bind(7, a.soak_seconds);
+      q.bind(8, a.payload);
+      q.bind(9, a.signature);
+      q.bind(10, a.key_id);
+      q.bind(11, a.at != 0 ? a.at : clock_->NowSeconds());
+      q.exec();
+      return db_.getLastInsertRowid();
+    });
+  }
+
+  Result<std::vector<AttestationRecord>> Attestations(const std::string& environment,
+                                                      const std::string& digest) override {
+    return Guard([&]() -> Result<std::vector<AttestationRecord>> {
+      SQLite::Statement q(db_, std::string("SELECT ") + kAttestationColumns +
+                                   " FROM attestations WHERE environment = ? AND digest = ? "
+                                   "ORDER BY id");
+      q.bind(1, environment);
+      q.bind(2, digest);
+      std::vector<AttestationRecord> out;
+      while (q.executeStep()) out.push_back(ReadAttestation(q));
+      return out;
     });
   }
 

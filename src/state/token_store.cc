@@ -244,4 +244,16 @@ Result<Identity> TokenStore::LookupById(const std::string& id) {
   }
 }
 
+Result<Identity> TokenStore::FindByName(const std::string& name) {
+  std::lock_guard lock(mu_);
+  try {
+    SQLite::Statement q(*db_, "SELECT id, grants FROM tokens WHERE name = ?");
+    q.bind(1, name);
+    if (!q.executeStep()) return NotFound("no token named '" + name + "'");
+    return IdentityOf(name, q.getColumn(1).getString(), q.getColumn(0).getString());
+  } catch (const std::exception& e) {
+    return DbError(e);
+  }
+}
+
 }  // namespace lockstep::state

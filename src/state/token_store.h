@@ -42,6 +42,8 @@ class TokenStore {
   // The identity of the token with id `id`; kNotFound once it is revoked (a token made
   // later under the same name has another id).
   Result<Identity> LookupById(const std::string& id);
+  // The live token named `name`; kNotFound when there is none (revoked, or never made).
+  Result<Identity> FindByName(const std::string& name);
 
  private:
   TokenStore(std::unique_ptr<SQLite::Database> db, const os::Clock* clock);

@@ -152,6 +152,8 @@ TEST_F(TokenStoreTest, NamesAreUniqueAndValidated) {
   ASSERT_TRUE(store_->Create("ci", Grants("ci:**")).ok());
   EXPECT_EQ(store_->Create("ci", Grants("pull:**")).status().code(), Code::kAlreadyExists);
   EXPECT_EQ(store_->Create("../x", Grants("pull:**")).status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(GrantsString(store_->FindByName("ci").value().grants), "ci:**");
+  EXPECT_EQ(store_->FindByName("nobody").status().code(), Code::kNotFound);
   auto list = store_->List().value();
   ASSERT_EQ(list.size(), 1u);
   EXPECT_EQ(list[0].name, "ci");

@@ -102,6 +102,24 @@ approvals = 2
     return Lockstep(args, {"LOCKSTEP_TOKEN=" + tokens_[name]});
   }
 
+  // Waits (at most 30 s) for the server to attest that `digest` soaked in dev: what an
+  // apply of prod, which promotes from dev, needs of each digest it brings.
+  void AwaitSoakInDev(const std::string& digest) {
+    bj::value found;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          found = Json(Cli({"attestations", "web", digest, "--output", "json"}));
+          for (const bj::value& a : found.at("attestations").as_array()) {
+            if (a.at("kind").as_string() == "soak" && a.at("environment").as_string() == "dev") {
+              return true;
+            }
+          }
+          return false;
+        },
+        30s))
+        << found << server_->Logs();
+  }
+
   // Prod's two approvals of `plan_id`, by bob and carol.
   void ApproveTwice(const std::string& plan_id) {
     for (const char* approver : {"bob", "carol"}) {
@@ -298,6 +316,8 @@ TEST_F(EngineWorkflow, ARemoteThatCannotBeFetchedStopsAOneStepApplyButNotAPlan) 
 TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan) {
   Pin("prod", "web", v1_, "1.0.0", "[service]\nport = " + std::to_string(FreePort()) + "\n");
   repo_->CommitAndPush("prod too");
+  ASSERT_EQ(Cli({"apply", "dev"}).exit_code, 0) << "what prod brings soaks in dev first";
+  AwaitSoakInDev(v1_);
   RunResult refused = Cli({"apply", "prod"});
   EXPECT_EQ(refused.exit_code, 1) << refused.Describe();
   EXPECT_NE(refused.err.find("prod requires approval"), std::string::npos) << refused.err;
@@ -314,8 +334,8 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
   EXPECT_EQ(p.at("approvals_needed").as_int64(), 2);
   const std::string id(p.at("plan_id").as_string());
   RunResult text = CliAs("alice", {"plan", "prod"}, alice);
-  EXPECT_NE(text.out.find("needs 2 approval(s) by approvers of prod other than you: lockstep "
-                          "approve "),
+  EXPECT_NE(text.out.find("needs 2 approval(s): ask approvers of prod (not you, its author) to "
+                          "run lockstep approve "),
             std::string::npos)
       << text.Describe();
   RunResult own = CliAs("alice", {"approve", id}, alice);
@@ -353,12 +373,19 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
       << early.err;
   EXPECT_EQ(Cli({"status", "prod"}).exit_code, 1) << "nothing was applied";
 
+  // An approval counts while its token still approves prod.
   ASSERT_EQ(CliAs("carol", {"approve", id}).exit_code, 0);
+  ASSERT_EQ(server_->Cli({"token", "revoke", "carol"}).exit_code, 0);
+  RunResult revoked = CliAs("alice", {"apply", id}, alice);
+  EXPECT_EQ(revoked.exit_code, 1) << revoked.Describe();
+  EXPECT_NE(revoked.err.find("no longer approvers of prod: carol"), std::string::npos)
+      << revoked.err;
+  ASSERT_EQ(CliAs("dave", {"approve", id}).exit_code, 0);
   RunResult apply = CliAs("alice", {"apply", id, "--reason", "release 1.0.0"}, alice);
   EXPECT_EQ(apply.exit_code, 0) << apply.Describe() << server_->Logs();
   RunResult history = Cli({"history", "prod"});
   EXPECT_NE(history.out.find("approved by bob "), std::string::npos) << history.out;
-  EXPECT_NE(history.out.find(", carol "), std::string::npos) << history.out;
+  EXPECT_NE(history.out.find(", dave "), std::string::npos) << history.out;
   bj::value h = Json(Cli({"history", "prod", "--output", "json"}));
   const bj::array& approvals = h.at("deployments").as_array()[0].at("approvals").as_array();
   ASSERT_EQ(approvals.size(), 2u) << h;
@@ -374,7 +401,7 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
   const std::string next_id(Json(next).at("plan_id").as_string());
   ASSERT_NE(next_id, id);
   ASSERT_EQ(CliAs("bob", {"reject", next_id, "--comment", "not on a Friday"}).exit_code, 0);
-  ASSERT_EQ(CliAs("carol", {"approve", next_id}).exit_code, 1) << "a rejected plan stays so";
+  ASSERT_EQ(CliAs("dave", {"approve", next_id}).exit_code, 1) << "a rejected plan stays so";
   RunResult rejected = CliAs("alice", {"apply", next_id}, alice);
   EXPECT_EQ(rejected.exit_code, 1) << rejected.Describe();
   EXPECT_NE(rejected.err.find("was rejected by bob"), std::string::npos) << rejected.err;
@@ -386,8 +413,26 @@ TEST_F(EngineWorkflow, AnEnvironmentThatNeedsApprovalIsAppliedOnlyFromASavedPlan
                std::string(a.at("action").as_string()) + "\n";
   }
   EXPECT_NE(actions.find("bob reject"), std::string::npos) << actions;
-  EXPECT_NE(actions.find("carol approve"), std::string::npos) << actions;
+  EXPECT_NE(actions.find("dave approve"), std::string::npos) << actions;
   EXPECT_EQ(actions.find("alice approve"), std::string::npos) << actions;
+
+  // A plan of a commit from before prod's policy still needs what the branch asks now.
+  std::string policy = repo_->Read("lockstep.toml");
+  std::string loose = policy;
+  const std::string rule = "approval = \"required\"\napprovals = 2\n";
+  ASSERT_NE(loose.find(rule), std::string::npos) << loose;
+  loose.erase(loose.find(rule), rule.size());
+  repo_->Write("lockstep.toml", loose);
+  const std::string before = repo_->CommitAndPush("prod without approval, for a moment");
+  repo_->Write("lockstep.toml", policy);
+  repo_->CommitAndPush("the approval of prod back");
+  RunResult old = CliAs("alice", {"plan", "prod", "--commit", before, "--output", "json"}, alice);
+  ASSERT_EQ(old.exit_code, 2) << old.Describe();
+  EXPECT_EQ(Json(old).at("approval").as_string(), "required") << "the branch's policy holds";
+  RunResult sneak =
+      CliAs("alice", {"apply", std::string(Json(old).at("plan_id").as_string())}, alice);
+  EXPECT_EQ(sneak.exit_code, 1) << sneak.Describe();
+  EXPECT_NE(sneak.err.find("needs 2 approvals"), std::string::npos) << sneak.err;
 }
 
 TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAudited) {
@@ -421,6 +466,7 @@ TEST_F(EngineWorkflow, UnlockEndsAnApplysLockAtOnceTheApplyUndoesItselfAndItIsAu
   ASSERT_EQ(prod_plan.exit_code, 2) << prod_plan.Describe();
   std::string prod_id(Json(prod_plan).at("plan_id").as_string());
   ApproveTwice(prod_id);
+  AwaitSoakInDev(v1_);
   RunResult prod = Cli({"apply", prod_id});
   EXPECT_EQ(prod.exit_code, 0) << prod.Describe() << server_->Logs();
   EXPECT_EQ(Get("http://127.0.0.1:" + std::to_string(prod_port) + "/").body, "one\n");

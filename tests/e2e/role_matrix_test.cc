@@ -52,6 +52,11 @@ const std::map<std::string, std::set<std::string>> kEngine = {
     {"POST deployments", {"root", "dev-deployer"}},
     {"GET deployments/*", {"root", "dev-deployer", "dev-approver", "auditor", "mixed"}},
     {"GET audit", {"root", "dev-deployer", "dev-approver", "auditor", "mixed"}},
+    {"POST environments/*/promotions", {"root", "dev-deployer"}},
+    {"GET attestations", {"root", "dev-deployer", "dev-approver", "auditor", "mixed"}},
+    {"GET attestations/key",
+     {"root", "dev-deployer", "dev-approver", "builder", "auditor", "prod-pull",
+      "mixed"}},             // public: no token needed at all
     {"POST hooks/git", {}},  // the webhook's secret, never a token
 };
 
@@ -155,6 +160,8 @@ class RoleMatrix : public ::testing::Test {
       body = "{\"plan_id\": \"" + plans_[env] + "\"}";
     } else if (route.shape.ends_with("rollbacks")) {
       body = "{\"service\": \"web\"}";
+    } else if (route.shape.ends_with("promotions")) {
+      body = "{\"from\": \"dev\", \"all\": true}";
     } else if (route.shape.ends_with("approvals")) {
       body = "{\"decision\": \"approve\", \"comment\": \"walking the matrix\"}";
     } else if (route.shape.ends_with("release")) {
@@ -192,7 +199,8 @@ TEST_F(RoleMatrix, EveryEngineEndpointAdmitsExactlyTheRolesThatMayCallIt) {
         EXPECT_TRUE(r.status != 401 && r.status != 403 && r.status < 500)
             << name << " was refused " << key << ": " << r.Describe();
       } else {
-        EXPECT_TRUE(r.status == 403 || (route.webhook && r.status == 401))
+        EXPECT_TRUE(r.status == 403 ||
+                    (route.auth == api::EngineApi::Auth::kSecret && r.status == 401))
             << name << " got through " << key << ": " << r.Describe();
       }
       if (route.subject == api::EngineApi::Subject::kNone) continue;
@@ -315,7 +323,11 @@ TEST_F(RoleMatrix, NoTokenOrAWrongOneIsUnauthenticatedEverywhere) {
     auto [path, body] = EngineCall(route, "dev");
     for (const char* token : {"", "lst_0000000000000000_nope"}) {
       HttpResponse r = As(token, std::string(route.method), path, body);
-      EXPECT_EQ(r.status, 401) << route.method << " " << path << ": " << r.Describe();
+      if (route.auth == api::EngineApi::Auth::kOpen) {
+        EXPECT_EQ(r.status, 200) << route.method << " " << path << ": " << r.Describe();
+      } else {
+        EXPECT_EQ(r.status, 401) << route.method << " " << path << ": " << r.Describe();
+      }
     }
   }
 }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <iterator>
 
 #include "tests/support/process.h"
 
@@ -26,6 +27,11 @@ DeployRepoDirs::DeployRepoDirs(const fs::path& dir)
      work_.string() + "' && cd '" + work_.string() +
      "' && git config user.email t@e && git config user.name t && git remote add origin '" +
      bare_.string() + "'");
+}
+
+std::string DeployRepoDirs::Read(const std::string& path) const {
+  std::ifstream in(work_ / path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void DeployRepoDirs::Write(const std::string& path, const std::string& text) const {

@@ -23,6 +23,8 @@ class DeployRepoDirs {
 
   // Writes a file of the work tree (a path relative to it).
   void Write(const std::string& path, const std::string& text) const;
+  // A file of the work tree, as it is now.
+  std::string Read(const std::string& path) const;
   // Brings the work tree up to the remote's branch (after lockstep pushed to it).
   void Pull() const;
   // Commits everything in the work tree and pushes it; returns the new commit's id.

@@ -53,7 +53,8 @@ bj::object DeploymentJson(const state::DeploymentRecord& d) {
           {"kind", d.kind},
           {"committed", d.committed_at != 0},
           // Recorded by this server: JSON it wrote, or "" for none.
-          {"approvals", d.approvals.empty() ? bj::value(bj::array()) : bj::parse(d.approvals)}};
+          {"approvals", d.approvals.empty() ? bj::value(bj::array()) : bj::parse(d.approvals)},
+          {"attestation_override", Nullable(d.attestation_override)}};
 }
 
 namespace {

@@ -7,6 +7,7 @@
 #include "api/engine/answers.h"
 #include "base/json.h"
 #include "base/strings.h"
+#include "core/digest.h"
 #include "core/release.h"
 #include "engine/saved_plan.h"
 
@@ -146,28 +147,34 @@ struct EngineApi::Call {
 std::span<const EngineApi::Route> EngineApi::Routes() {
   using enum Subject;
   using A = Action;
+  constexpr Auth kToken = Auth::kToken;
   static const Route routes[] = {
-      {"GET", "environments", A::kView, kNone, false, &EngineApi::ListEnvironments},
-      {"GET", "environments/*", A::kView, kNone, false, &EngineApi::ShowEnvironment},
-      {"GET", "environments/*/history", A::kView, kNone, false, &EngineApi::ShowHistory},
-      {"GET", "environments/*/services/*/logs", A::kLogs, kEnvironment, false,
+      {"GET", "environments", A::kView, kNone, kToken, &EngineApi::ListEnvironments},
+      {"GET", "environments/*", A::kView, kNone, kToken, &EngineApi::ShowEnvironment},
+      {"GET", "environments/*/history", A::kView, kNone, kToken, &EngineApi::ShowHistory},
+      {"GET", "environments/*/services/*/logs", A::kLogs, kEnvironment, kToken,
        &EngineApi::ShowLogs},
-      {"POST", "environments/*/functions/*/invoke", A::kInvoke, kEnvironment, false,
+      {"POST", "environments/*/functions/*/invoke", A::kInvoke, kEnvironment, kToken,
        &EngineApi::Invoke},
-      {"POST", "environments/*/plans", A::kPlan, kEnvironment, false, &EngineApi::SavePlan},
-      {"POST", "environments/*/deployments", A::kApply, kEnvironment, false,
+      {"POST", "environments/*/plans", A::kPlan, kEnvironment, kToken, &EngineApi::SavePlan},
+      {"POST", "environments/*/deployments", A::kApply, kEnvironment, kToken,
        &EngineApi::PlanAndApply},
-      {"POST", "environments/*/rollbacks", A::kRollback, kEnvironment, false, &EngineApi::Rollback},
-      {"POST", "environments/*/holds/*/release", A::kReleaseHold, kEnvironment, false,
+      {"POST", "environments/*/rollbacks", A::kRollback, kEnvironment, kToken,
+       &EngineApi::Rollback},
+      {"POST", "environments/*/holds/*/release", A::kReleaseHold, kEnvironment, kToken,
        &EngineApi::ReleaseHold},
-      {"POST", "environments/*/unlock", A::kUnlock, kEnvironment, false, &EngineApi::Unlock},
-      {"GET", "environments/*/plans", A::kView, kNone, false, &EngineApi::ListPlans},
-      {"GET", "plans/*", A::kView, kNone, false, &EngineApi::ShowPlan},
-      {"POST", "plans/*/approvals", A::kApprove, kPlan, false, &EngineApi::DecidePlan},
-      {"POST", "deployments", A::kApply, kPlan, false, &EngineApi::ApplySaved},
-      {"GET", "deployments/*", A::kView, kNone, false, &EngineApi::ShowDeployment},
-      {"GET", "audit", A::kView, kNone, false, &EngineApi::ShowAudit},
-      {"POST", "hooks/git", A::kView, kNone, true, &EngineApi::Webhook},
+      {"POST", "environments/*/unlock", A::kUnlock, kEnvironment, kToken, &EngineApi::Unlock},
+      {"GET", "environments/*/plans", A::kView, kNone, kToken, &EngineApi::ListPlans},
+      {"GET", "plans/*", A::kView, kNone, kToken, &EngineApi::ShowPlan},
+      {"POST", "plans/*/approvals", A::kApprove, kPlan, kToken, &EngineApi::DecidePlan},
+      {"POST", "deployments", A::kApply, kPlan, kToken, &EngineApi::ApplySaved},
+      {"GET", "deployments/*", A::kView, kNone, kToken, &EngineApi::ShowDeployment},
+      {"GET", "audit", A::kView, kNone, kToken, &EngineApi::ShowAudit},
+      {"POST", "environments/*/promotions", A::kPromote, kEnvironment, kToken,
+       &EngineApi::PromoteInto},
+      {"GET", "attestations", A::kView, kNone, kToken, &EngineApi::ListAttestations},
+      {"GET", "attestations/key", A::kView, kNone, Auth::kOpen, &EngineApi::AttestationKey},
+      {"POST", "hooks/git", A::kView, kNone, Auth::kSecret, &EngineApi::Webhook},
   };
   return routes;
 }
@@ -266,7 +273,7 @@ Task<void> EngineApi::Dispatch(http::Exchange& ex, Call& call) {
     co_return;
   }
   call.route = *route;
-  if (!call.route->webhook) {
+  if (call.route->auth == Auth::kToken) {
     std::string authorization(ex.request().Header("authorization"));
     Result<Identity> who =
         co_await pool_->Run([this, &authorization] { return auth_->Identify(authorization); });
@@ -449,7 +456,7 @@ Result<Response> EngineApi::ListPlans(const Call& call) {
   LS_ASSIGN_OR_RETURN(std::vector<engine::PlanStatus> plans, engine_->Plans(call.path[1], limit));
   bj::array out;
   for (const engine::PlanStatus& s : plans) {
-    if (!all && s.state != "pending" && s.state != "approved") continue;
+    if (!all && s.state != "pending" && s.state != "approved" && s.state != "ready") continue;
     const state::PlanRecord& r = s.listing.plan;
     out.push_back(
         bj::object{{"plan_id", r.id},
@@ -481,6 +488,11 @@ Result<Response> EngineApi::DecidePlan(const Call& call) {
   }
   LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(call.path[1]));
   LS_RETURN_IF_ERROR(call.Authorize(found.first.environment));
+  if (call.who.id.empty()) {
+    return PermissionDenied(
+        "an approval is a person's, by their token: a --dev request without credentials "
+        "approves nothing (LOCKSTEP_TOKEN)");
+  }
   LS_ASSIGN_OR_RETURN(engine::ApprovalState approvals,
                       engine_->Decide(call.path[1], decision == "approve",
                                       {call.who.name, comment.value_or("").substr(0, 1000)}));
@@ -575,12 +587,105 @@ Result<Response> EngineApi::ApplySaved(const Call& call) {
   LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
   LS_ASSIGN_OR_RETURN(std::string plan_id, o.String("plan_id"));
   LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> override_reason,
+                      o.OptionalString("override_attestation"));
   LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(plan_id));
   LS_RETURN_IF_ERROR(call.Authorize(found.second.environment));
-  LS_ASSIGN_OR_RETURN(int64_t id,
-                      engine_->StartApply(plan_id, {call.who.name, reason.value_or("")}));
+  if (override_reason) {
+    if (override_reason->empty()) {
+      return InvalidArgument("\"override_attestation\" says why: it goes into the audit log");
+    }
+    if (!call.who.IsAdmin()) {
+      return PermissionDenied("token " + call.who.name + " (" + GrantsString(call.who.grants) +
+                              ") may not apply without an upstream attestation: that is an "
+                              "admin's, audited");
+    }
+  }
+  LS_ASSIGN_OR_RETURN(
+      int64_t id, engine_->StartApply(plan_id, {.actor = call.who.name,
+                                                .reason = reason.value_or(""),
+                                                .attestation_override =
+                                                    override_reason.value_or("").substr(0, 1000)}));
   Response r = Json(202, bj::object{{"deployment_id", id}});
   r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
+  return r;
+}
+
+// {"from": ENV, "services": [S...] | "all": true, "reason": TEXT}.
+Result<Response> EngineApi::PromoteInto(const Call& call) {
+  LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "promotion"));
+  LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
+  engine::PromoteRequest request{.to = call.path[1], .branch = options_.branch};
+  LS_ASSIGN_OR_RETURN(request.from, o.String("from"));
+  if (!IsResourceName(request.from)) {
+    return InvalidArgument("\"from\": '" + request.from.substr(0, 64) + "' is not an environment");
+  }
+  if (o.Has("services")) {
+    LS_ASSIGN_OR_RETURN(request.services, o.Strings("services"));
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<bool> all, o.OptionalBool("all"));
+  request.all = all.value_or(false);
+  for (const std::string& s : request.services) {
+    if (!IsResourceName(s))
+      return InvalidArgument("service '" + s.substr(0, 64) + "' is not a name");
+  }
+  if (request.all == !request.services.empty()) {
+    return InvalidArgument("name the \"services\" to promote, or \"all\": true (not both)");
+  }
+  LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
+  LS_ASSIGN_OR_RETURN(
+      engine::PromoteResult result,
+      engine_->Promote(request, {call.who.name, reason.value_or("").substr(0, 1000)}));
+  bj::array promoted;
+  for (const engine::Promoted& p : result.promoted) {
+    promoted.push_back(bj::object{{"service", p.service},
+                                  {"version", p.version},
+                                  {"digest", p.digest},
+                                  {"release", p.release_id},
+                                  {"live_seconds", p.live_seconds},
+                                  {"attestation_id", p.attestation_id}});
+  }
+  return Json(201, bj::object{{"environment", request.to},
+                              {"from", request.from},
+                              {"commit", Nullable(result.commit)},
+                              {"promoted", std::move(promoted)}});
+}
+
+Result<Response> EngineApi::ListAttestations(const Call& call) {
+  std::string service = call.Query("service"), digest = call.Query("digest");
+  if (!service.empty() && !IsResourceName(service)) {
+    return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
+  }
+  if (!digest.empty()) LS_RETURN_IF_ERROR(Digest::Parse(digest).status());
+  int limit =
+      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(100), 1000));
+  LS_ASSIGN_OR_RETURN(std::vector<state::AttestationRecord> found,
+                      engine_->store().ListAttestations(service, digest, limit));
+  bj::array out;
+  for (const state::AttestationRecord& a : found) {
+    out.push_back(bj::object{{"id", a.id},
+                             {"kind", a.kind},
+                             {"service", a.service},
+                             {"digest", a.digest},
+                             {"release", a.release_id},
+                             {"environment", a.environment},
+                             {"from", Nullable(a.from)},
+                             {"soak_seconds", a.soak_seconds},
+                             {"at", a.at},
+                             {"payload", a.payload},
+                             {"signature", a.signature},
+                             {"key_id", a.key_id}});
+  }
+  return Json(200, bj::object{{"attestations", std::move(out)}});
+}
+
+Result<Response> EngineApi::AttestationKey(const Call&) {
+  const attest::Signer* signer = engine_->attestor().signer();
+  if (signer == nullptr) return NotFound("this server has no attestation key");
+  Response r;
+  r.body = signer->public_key_pem();
+  r.Set("Content-Type", "application/x-pem-file");
+  r.Set("X-Lockstep-Key-Id", signer->key_id());
   return r;
 }
 

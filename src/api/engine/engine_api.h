@@ -17,6 +17,10 @@
 //   POST /api/v1/deployments                        {"plan_id": ID, "reason": TEXT} → 202
 //   GET  /api/v1/deployments/ID                     ?after=SEQ: its record and its steps
 //   GET  /api/v1/audit                              ?since=EPOCH&limit=N: every state change
+//   POST /api/v1/environments/ENV/promotions        {"from", "services" | "all", "reason"}:
+//                                                   pin ENV to what runs in its promote_from
+//   GET  /api/v1/attestations                       ?service=S&digest=D: signed statements
+//   GET  /api/v1/attestations/key                   the public key they verify with (no token)
 //   POST /api/v1/hooks/git                          a git host's push: fetch now
 //
 // Every request but the webhook needs a token, and each endpoint the action of
@@ -64,12 +68,18 @@ class EngineApi {
   };
   struct Call;
   using Handler = Result<http::Response> (EngineApi::*)(const Call& call);
+  // Who may call an endpoint at all.
+  enum class Auth {
+    kToken,   // a token whose grants allow `action`
+    kSecret,  // the webhook's shared secret, never a token
+    kOpen,    // anyone: what is public by design (the attestation key)
+  };
   struct Route {
     std::string_view method;
     std::string_view shape;  // path segments after /api/v1, "*" for any one
     Action action;
     Subject subject;
-    bool webhook = false;  // authenticated by the webhook's secret, not a token
+    Auth auth = Auth::kToken;
     Handler handler = nullptr;
   };
   // Every endpoint, once: the one table of what each needs.
@@ -95,6 +105,9 @@ class EngineApi {
   Result<http::Response> ApplySaved(const Call& call);
   Result<http::Response> ShowDeployment(const Call& call);
   Result<http::Response> Webhook(const Call& call);
+  Result<http::Response> PromoteInto(const Call& call);
+  Result<http::Response> ListAttestations(const Call& call);
+  Result<http::Response> AttestationKey(const Call& call);
 
   // Why fetching the deploy repository failed; empty when it did not (or no remote is
   // configured).

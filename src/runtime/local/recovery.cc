@@ -55,6 +55,7 @@ Status LocalTarget::Recover() {
     instance->started = instance->next_check;
     // An instance that stopped while nobody supervised it starts again at once.
     instance->health.state = instance->pid != 0 ? HealthState::kStarting : HealthState::kExited;
+    instance->health.since_unix = clock_->NowSeconds();
     instance->next_restart = clock_->Now();
     instances_[c.id] = instance;
   }

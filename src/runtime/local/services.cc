@@ -44,6 +44,7 @@ Result<std::string> LocalTarget::Start(const Placement& where, const std::string
   instance->where = where;
   instance->release_id = release_id;
   instance->check = prepared->release.config.health;
+  instance->health.since_unix = clock_->NowSeconds();
   fs::path bundle = options_.dir / "instances" / instance->id;
   LS_RETURN_IF_ERROR(os::MakeDirs(bundle));
   // Without the host network granted, the instance gets a namespace of its own, made here

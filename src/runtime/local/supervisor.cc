@@ -77,6 +77,7 @@ bool LocalTarget::CheckInstance(const std::string& id) {
     if (instance->retiring) return false;
     if (instance->health.state != HealthState::kExited) {
       instance->health.state = HealthState::kExited;
+      instance->health.since_unix = clock_->NowSeconds();
       instance->health.last_error = "the process exited";
       instance->passes = 0;
       std::optional<std::chrono::nanoseconds> healthy_for;
@@ -101,6 +102,7 @@ bool LocalTarget::CheckInstance(const std::string& id) {
     if (started.ok()) {
       instance->pid = *started;
       instance->health.state = HealthState::kStarting;
+      instance->health.since_unix = clock_->NowSeconds();
       instance->health.restarts++;
       instance->next_check = clock_->Now();
       instance->started = instance->next_check;
@@ -140,13 +142,16 @@ void LocalTarget::Probe(const std::string& id) {
     if (++instance->passes >= instance->check.successes &&
         instance->health.state != HealthState::kHealthy) {
       instance->health.state = HealthState::kHealthy;
+      instance->health.since_unix = clock_->NowSeconds();
       instance->healthy_since = clock_->Now();
     }
   } else {
     instance->passes = 0;
     instance->health.last_error = "health check " + instance->check.path + ": " + probe.message();
-    if (instance->health.state == HealthState::kHealthy)
+    if (instance->health.state == HealthState::kHealthy) {
       instance->health.state = HealthState::kUnhealthy;
+      instance->health.since_unix = clock_->NowSeconds();
+    }
   }
 }
 
