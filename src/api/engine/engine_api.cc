@@ -5,6 +5,7 @@
 
 #include "api/engine/access.h"
 #include "api/engine/answers.h"
+#include "api/engine/call.h"
 #include "base/json.h"
 #include "base/strings.h"
 #include "core/digest.h"
@@ -121,28 +122,6 @@ Response ApiError(const Status& status, std::string_view field) {
   if (http == 401) r.Set("WWW-Authenticate", "Basic realm=\"lockstep\"");
   return r;
 }
-
-// One request, parsed: its path segments after /api/v1, query and body, who sent it and
-// the route it takes.
-struct EngineApi::Call {
-  std::vector<std::string> path;
-  std::vector<std::pair<std::string, std::string>> query;
-  std::string body;
-  Identity who;
-  const http::Request* request = nullptr;
-  const Route* route = nullptr;
-
-  std::string Query(std::string_view name) const {
-    for (const auto& [k, v] : query) {
-      if (k == name) return v;
-    }
-    return "";
-  }
-  // For a route about a plan: whether `who` may take its action in the plan's environment.
-  Status Authorize(const std::string& environment) const {
-    return who.Check(route->action, environment);
-  }
-};
 
 std::span<const EngineApi::Route> EngineApi::Routes() {
   using enum Subject;
@@ -337,64 +316,6 @@ Result<Response> EngineApi::ShowEnvironment(const Call& call) {
   return EnvironmentStatus(*engine_, call.path[1]);
 }
 
-Result<Response> EngineApi::ShowHistory(const Call& call) {
-  state::StateStore& store = engine_->store();
-  const std::string& env = call.path[1];
-  std::string service = call.Query("service");
-  if (!service.empty() && !IsResourceName(service)) {
-    return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
-  }
-  int limit =
-      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
-  LS_ASSIGN_OR_RETURN(std::vector<state::HistoryRecord> history,
-                      store.History(env, service, limit));
-  LS_ASSIGN_OR_RETURN(std::vector<state::DeploymentRecord> deployments,
-                      store.Deployments(env, limit));
-  bj::array h, d;
-  for (const state::HistoryRecord& r : history) {
-    h.push_back(bj::object{{"id", r.id},
-                           {"service", r.service},
-                           {"deployment_id", r.deployment_id},
-                           {"change", state::ChangeName(r.change)},
-                           {"from_release", Nullable(r.from_release)},
-                           {"to_release", Nullable(r.to_release)},
-                           {"version", r.version},
-                           {"at", r.at}});
-  }
-  for (const state::DeploymentRecord& r : deployments) d.push_back(DeploymentJson(r));
-  LS_ASSIGN_OR_RETURN(std::vector<state::InvocationRecord> runs,
-                      store.Invocations(env, service, limit));
-  bj::array inv;
-  for (const state::InvocationRecord& r : runs) inv.push_back(InvocationJson(r));
-  return Json(200, bj::object{{"environment", env},
-                              {"history", std::move(h)},
-                              {"deployments", std::move(d)},
-                              {"invocations", std::move(inv)}});
-}
-
-Result<Response> EngineApi::ShowAudit(const Call& call) {
-  int limit =
-      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
-  std::string since_text = call.Query("since");
-  std::optional<uint64_t> since = ParseUint(since_text);
-  if (!since_text.empty() && (!since || *since > INT64_MAX)) {
-    return InvalidArgument("since=" + since_text.substr(0, 32) +
-                           " is not a time: seconds since the epoch");
-  }
-  LS_ASSIGN_OR_RETURN(std::vector<state::AuditRecord> audit,
-                      engine_->store().Audit(static_cast<int64_t>(since.value_or(0)), limit));
-  bj::array out;
-  for (const state::AuditRecord& a : audit) {
-    out.push_back(bj::object{{"id", a.id},
-                             {"at", a.at},
-                             {"actor", a.actor},
-                             {"action", a.action},
-                             {"target", a.target},
-                             {"detail", a.detail}});
-  }
-  return Json(200, bj::object{{"audit", std::move(out)}});
-}
-
 Result<Response> EngineApi::ShowLogs(const Call& call) {
   uint64_t bytes = std::min<uint64_t>(ParseUint(call.Query("bytes")).value_or(64 << 10), 1 << 20);
   LS_ASSIGN_OR_RETURN(std::string id, LogSource(engine_->store(), call.path[1], call.path[3]));
@@ -433,74 +354,6 @@ Result<Response> EngineApi::SavePlan(const Call& call) {
         failure;
   }
   return Json(201, plan);
-}
-
-Result<Response> EngineApi::ShowPlan(const Call& call) {
-  LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(call.path[1]));
-  bj::value plan = bj::parse(engine::PlanJson(found.second, found.first.id));
-  plan.as_object()["text"] = engine::PlanText(found.second, false);
-  plan.as_object()["actor"] = found.first.actor;
-  plan.as_object()["created_at"] = found.first.created_at;
-  if (found.second.approval_required) {
-    LS_ASSIGN_OR_RETURN(engine::ApprovalState approvals,
-                        engine_->ApprovalsOf(found.first, found.second));
-    plan.as_object()["approvals"] = ApprovalStateJson(approvals);
-  }
-  return Json(200, plan);
-}
-
-Result<Response> EngineApi::ListPlans(const Call& call) {
-  int limit =
-      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(50), 1000));
-  const bool all = call.Query("all") == "1" || call.Query("all") == "true";
-  LS_ASSIGN_OR_RETURN(std::vector<engine::PlanStatus> plans, engine_->Plans(call.path[1], limit));
-  bj::array out;
-  for (const engine::PlanStatus& s : plans) {
-    if (!all && s.state != "pending" && s.state != "approved" && s.state != "ready") continue;
-    const state::PlanRecord& r = s.listing.plan;
-    out.push_back(
-        bj::object{{"plan_id", r.id},
-                   {"kind", s.plan.kind},
-                   {"commit", r.commit},
-                   {"actor", r.actor},
-                   {"created_at", r.created_at},
-                   {"changes", s.plan.HasChanges()},
-                   {"state", s.state},
-                   {"why", s.why},
-                   {"deployment_id",
-                    s.listing.deployment_id != 0 ? bj::value(s.listing.deployment_id) : nullptr},
-                   {"approvals", ApprovalStateJson(s.approvals)}});
-  }
-  return Json(200, bj::object{{"environment", call.path[1]}, {"plans", std::move(out)}});
-}
-
-// An approver's decision: {"decision": "approve" | "reject", "comment": TEXT}.
-Result<Response> EngineApi::DecidePlan(const Call& call) {
-  std::optional<std::string> decision, comment;
-  if (!call.body.empty()) {
-    LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "decision"));
-    LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-    LS_ASSIGN_OR_RETURN(decision, o.OptionalString("decision"));
-    LS_ASSIGN_OR_RETURN(comment, o.OptionalString("comment"));
-  }
-  if (decision != "approve" && decision != "reject") {
-    return InvalidArgument("\"decision\" is \"approve\" or \"reject\"");
-  }
-  LS_ASSIGN_OR_RETURN(auto found, engine_->FindPlan(call.path[1]));
-  LS_RETURN_IF_ERROR(call.Authorize(found.first.environment));
-  if (call.who.id.empty()) {
-    return PermissionDenied(
-        "an approval is a person's, by their token: a --dev request without credentials "
-        "approves nothing (LOCKSTEP_TOKEN)");
-  }
-  LS_ASSIGN_OR_RETURN(engine::ApprovalState approvals,
-                      engine_->Decide(call.path[1], decision == "approve",
-                                      {call.who.name, comment.value_or("").substr(0, 1000)}));
-  return Json(201, bj::object{{"plan_id", call.path[1]},
-                              {"environment", found.first.environment},
-                              {"decision", *decision},
-                              {"by", call.who.name},
-                              {"approvals", ApprovalStateJson(approvals)}});
 }
 
 Result<Response> EngineApi::Unlock(const Call& call) {
@@ -608,84 +461,6 @@ Result<Response> EngineApi::ApplySaved(const Call& call) {
                                                     override_reason.value_or("").substr(0, 1000)}));
   Response r = Json(202, bj::object{{"deployment_id", id}});
   r.Set("Location", "/api/v1/deployments/" + std::to_string(id));
-  return r;
-}
-
-// {"from": ENV, "services": [S...] | "all": true, "reason": TEXT}.
-Result<Response> EngineApi::PromoteInto(const Call& call) {
-  LS_ASSIGN_OR_RETURN(json::Document doc, json::Document::Parse(call.body, "promotion"));
-  LS_ASSIGN_OR_RETURN(json::ObjectView o, json::ObjectView::Of(doc, ""));
-  engine::PromoteRequest request{.to = call.path[1], .branch = options_.branch};
-  LS_ASSIGN_OR_RETURN(request.from, o.String("from"));
-  if (!IsResourceName(request.from)) {
-    return InvalidArgument("\"from\": '" + request.from.substr(0, 64) + "' is not an environment");
-  }
-  if (o.Has("services")) {
-    LS_ASSIGN_OR_RETURN(request.services, o.Strings("services"));
-  }
-  LS_ASSIGN_OR_RETURN(std::optional<bool> all, o.OptionalBool("all"));
-  request.all = all.value_or(false);
-  for (const std::string& s : request.services) {
-    if (!IsResourceName(s))
-      return InvalidArgument("service '" + s.substr(0, 64) + "' is not a name");
-  }
-  if (request.all == !request.services.empty()) {
-    return InvalidArgument("name the \"services\" to promote, or \"all\": true (not both)");
-  }
-  LS_ASSIGN_OR_RETURN(std::optional<std::string> reason, o.OptionalString("reason"));
-  LS_ASSIGN_OR_RETURN(
-      engine::PromoteResult result,
-      engine_->Promote(request, {call.who.name, reason.value_or("").substr(0, 1000)}));
-  bj::array promoted;
-  for (const engine::Promoted& p : result.promoted) {
-    promoted.push_back(bj::object{{"service", p.service},
-                                  {"version", p.version},
-                                  {"digest", p.digest},
-                                  {"release", p.release_id},
-                                  {"live_seconds", p.live_seconds},
-                                  {"attestation_id", p.attestation_id}});
-  }
-  return Json(201, bj::object{{"environment", request.to},
-                              {"from", request.from},
-                              {"commit", Nullable(result.commit)},
-                              {"promoted", std::move(promoted)}});
-}
-
-Result<Response> EngineApi::ListAttestations(const Call& call) {
-  std::string service = call.Query("service"), digest = call.Query("digest");
-  if (!service.empty() && !IsResourceName(service)) {
-    return InvalidArgument("service '" + service.substr(0, 64) + "' is not a name");
-  }
-  if (!digest.empty()) LS_RETURN_IF_ERROR(Digest::Parse(digest).status());
-  int limit =
-      static_cast<int>(std::min<uint64_t>(ParseUint(call.Query("limit")).value_or(100), 1000));
-  LS_ASSIGN_OR_RETURN(std::vector<state::AttestationRecord> found,
-                      engine_->store().ListAttestations(service, digest, limit));
-  bj::array out;
-  for (const state::AttestationRecord& a : found) {
-    out.push_back(bj::object{{"id", a.id},
-                             {"kind", a.kind},
-                             {"service", a.service},
-                             {"digest", a.digest},
-                             {"release", a.release_id},
-                             {"environment", a.environment},
-                             {"from", Nullable(a.from)},
-                             {"soak_seconds", a.soak_seconds},
-                             {"at", a.at},
-                             {"payload", a.payload},
-                             {"signature", a.signature},
-                             {"key_id", a.key_id}});
-  }
-  return Json(200, bj::object{{"attestations", std::move(out)}});
-}
-
-Result<Response> EngineApi::AttestationKey(const Call&) {
-  const attest::Signer* signer = engine_->attestor().signer();
-  if (signer == nullptr) return NotFound("this server has no attestation key");
-  Response r;
-  r.body = signer->public_key_pem();
-  r.Set("Content-Type", "application/x-pem-file");
-  r.Set("X-Lockstep-Key-Id", signer->key_id());
   return r;
 }
 
